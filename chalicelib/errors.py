@@ -1,0 +1,152 @@
+"""The service's error hierarchy: each error carries a stable ``code`` and an HTTP status.
+
+    ServiceError                      (500 internal_error: a bug, never shown with a trace)
+    ├── ClientError                   a request the client can fix; permanent
+    │   ├── MissingField              400 missing_field
+    │   ├── InvalidRequest            400 invalid_request
+    │   ├── InvalidJobId              400 invalid_job_id
+    │   ├── InvalidText               400 invalid_text     (not UTF-8, control characters)
+    │   ├── JobNotFound               404 job_not_found
+    │   ├── UploadTooLarge            413 upload_too_large
+    │   ├── TextTooLong               413 text_too_long
+    │   ├── ImageTooLarge             413 image_too_large   (pixels, dimensions, frames)
+    │   ├── UnsupportedImage          415 unsupported_image
+    │   ├── UnsupportedMediaType      415 unsupported_media_type
+    │   ├── InvalidOptions            422 invalid_options
+    │   ├── CorruptImage              422 corrupt_image
+    │   └── SourceMissing             422 source_missing   (the uploaded image is gone)
+    ├── ServiceUnavailable            503 service_unavailable  (Redis or S3 down; transient)
+    ├── StorageError                  503 storage_error        (S3 refused for good: config)
+    └── JobTimeout                    504 timeout              (the worker's soft limit)
+
+Workers use the same classes: a ``ClientError`` ends a job ``failed`` at once, a
+``ServiceUnavailable`` is retried with backoff.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """Base of every error the service reports to a client."""
+
+    code = "internal_error"
+    status = 500
+    default_message = "An internal error occurred."
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``error`` object of the API's error body."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        body.update(self.details)
+        return body
+
+
+class ClientError(ServiceError):
+    """A request the client must change; retrying it as it is cannot succeed."""
+
+    code = "invalid_request"
+    status = 400
+    default_message = "The request is invalid."
+
+
+class MissingField(ClientError):
+    code = "missing_field"
+    status = 400
+    default_message = "A required field is missing."
+
+
+class InvalidRequest(ClientError):
+    code = "invalid_request"
+    status = 400
+
+
+class InvalidJobId(ClientError):
+    code = "invalid_job_id"
+    status = 400
+    default_message = "The job id is malformed."
+
+
+class InvalidText(ClientError):
+    code = "invalid_text"
+    status = 400
+    default_message = "The text must be UTF-8 without control characters."
+
+
+class JobNotFound(ClientError):
+    code = "job_not_found"
+    status = 404
+    default_message = "No job has this id (it may have expired)."
+
+
+class UploadTooLarge(ClientError):
+    code = "upload_too_large"
+    status = 413
+    default_message = "The upload is larger than the service accepts."
+
+
+class TextTooLong(ClientError):
+    code = "text_too_long"
+    status = 413
+    default_message = "The text is longer than the service accepts."
+
+
+class ImageTooLarge(ClientError):
+    code = "image_too_large"
+    status = 413
+    default_message = "The image has too many pixels, frames or too large dimensions."
+
+
+class UnsupportedImage(ClientError):
+    code = "unsupported_image"
+    status = 415
+    default_message = "The file is not an image in a supported format."
+
+
+class UnsupportedMediaType(ClientError):
+    code = "unsupported_media_type"
+    status = 415
+    default_message = "The request body must be multipart/form-data or application/json."
+
+
+class InvalidOptions(ClientError):
+    code = "invalid_options"
+    status = 422
+    default_message = "The options are invalid."
+
+
+class CorruptImage(ClientError):
+    code = "corrupt_image"
+    status = 422
+    default_message = "The image could not be decoded; it is truncated or corrupt."
+
+
+class SourceMissing(ClientError):
+    code = "source_missing"
+    status = 422
+    default_message = "The job's source image is no longer in storage."
+
+
+class ServiceUnavailable(ServiceError):
+    code = "service_unavailable"
+    status = 503
+    default_message = "A backing service is unavailable; try again shortly."
+
+
+class StorageError(ServiceError):
+    """S3 refused a request for a reason retrying cannot fix (access, missing bucket)."""
+
+    code = "storage_error"
+    status = 503
+    default_message = "The object store refused the request."
+
+
+class JobTimeout(ServiceError):
+    code = "timeout"
+    status = 504
+    default_message = "Processing took longer than the time limit."

@@ -1,0 +1,142 @@
+"""Job records in Redis: one hash per job with a TTL, atomic status transitions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import redis
+
+from chalicelib import jobs
+from chalicelib.errors import ServiceUnavailable
+from chalicelib.jobs import Job
+from chalicelib.settings import Settings
+
+T = TypeVar("T")
+
+# Moves a job to ARGV[1] only if its current status is one of ARGV[2]
+# (comma-separated), then sets the field/value pairs that follow. Checking and
+# writing in one script makes the transition atomic: two workers racing on a
+# redelivered task cannot both complete it, and a completed job never goes back.
+_TRANSITION = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return {0, ''} end
+local allowed = false
+for source in string.gmatch(ARGV[2], '[^,]+') do
+  if source == current then allowed = true end
+end
+if not allowed then return {0, current} end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], unpack(ARGV, 3))
+return {1, current}
+"""
+
+# Updates fields of a job only while it is in the status ARGV[1].
+_UPDATE_IF = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if current ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1
+"""
+
+
+def make_redis_client(settings: Settings, url: str | None = None) -> redis.Redis:
+    """A Redis client with short timeouts, so an outage is a quick 503, not a hang."""
+    return redis.Redis.from_url(
+        url or settings.redis_url,
+        socket_timeout=settings.redis_socket_timeout,
+        socket_connect_timeout=settings.redis_socket_timeout,
+        health_check_interval=30,
+        decode_responses=True,
+    )
+
+
+@contextmanager
+def redis_errors() -> Iterator[None]:
+    """Turn Redis connection faults into ``ServiceUnavailable``."""
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise ServiceUnavailable("The job store is unavailable; try again shortly.") from exc
+    except redis.ResponseError as exc:
+        # LOADING (restarting with AOF), READONLY (failover), OOM: all pass.
+        raise ServiceUnavailable(f"The job store refused the request: {exc}") from exc
+
+
+class RedisJobStore:
+    """Stores jobs as Redis hashes under ``<prefix><job_id>``, each with a TTL."""
+
+    def __init__(self, client: redis.Redis, ttl_seconds: int, prefix: str = "job:"):
+        self._redis = client
+        self._ttl = ttl_seconds
+        self._prefix = prefix
+        self._transition = client.register_script(_TRANSITION)
+        self._update_if = client.register_script(_UPDATE_IF)
+
+    def key(self, job_id: str) -> str:
+        return f"{self._prefix}{job_id}"
+
+    def create(self, job: Job) -> None:
+        """Write a new record and its TTL in one transaction."""
+        with redis_errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hset(self.key(job.job_id), mapping=job.to_record())
+            pipe.expire(self.key(job.job_id), self._ttl)
+            pipe.execute()
+
+    def get(self, job_id: str) -> Job | None:
+        with redis_errors():
+            record = self._redis.hgetall(self.key(job_id))
+        return Job.from_record(record) if record else None  # type: ignore[arg-type]
+
+    def transition(self, job_id: str, target: str, **fields: Any) -> tuple[bool, str | None]:
+        """Move the job to ``target`` if allowed; returns (applied, status before).
+
+        ``fields`` are stored with it; ``updated_at`` is set here. The status
+        before is None when the job does not exist.
+        """
+        if target not in jobs.STATUSES:
+            raise ValueError(f"unknown status {target!r}")
+        fields["updated_at"] = repr(time.time())
+        args = [target, ",".join(jobs.sources_of(target))]
+        for name, value in fields.items():
+            args += [name, _field_value(value)]
+        with redis_errors():
+            applied, before = self._transition(keys=[self.key(job_id)], args=args)
+        return bool(applied), (before or None)
+
+    def update_while(self, job_id: str, status: str, **fields: Any) -> bool:
+        """Set ``fields`` only while the job is in ``status`` (progress updates)."""
+        fields["updated_at"] = repr(time.time())
+        args: list[str] = [status]
+        for name, value in fields.items():
+            args += [name, _field_value(value)]
+        with redis_errors():
+            return bool(self._update_if(keys=[self.key(job_id)], args=args))
+
+    def count_attempt(self, job_id: str) -> int:
+        """Add one to the job's attempt counter and return it."""
+        with redis_errors():
+            return int(self._redis.hincrby(self.key(job_id), "attempts", 1))
+
+    def delete(self, job_id: str) -> bool:
+        with redis_errors():
+            return bool(self._redis.delete(self.key(job_id)))
+
+    def ping(self) -> None:
+        with redis_errors():
+            self._redis.ping()
+
+    def call(self, func: Callable[[redis.Redis], T]) -> T:
+        """Run ``func`` with the client, mapping connection faults (for small extras)."""
+        with redis_errors():
+            return func(self._redis)
+
+
+def _field_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)

@@ -1,0 +1,156 @@
+"""The S3 object store: key layout, puts and gets, presigned URLs, error mapping."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import ServiceUnavailable, SourceMissing, StorageError, UploadTooLarge
+from chalicelib.settings import Settings
+
+# S3 answers these for overload or its own faults: worth a retry with backoff.
+_TRANSIENT_CODES = {
+    "InternalError",
+    "ServiceUnavailable",
+    "SlowDown",
+    "RequestTimeout",
+    "Throttling",
+    "ThrottlingException",
+    "RequestTimeTooSkewed",
+}
+_NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
+
+
+def make_s3_client(settings: Settings) -> Any:
+    """An S3 client for ``settings``: short timeouts, a few standard retries, SigV4.
+
+    Path-style addressing for a local endpoint (moto, LocalStack) so bucket names
+    need no DNS; AWS itself gets the default virtual-hosted style.
+    """
+    s3_config: dict[str, str] = {"addressing_style": "path"} if settings.endpoint_url else {}
+    config = Config(
+        region_name=settings.aws_region,
+        signature_version="s3v4",
+        connect_timeout=3,
+        read_timeout=15,
+        retries={"mode": "standard", "max_attempts": 3},
+        s3=s3_config,
+    )
+    return boto3.client("s3", endpoint_url=settings.endpoint_url, config=config)
+
+
+def storage_error(exc: Exception, key: str = "") -> Exception:
+    """Translate a botocore error into the service's error classes."""
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in _NOT_FOUND_CODES:
+            return SourceMissing(f"No object at {key}." if key else None)
+        if code in _TRANSIENT_CODES or status >= 500 or status == 429:
+            return ServiceUnavailable("The object store is unavailable; try again shortly.")
+        return StorageError(f"The object store refused the request ({code or status}).")
+    # Connection refused, timeouts, broken responses: all passing faults.
+    return ServiceUnavailable("The object store is unreachable; try again shortly.")
+
+
+class S3ObjectStore:
+    """Reads and writes a job's objects in one bucket under a fixed key layout.
+
+    ``<upload_folder>/<job_id>/source`` holds the client's image (never under a
+    client-given name); ``<results_folder>/<job_id>/`` holds the outputs and
+    ``result.json``.
+    """
+
+    def __init__(self, client: Any, bucket: str, upload_folder: str, results_folder: str):
+        self._s3 = client
+        self.bucket = bucket
+        self._uploads = upload_folder.strip("/")
+        self._results = results_folder.strip("/")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: Any | None = None) -> S3ObjectStore:
+        return cls(
+            client or make_s3_client(settings),
+            settings.s3_bucket,
+            settings.upload_folder,
+            settings.results_folder,
+        )
+
+    def source_key(self, job_id: str) -> str:
+        return f"{self._uploads}/{job_id}/source"
+
+    def result_prefix(self, job_id: str) -> str:
+        return f"{self._results}/{job_id}/"
+
+    def output_key(self, job_id: str, filename: str) -> str:
+        return f"{self.result_prefix(job_id)}{filename}"
+
+    def put(self, key: str, data: bytes, content_type: str, **extra: Any) -> None:
+        """Store ``data`` with an explicit Content-Type (never sniffed by a browser)."""
+        try:
+            self._s3.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise storage_error(exc, key) from exc
+
+    def get(self, key: str, max_bytes: int | None = None) -> bytes:
+        """Fetch an object; ``max_bytes`` refuses to read a larger one into memory."""
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+            if max_bytes is not None and response["ContentLength"] > max_bytes:
+                response["Body"].close()
+                raise UploadTooLarge(f"The stored image is over {max_bytes} bytes.")
+            return bytes(response["Body"].read())
+        except (BotoCoreError, ClientError) as exc:
+            raise storage_error(exc, key) from exc
+
+    def put_json(self, key: str, document: Any) -> None:
+        body = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+        self.put(key, body, "application/json")
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self.get(key))
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix``; returns how many were deleted."""
+        deleted = 0
+        try:
+            paginator = self._s3.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    self._s3.delete_objects(
+                        Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
+                    )
+                    deleted += len(keys)
+        except (BotoCoreError, ClientError) as exc:
+            raise storage_error(exc, prefix) from exc
+        return deleted
+
+    def delete(self, key: str) -> None:
+        try:
+            self._s3.delete_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise storage_error(exc, key) from exc
+
+    def presigned_get(self, key: str, expires_in: int) -> str:
+        """A GET URL for ``key`` valid for ``expires_in`` seconds (signing is local, no I/O)."""
+        url: str = self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+        )
+        return url
+
+    def ping(self) -> None:
+        """Raise unless the bucket answers."""
+        try:
+            self._s3.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            error = storage_error(exc, self.bucket)
+            if isinstance(error, SourceMissing):
+                error = StorageError(f"The bucket {self.bucket} does not exist.")
+            raise error from exc

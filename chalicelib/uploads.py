@@ -1,0 +1,217 @@
+"""Multipart parsing and cheap validation of uploads: sizes, text, image type from bytes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import filetype
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from chalicelib.errors import (
+    InvalidRequest,
+    InvalidText,
+    MissingField,
+    TextTooLong,
+    UnsupportedImage,
+    UploadTooLarge,
+)
+
+# Formats the workers decode, by the name ``sniff_image_format`` returns.
+SUPPORTED_FORMATS = ("jpeg", "png", "gif", "webp", "bmp", "tiff", "heif", "avif")
+
+_FILETYPE_NAMES = {
+    "jpg": "jpeg",
+    "png": "png",
+    "apng": "png",
+    "gif": "gif",
+    "webp": "webp",
+    "bmp": "bmp",
+    "tif": "tiff",
+    "heic": "heif",
+    "avif": "avif",
+}
+# HEIF brands phones write that ``filetype`` does not list (it knows heic/mif1).
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+# C0 controls and DEL, except tab, line feed and carriage return.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+MAX_PARTS = 16
+MAX_FIELD_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """One file part of a multipart body (its client-given name is kept only as a hint)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class FormData:
+    """The parts of a multipart body: text fields and files, each name at most once."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    files: dict[str, UploadedFile] = field(default_factory=dict)
+
+    def text(self, name: str) -> str | None:
+        """A text value sent as a plain field or as a file part (``curl -F text=@a.txt``)."""
+        if name in self.fields:
+            return decode_text_field(self.fields[name], name)
+        if name in self.files:
+            return decode_text_field(self.files[name].data.decode("latin-1"), name)
+        return None
+
+
+def parse_multipart(body: bytes, content_type: str, max_bytes: int) -> FormData:
+    """Parse a ``multipart/form-data`` body held in memory.
+
+    Raises ``UploadTooLarge`` over ``max_bytes``, ``InvalidRequest`` for a body
+    that is not well-formed multipart or names a field twice.
+    """
+    if len(body) > max_bytes:
+        raise UploadTooLarge(f"The request body is over {max_bytes} bytes.")
+    mime, params = parse_options_header(content_type or "")
+    boundary = params.get(b"boundary")
+    if mime != b"multipart/form-data" or not boundary:
+        raise InvalidRequest("The body must be multipart/form-data with a boundary.")
+
+    collector = _PartCollector()
+    try:
+        parser = MultipartParser(boundary, collector.callbacks())
+        parser.write(body)
+        parser.finalize()
+    except FormParserError as exc:
+        raise InvalidRequest(f"The multipart body is malformed: {exc}") from exc
+    if collector.error:
+        raise InvalidRequest(collector.error)
+    if not collector.complete:
+        raise InvalidRequest("The multipart body is malformed: it has no closing boundary.")
+    return collector.form
+
+
+class _PartCollector:
+    """Callbacks for ``MultipartParser`` that gather parts into a ``FormData``."""
+
+    def __init__(self) -> None:
+        self.form = FormData()
+        self.error = ""
+        self.complete = False
+        self._parts = 0
+        self._headers: dict[bytes, bytes] = {}
+        self._header_name = b""
+        self._header_value = b""
+        self._data = bytearray()
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_val,
+            "on_header_end": self._header_end,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
+
+    def _part_begin(self) -> None:
+        self._parts += 1
+        self._headers = {}
+        self._data = bytearray()
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _header_val(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[self._header_name.strip().lower()] = self._header_value.strip()
+        self._header_name = b""
+        self._header_value = b""
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        self._data += data[start:end]
+
+    def _part_end(self) -> None:
+        if self.error:
+            return
+        if self._parts > MAX_PARTS:
+            self.error = f"The body has more than {MAX_PARTS} parts."
+            return
+        disposition, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = params.get(b"name")
+        if disposition != b"form-data" or name is None:
+            self.error = "Each part needs a Content-Disposition: form-data header with a name."
+            return
+        field_name = name.decode("utf-8", "replace")
+        if field_name in self.form.fields or field_name in self.form.files:
+            self.error = f"The field {field_name!r} is given more than once."
+            return
+        if b"filename" in params:
+            self.form.files[field_name] = UploadedFile(
+                filename=params[b"filename"].decode("utf-8", "replace"),
+                content_type=self._headers.get(b"content-type", b"").decode("latin-1"),
+                data=bytes(self._data),
+            )
+        elif len(self._data) > MAX_FIELD_BYTES:
+            self.error = f"The field {field_name!r} is over {MAX_FIELD_BYTES} bytes."
+        else:
+            # Kept as bytes-in-str until the service decodes it strictly.
+            self.form.fields[field_name] = self._data.decode("latin-1")
+
+    def _end(self) -> None:
+        self.complete = True
+
+
+def decode_text_field(raw: str, name: str = "text") -> str:
+    """A multipart field's bytes (held as latin-1) decoded as strict UTF-8."""
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise InvalidText(f"The {name} field is not valid UTF-8.") from None
+
+
+def validate_text(text: str, max_chars: int) -> str:
+    """Refuse control characters and over-long text; normalise line ends."""
+    text = text.replace("\r\n", "\n")
+    if _CONTROL_CHARACTERS.search(text):
+        raise InvalidText("The text contains control characters.")
+    if len(text) > max_chars:
+        raise TextTooLong(f"The text has {len(text)} characters; at most {max_chars} are accepted.")
+    return text
+
+
+def sniff_image_format(data: bytes) -> str:
+    """The image format decided from the bytes alone, or ``UnsupportedImage``.
+
+    The client's file name and Content-Type are never trusted.
+    """
+    if not data:
+        raise MissingField("The image is empty.")
+    kind = filetype.guess(data[:8192])
+    name = _FILETYPE_NAMES.get(kind.extension) if kind else None
+    if name is None and data[4:8] == b"ftyp":
+        brand = data[8:12]
+        if brand in _AVIF_BRANDS:
+            name = "avif"
+        elif brand in _HEIF_BRANDS:
+            name = "heif"
+    if name is None:
+        described = f" ({kind.mime})" if kind else ""
+        raise UnsupportedImage(
+            f"The file is not a supported image{described}; "
+            f"send one of: {', '.join(SUPPORTED_FORMATS)}."
+        )
+    return name
+
+
+def require(form: FormData, name: str) -> None:
+    """Raise ``MissingField`` unless ``name`` is a field or file of ``form``."""
+    if name not in form.fields and name not in form.files:
+        raise MissingField(f"The field {name!r} is required.", field=name)

@@ -1,0 +1,380 @@
+"""Runs the whole service on this machine: Redis, an S3 endpoint, the bucket, workers, the API.
+
+``make dev`` runs ``python -m scripts.stack``; the integration tests use the
+same ``LocalStack`` class, so what a developer runs is what the tests run.
+Existing services are reused: Redis at ``REDIS_URL`` if it answers, the S3
+endpoint at ``AWS_ENDPOINT_URL`` if set (LocalStack, say); otherwise this
+starts ``redis-server`` and moto's server itself. SIGINT or SIGTERM stops
+everything it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+# Credentials for a local S3 endpoint only: moto and LocalStack accept any.
+LOCAL_DEFAULTS = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+class StackError(RuntimeError):
+    """A component of the local stack could not be started."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def redis_answers(url: str, timeout: float = 1.0) -> bool:
+    import redis
+
+    try:
+        return bool(
+            redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout).ping()
+        )
+    except (redis.RedisError, OSError):
+        return False
+
+
+def http_answers(url: str, timeout: float = 1.0) -> int | None:
+    """The HTTP status ``url`` answers with, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def wait_for(check: Any, what: str, timeout: float, process: ManagedProcess | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if process is not None and process.poll() is not None:
+            raise StackError(f"{what} exited with {process.poll()}; see {process.log_path}")
+        time.sleep(0.1)
+    raise StackError(
+        f"{what} was not ready within {timeout:.0f} s"
+        + (f"; see {process.log_path}" if process else "")
+    )
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the launcher dies, and own a process group."""
+    os.setsid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # Not Linux: the launcher's own shutdown still stops children.
+
+
+class ManagedProcess:
+    """A child process in its own process group, logging to a file."""
+
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], log_dir: Path):
+        self.name = name
+        self.argv = argv
+        self.log_path = log_dir / f"{name}.log"
+        self._log: IO[bytes] = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM the process group, then SIGKILL what is left after ``timeout``."""
+        if self.poll() is None:
+            _signal_group(self.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout)
+        # Also reap grandchildren (Celery's pool) that outlived their parent.
+        _signal_group(self.pid, signal.SIGKILL)
+        if self.poll() is None:
+            self.process.wait(5)
+        self._log.close()
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+class LocalStack:
+    """Starts and stops the local stack's components for ``env`` (the service's settings)."""
+
+    def __init__(self, env: Mapping[str, str], log_dir: Path | None = None):
+        self.env: dict[str, str] = {**LOCAL_DEFAULTS, **env}
+        self.log_dir = log_dir or ROOT / ".local" / "logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.processes: list[ManagedProcess] = []
+        self.workers: list[ManagedProcess] = []
+        self.api: ManagedProcess | None = None
+        self.api_url = ""
+
+    def _start(self, name: str, argv: list[str]) -> ManagedProcess:
+        process = ManagedProcess(name, argv, self.env, self.log_dir)
+        self.processes.append(process)
+        return process
+
+    def ensure_redis(self) -> str:
+        url = self.env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        if redis_answers(url):
+            self.env["REDIS_URL"] = url
+            return url
+        server = shutil.which("redis-server")
+        if server is None:
+            raise StackError(
+                f"No Redis answers at {url} and redis-server is not installed "
+                "(apt-get install redis-server, or set REDIS_URL)."
+            )
+        port = urlparse(url).port or free_port()
+        if urlparse(url).hostname not in ("127.0.0.1", "localhost"):
+            port = free_port()
+        data_dir = ROOT / ".local" / "redis"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        redis_process = self._start(
+            "redis",
+            [
+                server,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(data_dir),
+            ],
+        )
+        url = f"redis://127.0.0.1:{port}/0"
+        wait_for(lambda: redis_answers(url), "redis-server", 20, redis_process)
+        self.env["REDIS_URL"] = url
+        # A broker URL pointing at the Redis that did not answer would be wrong too.
+        if self.env.get("CELERY_BROKER_URL"):
+            self.env["CELERY_BROKER_URL"] = url
+        return url
+
+    def ensure_s3(self) -> str:
+        endpoint = self.env.get("AWS_ENDPOINT_URL", "")
+        if endpoint:
+            wait_for(lambda: http_answers(endpoint) is not None, f"S3 endpoint {endpoint}", 30)
+            return endpoint
+        port = free_port()
+        moto = self._start("moto", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)])
+        endpoint = f"http://127.0.0.1:{port}"
+        wait_for(lambda: http_answers(endpoint) is not None, "moto server", 30, moto)
+        self.env["AWS_ENDPOINT_URL"] = endpoint
+        return endpoint
+
+    def ensure_bucket(self) -> str:
+        from chalicelib.settings import Settings
+        from chalicelib.storage import make_s3_client
+
+        settings = Settings.from_env(self.env)
+        s3 = make_s3_client(settings)
+        try:
+            s3.head_bucket(Bucket=settings.s3_bucket)
+        except Exception:
+            s3.create_bucket(Bucket=settings.s3_bucket)
+        # Private by default, as in the cloud; moto and LocalStack accept this.
+        s3.put_public_access_block(
+            Bucket=settings.s3_bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+        return settings.s3_bucket
+
+    def start_worker(
+        self,
+        index: int | None = None,
+        concurrency: int = 1,
+        wait: bool = True,
+        extra: list[str] | None = None,
+    ) -> ManagedProcess:
+        index = len(self.workers) + 1 if index is None else index
+        queue = self.env.get("CELERY_QUEUE", "images")
+        worker = self._start(
+            f"worker{index}",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "worker.celery_app:app",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(concurrency),
+                "--pool",
+                "prefork",
+                "-n",
+                f"worker{index}-{os.getpid()}@%h",
+                "-Q",
+                queue,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                *(extra or []),
+            ],
+        )
+        self.workers.append(worker)
+        if wait:
+            wait_for(lambda: " ready." in worker.log_text(), worker.name, 60, worker)
+        return worker
+
+    def start_api(self, port: int | None = None) -> str:
+        port = port or int(self.env.get("API_PORT", "8000"))
+        self.api = self._start(
+            "api",
+            [
+                str(BIN / "chalice"),
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--stage",
+                "local",
+                "--no-autoreload",
+            ],
+        )
+        self.api_url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: http_answers(f"{self.api_url}/api/health") == 200, "the API", 60, self.api)
+        return self.api_url
+
+    def start_all(self, worker_count: int, api_port: int) -> str:
+        self.ensure_redis()
+        self.ensure_s3()
+        self.ensure_bucket()
+        for _ in range(worker_count):
+            self.start_worker(wait=False)
+        for worker in self.workers:
+            wait_for(lambda w=worker: " ready." in w.log_text(), worker.name, 60, worker)
+        return self.start_api(api_port)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        self.processes.clear()
+        self.workers.clear()
+
+
+def load_env() -> dict[str, str]:
+    """The process environment over ``.env`` (if present) over the safe defaults."""
+    from dotenv import dotenv_values
+
+    env = {k: v for k, v in dotenv_values(ROOT / ".env").items() if v is not None}
+    env.update(os.environ)
+    return env
+
+
+def main() -> int:
+    env = load_env()
+    from chalicelib.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env(env)
+    except SettingsError as exc:
+        print(f"Invalid setting: {exc}", file=sys.stderr)
+        return 2
+    stack = LocalStack(env)
+    stopping = False
+
+    def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        print("Starting the local stack…", flush=True)
+        api_url = stack.start_all(settings.worker_count, settings.api_port)
+        print(
+            f"""
+Ready: API {api_url}  ·  Redis {stack.env["REDIS_URL"]}  ·  S3 {stack.env["AWS_ENDPOINT_URL"]}
+       bucket {settings.s3_bucket}  ·  {settings.worker_count} workers  ·  logs in {stack.log_dir}
+
+Try it:
+  curl -s -F image=@photo.jpg -F text='Hello' {api_url}/api/process
+  curl -s {api_url}/api/status/<job_id>
+
+Ctrl-C stops everything.""",
+            flush=True,
+        )
+        while True:
+            for process in stack.processes:
+                if process.poll() is not None:
+                    print(
+                        f"{process.name} exited with {process.poll()}; see {process.log_path}",
+                        file=sys.stderr,
+                    )
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    except StackError as exc:
+        print(f"Could not start the stack: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("Stopping…", flush=True)
+        stack.stop()
+        print("Stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

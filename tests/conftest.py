@@ -1,0 +1,66 @@
+"""Shared fixtures: a real Redis for the whole session (reused if one answers)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+from scripts.stack import free_port, redis_answers, wait_for
+
+# A database of its own on a shared Redis, so tests never touch a developer's data.
+TEST_REDIS_DB = 13
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis: the one at REDIS_URL (or 127.0.0.1:6379) if it answers, else our own."""
+    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
+    url = f"{base}/{TEST_REDIS_DB}"
+    if redis_answers(url):
+        _flush(url)
+        yield url
+        return
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail(
+            "The integration tests need Redis: none answers at REDIS_URL and "
+            "redis-server is not installed (apt-get install redis-server)."
+        )
+    port = free_port()
+    data_dir = tempfile.mkdtemp(prefix="test-redis-")
+    process = subprocess.Popen(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            data_dir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/{TEST_REDIS_DB}"
+    try:
+        wait_for(lambda: redis_answers(url), "redis-server", 20)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _flush(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()

@@ -1,0 +1,116 @@
+"""With Redis or S3 down, the API answers 503 service_unavailable and leaves nothing half made."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+import requests
+
+from scripts.stack import LocalStack, free_port
+from tests.integration.conftest import ApiClient, stack_env
+from tests.integration.test_api_errors import assert_error
+from tests.integration.test_end_to_end import jpeg
+
+
+@pytest.fixture(scope="module")
+def api_without_redis(
+    stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ApiClient, LocalStack]]:
+    """An API whose Redis does not answer (nothing listens on the port); S3 is up."""
+    env = {
+        **stack.env,
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "REDIS_SOCKET_TIMEOUT": "1",
+        "S3_BUCKET": f"{stack.env['S3_BUCKET']}-no-redis",
+    }
+    local = LocalStack(env, log_dir=tmp_path_factory.mktemp("no-redis"))
+    local.ensure_bucket()
+    local.api_url = f"http://127.0.0.1:{free_port()}"
+    try:
+        _start_api_unchecked(local)
+        yield ApiClient(local.api_url), local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="module")
+def api_without_s3(
+    stack: LocalStack, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ApiClient, LocalStack]]:
+    """An API whose S3 endpoint does not answer; Redis is up (with its own queue)."""
+    env = stack_env(redis_url, AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}")
+    local = LocalStack(env, log_dir=tmp_path_factory.mktemp("no-s3"))
+    local.api_url = f"http://127.0.0.1:{free_port()}"
+    try:
+        _start_api_unchecked(local)
+        yield ApiClient(local.api_url), local
+    finally:
+        local.stop()
+
+
+def _start_api_unchecked(local: LocalStack) -> None:
+    """Start the API and wait until it answers at all (its health is expected to fail)."""
+    from scripts.stack import BIN, http_answers, wait_for
+
+    port = local.api_url.rsplit(":", 1)[1]
+    local.api = local._start(
+        "api",
+        [
+            str(BIN / "chalice"),
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--stage",
+            "local",
+            "--no-autoreload",
+        ],
+    )
+    wait_for(
+        lambda: http_answers(f"{local.api_url}/api/health", timeout=5) is not None,
+        "the API",
+        60,
+        local.api,
+    )
+
+
+def test_health_names_redis_when_it_is_down(api_without_redis) -> None:
+    client, _ = api_without_redis
+    response = requests.get(f"{client.base_url}/api/health", timeout=20)
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"redis": "service_unavailable", "s3": "ok"},
+    }
+
+
+def test_submit_with_redis_down_is_503_and_leaves_no_source(api_without_redis, s3) -> None:
+    client, local = api_without_redis
+    assert_error(client.submit(jpeg(64, 64), "t"), 503, "service_unavailable")
+    # The source stored before the Redis failure was removed again.
+    listed = s3.list_objects_v2(Bucket=local.env["S3_BUCKET"])
+    assert listed.get("Contents", []) == []
+
+
+def test_status_with_redis_down_is_503(api_without_redis) -> None:
+    client, _ = api_without_redis
+    assert_error(client.status("0" * 32), 503, "service_unavailable")
+
+
+def test_health_names_s3_when_it_is_down(api_without_s3) -> None:
+    client, _ = api_without_s3
+    response = requests.get(f"{client.base_url}/api/health", timeout=30)
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"redis": "ok", "s3": "service_unavailable"}
+
+
+def test_submit_with_s3_down_is_503_and_queues_nothing(api_without_s3, redis_url: str) -> None:
+    client, local = api_without_s3
+    r = redis.Redis.from_url(redis_url)
+    before = set(r.keys("job:*"))
+    assert_error(client.submit(jpeg(64, 64), "t"), 503, "service_unavailable")
+    assert set(r.keys("job:*")) == before
+    assert r.llen(local.env["CELERY_QUEUE"]) == 0

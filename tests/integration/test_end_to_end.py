@@ -1,0 +1,92 @@
+"""A real job through the whole path: HTTP submit, S3, Redis, Celery worker, status, download."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import requests
+from PIL import Image
+
+from tests.integration.conftest import ApiClient
+
+
+def jpeg(width: int = 1600, height: int = 1200) -> bytes:
+    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def test_a_jpeg_and_a_text_end_completed_with_a_downloadable_thumbnail(
+    client: ApiClient, s3, bucket: str
+) -> None:
+    response = client.submit(jpeg(), "Hello world.\nSecond line here.")
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    job_id = accepted["job_id"]
+    assert accepted == {
+        "job_id": job_id,
+        "status": "pending",
+        "status_url": f"/api/status/{job_id}",
+    }
+    assert response.headers["Location"] == f"/api/status/{job_id}"
+
+    body = client.wait(job_id)
+    assert body["status"] == "completed", body
+    assert set(body) == {
+        "job_id",
+        "status",
+        "message",
+        "progress",
+        "created_at",
+        "updated_at",
+        "result",
+        "error",
+    }
+    assert body["error"] is None and body["progress"] == 100
+    result = body["result"]
+    assert result["image"]["width"] == 1600 and result["image"]["height"] == 1200
+    assert result["image"]["format"] == "jpeg"
+    assert result["text"]["characters"] == len("Hello world.\nSecond line here.")
+    assert result["text"]["words"] == 5 and result["text"]["lines"] == 2
+    assert result["timings_ms"]
+
+    thumbnail = next(o for o in result["outputs"] if o["name"] == "thumbnail")
+    assert thumbnail["format"] == "jpeg" and max(thumbnail["width"], thumbnail["height"]) <= 512
+    download = requests.get(thumbnail["url"], timeout=10)
+    assert download.status_code == 200
+    assert download.headers["Content-Type"] == "image/jpeg"
+    assert len(download.content) == thumbnail["bytes"]
+    with Image.open(io.BytesIO(download.content)) as image:
+        assert image.format == "JPEG"
+        assert image.size == (thumbnail["width"], thumbnail["height"])
+
+    # The source is stored under the job id, never the client's file name.
+    source = s3.get_object(Bucket=bucket, Key=f"uploads/{job_id}/source")
+    assert source["ContentType"] == "image/jpeg"
+    stored = json.loads(
+        s3.get_object(Bucket=bucket, Key=f"results/{job_id}/result.json")["Body"].read()
+    )
+    assert stored["image"] == result["image"]
+    assert [o["name"] for o in stored["outputs"]] == [o["name"] for o in result["outputs"]]
+    assert all("url" not in o for o in stored["outputs"])
+
+
+def test_output_links_are_presigned_and_expire(client: ApiClient) -> None:
+    job_id = client.submit(jpeg(640, 480), "x").json()["job_id"]
+    url = client.wait(job_id)["result"]["outputs"][0]["url"]
+    assert "X-Amz-Signature=" in url and "X-Amz-Expires=120" in url
+    tampered = url.replace("X-Amz-Expires=120", "X-Amz-Expires=99999")
+    assert requests.get(tampered, timeout=10).status_code == 403
+
+
+def test_an_undecodable_image_fails_at_once_with_a_code(client: ApiClient) -> None:
+    good = jpeg(800, 600)
+    truncated = good[: len(good) // 3]
+    response = client.submit(truncated, "broken")
+    assert response.status_code == 202
+    body = client.wait(response.json()["job_id"], timeout=30)
+    assert body["status"] == "failed"
+    assert body["error"]["code"] == "corrupt_image"
+    assert body["result"] is None

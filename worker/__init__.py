@@ -1,0 +1,1 @@
+"""The Celery workers: image and text processing (Pillow lives only here)."""

@@ -1,0 +1,48 @@
+"""The workers' Celery app and its reliability settings."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from chalicelib.queue import broker_transport_options
+from chalicelib.settings import Settings
+
+
+def make_celery(settings: Settings) -> Celery:
+    """A Celery app configured for at-least-once delivery of idempotent jobs."""
+    celery = Celery("media-jobs")
+    celery.conf.update(
+        broker_url=settings.broker_url,
+        broker_transport_options=broker_transport_options(settings),
+        # Keep reconnecting for ever: workers resume by themselves after a
+        # Redis restart or failover.
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        result_backend=settings.celery_result_backend or None,
+        task_ignore_result=not settings.celery_result_backend,
+        # JSON only: a message can never make a worker unpickle code.
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        event_serializer="json",
+        # At least once: acknowledge after the task ran; if the worker process
+        # dies mid-task, the message goes back to the queue.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        # A task running when the broker connection drops will be redelivered
+        # anyway; cancelling it avoids running it twice at once.
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_hard_time_limit,
+        task_default_queue=settings.celery_queue,
+        task_queues=None,
+        worker_send_task_events=False,
+        worker_hijack_root_logger=False,
+        imports=("worker.tasks",),
+    )
+    return celery
+
+
+settings = Settings.from_env()
+app = make_celery(settings)

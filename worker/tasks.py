@@ -1,0 +1,135 @@
+"""Thin Celery tasks: load the job, run the pipeline, record the outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from chalicelib import jobs
+from chalicelib.contract import DEAD_LETTER_KEY, PROCESS_TASK, check_job_id
+from chalicelib.errors import (
+    ClientError,
+    InvalidJobId,
+    JobTimeout,
+    ServiceError,
+    ServiceUnavailable,
+)
+from worker.celery_app import app, settings
+from worker.context import WorkerContext, get_context
+from worker.pipeline import run_job
+
+log = logging.getLogger(__name__)
+
+# A job whose task started this many times without finishing (the worker was
+# killed each time, or the hard time limit struck) is failed for good rather
+# than handed out again forever.
+MAX_ATTEMPTS = 3
+
+
+def backoff_seconds(retries: int) -> float:
+    """Exponential backoff for transient errors: 1, 2, 4, 8 … capped at 30 s."""
+    return float(min(30, 2**retries))
+
+
+@app.task(name=PROCESS_TASK, bind=True, max_retries=settings.task_max_retries)
+def process_job(self: Any, job_id: Any = None, **unexpected: Any) -> str:
+    """Process one job by id; returns what happened (for logs and tests)."""
+    ctx = get_context()
+    try:
+        check_job_id(job_id)
+        if unexpected:
+            raise InvalidJobId(f"Unexpected task arguments: {sorted(unexpected)}")
+    except InvalidJobId as exc:
+        dead_letter(ctx, self.request, exc.message)
+        return "dead-lettered"
+    try:
+        return _process(ctx, job_id)
+    except ServiceUnavailable as exc:
+        if self.request.retries >= self.max_retries:
+            _fail(ctx, job_id, exc)
+            return "failed"
+        delay = backoff_seconds(self.request.retries)
+        log.warning("transient error, retrying in %ss: %s", delay, exc, extra={"job_id": job_id})
+        _note(ctx, job_id, f"Retrying after a passing error ({exc.code}).")
+        raise self.retry(exc=exc, countdown=delay) from exc
+    except SoftTimeLimitExceeded:
+        _fail(ctx, job_id, JobTimeout())
+        return "failed"
+    except ClientError as exc:
+        _fail(ctx, job_id, exc)
+        return "failed"
+    except ServiceError as exc:
+        _fail(ctx, job_id, exc)
+        return "failed"
+    except Exception as exc:
+        # A bug or an image that breaks a library: fail the job, keep the worker.
+        log.exception("job crashed", extra={"job_id": job_id})
+        _fail(ctx, job_id, ServiceError(f"Processing failed unexpectedly ({type(exc).__name__})."))
+        return "failed"
+
+
+def _process(ctx: WorkerContext, job_id: str) -> str:
+    job = ctx.store.get(job_id)
+    if job is None:
+        dead_letter(ctx, {"id": job_id, "kwargs": {"job_id": job_id}}, "unknown job id")
+        return "dead-lettered"
+    if job.status in jobs.TERMINAL:
+        # A redelivery of a finished job: nothing to redo, nothing to change.
+        return "already-" + job.status
+    attempts = ctx.store.count_attempt(job_id)
+    if attempts > MAX_ATTEMPTS:
+        _fail(
+            ctx,
+            job_id,
+            ServiceError(f"The job was started {attempts - 1} times without finishing; giving up."),
+        )
+        dead_letter(ctx, {"id": job_id, "kwargs": {"job_id": job_id}}, "too many attempts")
+        return "failed"
+    applied, before = ctx.store.transition(
+        job_id, jobs.PROCESSING, progress=5, message="Processing."
+    )
+    if not applied:
+        return f"skipped-{before}"
+    result = run_job(ctx, job)
+    applied, before = ctx.store.transition(
+        job_id,
+        jobs.COMPLETED,
+        progress=100,
+        message="Completed.",
+        result_key=ctx.objects.output_key(job_id, "result.json"),
+        result=json.dumps(result, separators=(",", ":")),
+    )
+    return "completed" if applied else f"skipped-{before}"
+
+
+def _fail(ctx: WorkerContext, job_id: str, error: ServiceError) -> None:
+    log.info("job failed: %s", error.code, extra={"job_id": job_id})
+    ctx.store.transition(
+        job_id,
+        jobs.FAILED,
+        message="Failed.",
+        error_code=error.code,
+        error_message=error.message,
+    )
+
+
+def _note(ctx: WorkerContext, job_id: str, message: str) -> None:
+    # If the store is what failed, the retry will report again.
+    with contextlib.suppress(ServiceError):
+        ctx.store.update_while(job_id, jobs.PROCESSING, message=message)
+
+
+def dead_letter(ctx: WorkerContext, request: Any, reason: str) -> None:
+    """Park a message that can never succeed where an operator can read and replay it."""
+    if isinstance(request, dict):
+        entry = {"task_id": request.get("id"), "kwargs": request.get("kwargs")}
+    else:
+        entry = {"task_id": request.id, "args": request.args, "kwargs": request.kwargs}
+    entry.update(task=PROCESS_TASK, reason=reason, at=time.time())
+    log.warning("dead-lettered: %s", reason, extra={"task_id": entry["task_id"]})
+    ctx.store.call(lambda r: r.rpush(DEAD_LETTER_KEY, json.dumps(entry, default=str)))
