@@ -3,18 +3,38 @@
 from __future__ import annotations
 
 import functools
+import hmac
+import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from chalice import Chalice, Response
 
-from chalicelib.errors import InvalidRequest, ServiceError, UploadTooLarge
+from chalicelib.errors import (
+    ClientError,
+    InvalidRequest,
+    MissingField,
+    ServiceError,
+    UploadTooLarge,
+)
 from chalicelib.settings import Settings
 
 app = Chalice(app_name="media-jobs")
 app.api.binary_types.append("multipart/form-data")
 log = logging.getLogger("media-jobs.api")
+
+JSON = "application/json"
+MULTIPART = "multipart/form-data"
+FORM = "application/x-www-form-urlencoded"
+STATIC = Path(__file__).resolve().parent / "chalicelib" / "static"
+
+
+class Unauthorized(ClientError):
+    code = "unauthorized"
+    status = 401
+    default_message = "A valid X-Api-Key header is required."
 
 
 @functools.cache
@@ -43,7 +63,15 @@ def error_response(error: ServiceError, headers: dict[str, str] | None = None) -
     return Response(
         body={"error": error.to_dict()},
         status_code=error.status,
-        headers={"Content-Type": "application/json", **(headers or {})},
+        headers={"Content-Type": JSON, **(headers or {})},
+    )
+
+
+def json_response(body: Any, status_code: int = 200, **headers: str) -> Response:
+    return Response(
+        body=body,
+        status_code=status_code,
+        headers={"Content-Type": JSON, "Cache-Control": "no-store", **headers},
     )
 
 
@@ -66,7 +94,7 @@ def json_errors(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # Chalice answers some requests itself (unsupported content type, wrong method)
-# with {"Code", "Message"}; rewrite those into the service's error shape.
+# with {"Code", "Message"}; those are rewritten into the service's error shape.
 _CHALICE_CODES = {
     "UnsupportedMediaType": "unsupported_media_type",
     "MethodNotAllowedError": "method_not_allowed",
@@ -74,16 +102,24 @@ _CHALICE_CODES = {
     "BadRequestError": "invalid_request",
     "InternalServerError": "internal_error",
 }
+_OPEN_PATHS = ("/api/health",)
 
 
 @app.middleware("http")
-def uniform_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
+def api_keys_and_uniform_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    keys = _settings().api_key_list
+    path = getattr(event, "path", "") or ""
+    if keys and path.startswith("/api/") and path not in _OPEN_PATHS:
+        given = event.headers.get("x-api-key") or ""
+        # Compare with every key in constant time, so timing tells nothing.
+        if not any(hmac.compare_digest(given.encode(), key.encode()) for key in keys):
+            return error_response(Unauthorized())
     response = get_response(event)
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
         code = _CHALICE_CODES.get(body["Code"], "invalid_request")
         response.body = {"error": {"code": code, "message": str(body.get("Message", ""))}}
-        response.headers["Content-Type"] = "application/json"
+        response.headers["Content-Type"] = JSON
     return response
 
 
@@ -98,43 +134,91 @@ def _request_body(max_bytes: int) -> bytes:
     return body
 
 
-@app.route("/api/process", methods=["POST"], content_types=["multipart/form-data"])
+def _json_body(max_bytes: int) -> dict[str, Any]:
+    try:
+        body = json.loads(_request_body(max_bytes) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return body
+
+
+def _content_type() -> str:
+    return (app.current_request.headers.get("content-type") or "").split(";")[0].strip().lower()
+
+
+@app.route("/api/process", methods=["POST"], content_types=[MULTIPART, JSON, FORM])
 @json_errors
 def process() -> Response:
-    """Accept an image and a text; answer 202 with the job to follow."""
-    from chalicelib.uploads import parse_multipart, require
+    """Accept an image and a text (multipart, or JSON naming an upload); 202 with the job."""
+    from chalicelib.uploads import parse_multipart, parse_upload_request, require
 
     service = _service()
     settings = service.settings
-    content_type = app.current_request.headers.get("content-type", "")
-    form = parse_multipart(
-        _request_body(settings.max_upload_bytes), content_type, settings.max_upload_bytes
+    if _content_type() == FORM:
+        # An HTML form or `curl -d` without a file: say what is missing.
+        raise MissingField(
+            "The field 'image' is required; send multipart/form-data.", field="image"
+        )
+    if _content_type() == MULTIPART:
+        form = parse_multipart(
+            _request_body(settings.max_upload_bytes),
+            app.current_request.headers.get("content-type", ""),
+            settings.max_upload_bytes,
+        )
+        require(form, "image")
+        require(form, "text")
+        if "image" not in form.files:
+            raise InvalidRequest("The image field must be a file part.", field="image")
+        submission = service.validate(
+            form.files["image"].data,
+            form.text("text") or "",
+            form.text("options"),
+            form.text("callback_url"),
+        )
+    else:
+        request = parse_upload_request(_json_body(64 * 1024))
+        submission = service.validate_upload(**request)
+    headers = app.current_request.headers
+    accepted = service.submit(
+        submission,
+        idempotency_key=headers.get("idempotency-key"),
+        scope=headers.get("x-api-key") or "",
     )
-    require(form, "image")
-    require(form, "text")
-    if "image" not in form.files:
-        raise InvalidRequest("The image field must be a file part.", field="image")
-    submission = service.validate(
-        form.files["image"].data, form.text("text") or "", form.text("options")
+    status_url = f"/api/status/{accepted.job_id}"
+    return json_response(
+        {"job_id": accepted.job_id, "status": accepted.status, "status_url": status_url},
+        202,
+        Location=status_url,
+        **({} if accepted.created else {"Idempotent-Replayed": "true"}),
     )
-    job = service.submit(submission)
-    status_url = f"/api/status/{job.job_id}"
-    return Response(
-        body={"job_id": job.job_id, "status": job.status, "status_url": status_url},
-        status_code=202,
-        headers={"Location": status_url, "Content-Type": "application/json"},
+
+
+@app.route("/api/uploads", methods=["POST"], content_types=[JSON])
+@json_errors
+def create_upload() -> Response:
+    """A presigned S3 POST for a large image; then POST /api/process with its upload_id."""
+    body = _json_body(16 * 1024)
+    upload = _service().create_upload(
+        body.get("filename"), body.get("content_type"), body.get("size")
     )
+    return json_response(upload, 201)
 
 
 @app.route("/api/status/{job_id}", methods=["GET"])
 @json_errors
 def status(job_id: str) -> Response:
     """The job's status, progress, result (with presigned links) or error."""
-    service = _service()
-    body = service.status_body(service.get(job_id))
-    return Response(
-        body=body, headers={"Content-Type": "application/json", "Cache-Control": "no-store"}
-    )
+    return json_response(_service().status(job_id))
+
+
+@app.route("/api/jobs/{job_id}", methods=["DELETE"])
+@json_errors
+def delete_job(job_id: str) -> Response:
+    """Remove the job's source, outputs and record."""
+    _service().delete(job_id)
+    return Response(body="", status_code=204)
 
 
 @app.route("/api/health", methods=["GET"])
@@ -143,8 +227,32 @@ def health() -> Response:
     """200 when Redis and S3 answer, else 503 naming the failing check."""
     checks = _service().health()
     ok = all(value == "ok" for value in checks.values())
+    return json_response(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+    )
+
+
+@app.route("/api/openapi.json", methods=["GET"])
+@json_errors
+def openapi() -> Response:
+    """The OpenAPI 3 description of this API."""
+    from chalicelib.openapi import openapi_document
+
+    return json_response(openapi_document(), **{"Cache-Control": "max-age=300"})
+
+
+@app.route("/", methods=["GET"])
+@json_errors
+def index() -> Response:
+    """A small page to try the service in a browser."""
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
     return Response(
-        body={"status": "ok" if ok else "unavailable", "checks": checks},
-        status_code=200 if ok else 503,
-        headers={"Content-Type": "application/json", "Cache-Control": "no-store"},
+        body=page,
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            # The page's own inline script and style only; images come from S3 links.
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob: http: "
+            "https:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
+            "connect-src 'self' http: https:",
+        },
     )

@@ -9,6 +9,7 @@ from typing import Any
 from chalicelib.errors import InvalidJobId
 
 PROCESS_TASK = "media.process_job"
+WEBHOOK_TASK = "media.deliver_webhook"
 DEAD_LETTER_KEY = "media:dead-letters"
 DEFAULT_QUEUE = "images"
 

@@ -53,6 +53,7 @@ class Job:
     error_code: str | None = None
     error_message: str | None = None
     result_key: str | None = None
+    callback_url: str | None = None
     # The result without URLs (a few KB); the durable copy is result.json in S3.
     result: dict[str, Any] | None = None
 
@@ -73,6 +74,7 @@ class Job:
             "error_code": self.error_code or "",
             "error_message": self.error_message or "",
             "result_key": self.result_key or "",
+            "callback_url": self.callback_url or "",
             "result": json.dumps(self.result, separators=(",", ":")) if self.result else "",
         }
 
@@ -94,6 +96,7 @@ class Job:
             error_code=record.get("error_code") or None,
             error_message=record.get("error_message") or None,
             result_key=record.get("result_key") or None,
+            callback_url=record.get("callback_url") or None,
             result=json.loads(record["result"]) if record.get("result") else None,
         )
 

@@ -32,6 +32,14 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1], unpack(ARGV, 3))
 return {1, current}
 """
 
+# Creates a record only if none has the id (an upload id is claimed once).
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
 # Updates fields of a job only while it is in the status ARGV[1].
 _UPDATE_IF = """
 local current = redis.call('HGET', KEYS[1], 'status')
@@ -73,17 +81,18 @@ class RedisJobStore:
         self._prefix = prefix
         self._transition = client.register_script(_TRANSITION)
         self._update_if = client.register_script(_UPDATE_IF)
+        self._create = client.register_script(_CREATE)
 
     def key(self, job_id: str) -> str:
         return f"{self._prefix}{job_id}"
 
-    def create(self, job: Job) -> None:
-        """Write a new record and its TTL in one transaction."""
+    def create(self, job: Job) -> bool:
+        """Write a new record and its TTL atomically; False if the id is already taken."""
+        args: list[str] = [str(self._ttl)]
+        for name, value in job.to_record().items():
+            args += [name, value]
         with redis_errors():
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.hset(self.key(job.job_id), mapping=job.to_record())
-            pipe.expire(self.key(job.job_id), self._ttl)
-            pipe.execute()
+            return bool(self._create(keys=[self.key(job.job_id)], args=args))
 
     def get(self, job_id: str) -> Job | None:
         with redis_errors():

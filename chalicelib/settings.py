@@ -69,6 +69,16 @@ class Settings:
     visibility_timeout: int = 300
     task_max_retries: int = 5
     api_port: int = 8000
+    # Direct-to-S3 uploads: how long a presigned POST stays usable.
+    upload_url_ttl: int = 900
+    idempotency_ttl_seconds: int = 24 * 3600
+    # Comma-separated; when set, every /api/* route but /api/health needs X-Api-Key.
+    api_keys: str = ""
+    # HMAC-SHA256 key of the X-Signature header of webhook calls.
+    webhook_secret: str = ""
+    # Webhooks to loopback and private addresses are refused unless this is true.
+    allow_private_callbacks: bool = False
+    webhook_max_retries: int = 8
     redis_socket_timeout: float = 5.0
 
     _INT_MINIMUMS: ClassVar[dict[str, int]] = {
@@ -117,6 +127,10 @@ class Settings:
             value = getattr(self, name)
             if not value or value.startswith("/") or ".." in value.split("/"):
                 raise SettingsError(f"{name.upper()} must be a relative S3 key prefix")
+
+    @property
+    def api_key_list(self) -> list[str]:
+        return [key.strip() for key in self.api_keys.split(",") if key.strip()]
 
     @property
     def broker_url(self) -> str:

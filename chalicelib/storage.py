@@ -25,10 +25,11 @@ _TRANSIENT_CODES = {
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 
 
-def make_s3_client(settings: Settings) -> Any:
+def make_s3_client(settings: Settings, session: Any = None) -> Any:
     """An S3 client for ``settings``: short timeouts, a few standard retries, SigV4.
 
-    Path-style addressing for a local endpoint (moto, LocalStack) so bucket names
+    ``session`` (a ``boto3.Session``) supplies other credentials than the
+    environment's. Path-style addressing for a local endpoint (moto, LocalStack) so bucket names
     need no DNS; AWS itself gets the default virtual-hosted style.
     """
     s3_config: dict[str, str] = {"addressing_style": "path"} if settings.endpoint_url else {}
@@ -40,7 +41,7 @@ def make_s3_client(settings: Settings) -> Any:
         retries={"mode": "standard", "max_attempts": 3},
         s3=s3_config,
     )
-    return boto3.client("s3", endpoint_url=settings.endpoint_url, config=config)
+    return (session or boto3).client("s3", endpoint_url=settings.endpoint_url, config=config)
 
 
 def storage_error(exc: Exception, key: str = "") -> Exception:
@@ -144,6 +145,47 @@ class S3ObjectStore:
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
         return url
+
+    def head(self, key: str) -> dict[str, Any]:
+        """``{"bytes", "content_type"}`` of an object; ``SourceMissing`` if absent."""
+        try:
+            response = self._s3.head_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise storage_error(exc, key) from exc
+        return {
+            "bytes": int(response["ContentLength"]),
+            "content_type": response.get("ContentType", ""),
+        }
+
+    def get_head_bytes(self, key: str, count: int) -> bytes:
+        """The first ``count`` bytes of an object (enough to sniff its type)."""
+        try:
+            response = self._s3.get_object(
+                Bucket=self.bucket, Key=key, Range=f"bytes=0-{count - 1}"
+            )
+            return bytes(response["Body"].read())
+        except (BotoCoreError, ClientError) as exc:
+            raise storage_error(exc, key) from exc
+
+    def presigned_post(
+        self, key: str, content_type: str, max_bytes: int, expires_in: int
+    ) -> dict[str, Any]:
+        """A browser-style POST upload to exactly ``key``, capped at ``max_bytes`` by policy.
+
+        The policy also pins the Content-Type, so the object is stored with the
+        type the API checked; the worker still checks the real bytes.
+        """
+        post: dict[str, Any] = self._s3.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[
+                {"Content-Type": content_type},
+                ["content-length-range", 1, max_bytes],
+            ],
+            ExpiresIn=expires_in,
+        )
+        return post
 
     def ping(self) -> None:
         """Raise unless the bucket answers."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import filetype
 from python_multipart.exceptions import FormParserError
@@ -215,3 +216,24 @@ def require(form: FormData, name: str) -> None:
     """Raise ``MissingField`` unless ``name`` is a field or file of ``form``."""
     if name not in form.fields and name not in form.files:
         raise MissingField(f"The field {name!r} is required.", field=name)
+
+
+def parse_upload_request(body: dict[str, Any]) -> dict[str, Any]:
+    """Check the JSON form of ``POST /api/process``: upload_id, text, options, callback_url."""
+    for name in ("upload_id", "text"):
+        if name not in body:
+            raise MissingField(f"The field {name!r} is required.", field=name)
+    unknown = set(body) - {"upload_id", "text", "options", "callback_url"}
+    if unknown:
+        raise InvalidRequest(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    if not isinstance(body["text"], str):
+        raise InvalidRequest("text must be a string.", field="text")
+    callback = body.get("callback_url")
+    if callback is not None and not isinstance(callback, str):
+        raise InvalidRequest("callback_url must be a string.", field="callback_url")
+    return {
+        "upload_id": body["upload_id"],
+        "text": body["text"],
+        "options": body.get("options"),
+        "callback_url": callback,
+    }

@@ -214,12 +214,25 @@ class LocalStack:
         self.env["AWS_ENDPOINT_URL"] = endpoint
         return endpoint
 
-    def ensure_bucket(self) -> str:
+    def s3_client(self) -> Any:
+        """An S3 client with this stack's settings and credentials (not this process's)."""
+        import boto3
+
         from chalicelib.settings import Settings
         from chalicelib.storage import make_s3_client
 
+        session = boto3.Session(
+            aws_access_key_id=self.env.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=self.env.get("AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=self.env.get("AWS_SESSION_TOKEN"),
+        )
+        return make_s3_client(Settings.from_env(self.env), session)
+
+    def ensure_bucket(self) -> str:
+        from chalicelib.settings import Settings
+
         settings = Settings.from_env(self.env)
-        s3 = make_s3_client(settings)
+        s3 = self.s3_client()
         try:
             s3.head_bucket(Bucket=settings.s3_bucket)
         except Exception:
@@ -259,7 +272,7 @@ class LocalStack:
                 "--pool",
                 "prefork",
                 "-n",
-                f"worker{index}-{os.getpid()}@%h",
+                f"{queue}-worker{index}@%h",
                 "-Q",
                 queue,
                 "--without-gossip",
@@ -311,10 +324,12 @@ class LocalStack:
 
 
 def load_env() -> dict[str, str]:
-    """The process environment over ``.env`` (if present) over the safe defaults."""
+    """The process environment over ``.env`` (if present) over ``.env.example``'s safe values."""
     from dotenv import dotenv_values
 
-    env = {k: v for k, v in dotenv_values(ROOT / ".env").items() if v is not None}
+    env: dict[str, str] = {}
+    for name in (".env.example", ".env"):
+        env.update({k: v for k, v in dotenv_values(ROOT / name).items() if v})
     env.update(os.environ)
     return env
 

@@ -39,7 +39,7 @@ def make_celery(settings: Settings) -> Celery:
         task_queues=None,
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
-        imports=("worker.tasks",),
+        imports=("worker.tasks", "worker.webhooks"),
     )
     return celery
 

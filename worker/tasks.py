@@ -11,7 +11,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 
 from chalicelib import jobs
-from chalicelib.contract import DEAD_LETTER_KEY, PROCESS_TASK, check_job_id
+from chalicelib.contract import DEAD_LETTER_KEY, PROCESS_TASK, WEBHOOK_TASK, check_job_id
 from chalicelib.errors import (
     ClientError,
     InvalidJobId,
@@ -104,18 +104,33 @@ def _process(ctx: WorkerContext, job_id: str) -> str:
         result_key=ctx.objects.output_key(job_id, "result.json"),
         result=json.dumps(result, separators=(",", ":")),
     )
+    if before is None:
+        # The job was deleted while it ran: remove what this run wrote.
+        ctx.objects.delete_prefix(ctx.objects.result_prefix(job_id))
+        return "deleted-while-running"
+    if applied:
+        _notify(job.callback_url, job_id)
     return "completed" if applied else f"skipped-{before}"
 
 
 def _fail(ctx: WorkerContext, job_id: str, error: ServiceError) -> None:
     log.info("job failed: %s", error.code, extra={"job_id": job_id})
-    ctx.store.transition(
+    applied, _ = ctx.store.transition(
         job_id,
         jobs.FAILED,
         message="Failed.",
         error_code=error.code,
         error_message=error.message,
     )
+    if applied:
+        job = ctx.store.get(job_id)
+        _notify(job.callback_url if job else None, job_id)
+
+
+def _notify(callback_url: str | None, job_id: str) -> None:
+    """Queue the webhook of a job that just reached its final status."""
+    if callback_url:
+        app.send_task(WEBHOOK_TASK, kwargs={"job_id": job_id}, queue=settings.celery_queue)
 
 
 def _note(ctx: WorkerContext, job_id: str, message: str) -> None:

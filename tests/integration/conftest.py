@@ -14,12 +14,16 @@ import pytest
 import requests
 
 from scripts.stack import LocalStack, free_port
+from tests.faults import FaultyProxy
 
 # Small limits so that the "too large" cases stay cheap to send.
 TEST_LIMITS = {
     "MAX_UPLOAD_BYTES": str(3 * 1024 * 1024),
+    "MAX_SOURCE_BYTES": str(5 * 1024 * 1024),
     "MAX_TEXT_CHARS": "2000",
     "RESULT_URL_TTL": "120",
+    "WEBHOOK_SECRET": "test-webhook-secret",
+    "ALLOW_PRIVATE_CALLBACKS": "true",
 }
 
 
@@ -47,6 +51,26 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture(scope="module")
+def proxied(
+    stack: LocalStack, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LocalStack, FaultyProxy]]:
+    """A stack of its own (queue, bucket, two workers, API) whose S3 traffic passes a
+    fault-injecting proxy in front of the session's moto server."""
+    proxy = FaultyProxy(stack.env["AWS_ENDPOINT_URL"])
+    endpoint = proxy.start()
+    local = LocalStack(
+        stack_env(redis_url, AWS_ENDPOINT_URL=endpoint),
+        log_dir=tmp_path_factory.mktemp("proxied-logs"),
+    )
+    try:
+        local.start_all(worker_count=2, api_port=free_port())
+        yield local, proxy
+    finally:
+        local.stop()
+        proxy.stop()
 
 
 @pytest.fixture(scope="session")
@@ -105,10 +129,7 @@ def client(api: str) -> ApiClient:
 
 @pytest.fixture(scope="session")
 def s3(stack: LocalStack) -> Any:
-    from chalicelib.settings import Settings
-    from chalicelib.storage import make_s3_client
-
-    return make_s3_client(Settings.from_env(stack.env))
+    return stack.s3_client()
 
 
 @pytest.fixture(scope="session")

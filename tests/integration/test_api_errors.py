@@ -23,8 +23,12 @@ def assert_error(response: requests.Response, status: int, code: str) -> dict:
 
 
 def test_missing_image(client: ApiClient) -> None:
-    error = assert_error(client.submit(None, "text only"), 400, "missing_field")
-    assert "image" in error["message"]
+    multipart = requests.post(
+        f"{client.base_url}/api/process", files={"text": (None, "text only")}, timeout=10
+    )
+    assert "image" in assert_error(multipart, 400, "missing_field")["message"]
+    urlencoded = client.submit(None, "text only")
+    assert "image" in assert_error(urlencoded, 400, "missing_field")["message"]
 
 
 def test_missing_text(client: ApiClient) -> None:
@@ -39,7 +43,7 @@ def test_empty_text_is_accepted(client: ApiClient) -> None:
 @pytest.mark.parametrize(
     "payload, filename",
     [
-        (b"GIF89a is what the name says, but this is text", "a.jpg"),
+        (b"just some text, not an image", "a.jpg"),
         (b"%PDF-1.7\n1 0 obj << >> endobj\n", "photo.jpg"),
         (b'<svg xmlns="http://www.w3.org/2000/svg"/>', "image.png"),
         (b"\x00" * 100, "zeros.png"),

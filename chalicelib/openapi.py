@@ -1,0 +1,349 @@
+"""The OpenAPI 3.1 description of the API, served at ``GET /api/openapi.json``."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from chalicelib.options import OPTIONS_SCHEMA
+
+JOB_ID = {
+    "type": "string",
+    "pattern": "^[0-9a-f]{32}$",
+    "examples": ["5f0c3f5e2b7a4c0e9f1d2a3b4c5d6e7f"],
+}
+TIMESTAMP = {"type": "string", "format": "date-time"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+OUTPUT = {
+    "type": "object",
+    "required": ["name", "url", "width", "height", "format", "bytes"],
+    "properties": {
+        "name": {"type": "string"},
+        "url": {"type": "string", "description": "A presigned GET URL; it expires."},
+        "width": {"type": "integer", "minimum": 1},
+        "height": {"type": "integer", "minimum": 1},
+        "format": {"type": "string", "enum": ["jpeg", "png", "webp", "avif", "gif"]},
+        "bytes": {"type": "integer", "minimum": 0},
+    },
+}
+
+RESULT = {
+    "type": "object",
+    "required": ["image", "text", "outputs", "timings_ms"],
+    "properties": {
+        "image": {
+            "type": "object",
+            "required": ["width", "height", "format", "mode"],
+            "properties": {
+                "width": {"type": "integer"},
+                "height": {"type": "integer"},
+                "format": {"type": "string"},
+                "mode": {"type": "string"},
+                "has_alpha": {"type": "boolean"},
+                "animated": {"type": "boolean"},
+                "frames": {"type": "integer"},
+                "dominant_colors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"hex": {"type": "string"}, "share": {"type": "number"}},
+                    },
+                },
+                "phash": {"type": ["string", "null"]},
+                "exif": {"type": ["object", "null"]},
+            },
+        },
+        "text": {
+            "type": "object",
+            "required": ["characters", "words", "lines"],
+            "properties": {
+                "characters": {"type": "integer"},
+                "words": {"type": "integer"},
+                "lines": {"type": "integer"},
+                "sentences": {"type": "integer"},
+                "language": {"type": ["object", "null"]},
+                "keywords": {"type": "array", "items": {"type": "string"}},
+                "sentiment": {"type": ["object", "null"]},
+                "readability": {"type": ["object", "null"]},
+            },
+        },
+        "outputs": {"type": "array", "items": _ref("Output")},
+        "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
+        "links_expire_in": {"type": "integer"},
+    },
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "examples": ["unsupported_image"]},
+                    "message": {"type": "string"},
+                    "field": {"type": "string", "description": "The offending field, if any."},
+                },
+            }
+        },
+    },
+    "JobAccepted": {
+        "type": "object",
+        "required": ["job_id", "status", "status_url"],
+        "additionalProperties": False,
+        "properties": {
+            "job_id": JOB_ID,
+            "status": {"type": "string", "enum": ["pending", "processing", "completed", "failed"]},
+            "status_url": {"type": "string"},
+        },
+    },
+    "JobStatus": {
+        "type": "object",
+        "required": [
+            "job_id",
+            "status",
+            "message",
+            "progress",
+            "created_at",
+            "updated_at",
+            "result",
+            "error",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "job_id": JOB_ID,
+            "status": {"type": "string", "enum": ["pending", "processing", "completed", "failed"]},
+            "message": {"type": "string"},
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+            "result": {"oneOf": [{"type": "null"}, _ref("Result")]},
+            "error": {
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                ]
+            },
+        },
+    },
+    "Result": RESULT,
+    "Output": OUTPUT,
+    "Options": OPTIONS_SCHEMA,
+    "UploadRequest": {
+        "type": "object",
+        "required": ["filename", "content_type", "size"],
+        "properties": {
+            "filename": {"type": "string", "minLength": 1, "maxLength": 255},
+            "content_type": {"type": "string", "examples": ["image/jpeg"]},
+            "size": {"type": "integer", "minimum": 1},
+        },
+    },
+    "Upload": {
+        "type": "object",
+        "required": ["upload_id", "url", "fields", "expires_in"],
+        "properties": {
+            "upload_id": JOB_ID,
+            "url": {"type": "string"},
+            "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            "expires_in": {"type": "integer"},
+            "max_bytes": {"type": "integer"},
+        },
+    },
+    "ProcessUpload": {
+        "type": "object",
+        "required": ["upload_id", "text"],
+        "additionalProperties": False,
+        "properties": {
+            "upload_id": JOB_ID,
+            "text": {"type": "string"},
+            "options": _ref("Options"),
+            "callback_url": {"type": "string", "format": "uri"},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "unavailable"]},
+            "checks": {
+                "type": "object",
+                "properties": {"redis": {"type": "string"}, "s3": {"type": "string"}},
+            },
+        },
+    },
+}
+
+API_KEY_HEADER = {"$ref": "#/components/parameters/ApiKey"}
+JOB_ID_PARAMETER = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The job id: 32 lowercase hex characters.",
+}
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The whole document (built once per process)."""
+    unavailable = _error("Redis or S3 is unavailable (`service_unavailable`).")
+    unauthorized = _error("API keys are configured and X-Api-Key is missing or wrong.")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "media-jobs",
+            "version": "1.0.0",
+            "description": "Submit an image and a text; a worker processes them together. "
+            "Follow the job at its status URL. Every error is "
+            '`{"error": {"code", "message"}}`.',
+        },
+        "components": {
+            "schemas": SCHEMAS,
+            "parameters": {
+                "ApiKey": {
+                    "name": "X-Api-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "Required when the server sets API_KEYS.",
+                }
+            },
+        },
+        "paths": {
+            "/api/process": {
+                "post": {
+                    "summary": "Submit an image and a text",
+                    "parameters": [
+                        API_KEY_HEADER,
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                            "description": "A repeat within 24 h gives the same job.",
+                        },
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["image", "text"],
+                                    "properties": {
+                                        "image": {"type": "string", "format": "binary"},
+                                        "text": {"type": "string"},
+                                        "options": {
+                                            "type": "string",
+                                            "description": "JSON, see Options.",
+                                        },
+                                        "callback_url": {"type": "string"},
+                                    },
+                                }
+                            },
+                            "application/json": {"schema": _ref("ProcessUpload")},
+                        },
+                    },
+                    "responses": {
+                        "202": {
+                            **_json(_ref("JobAccepted"), "Accepted; follow status_url."),
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                        },
+                        "400": _error("A missing or malformed field."),
+                        "401": unauthorized,
+                        "409": _error(
+                            "Idempotency-Key reused for another request, "
+                            "or the upload already started a job."
+                        ),
+                        "413": _error("Body, image or text too large."),
+                        "415": _error("Not a supported image, or not multipart/JSON."),
+                        "422": _error("Invalid options, callback URL, or unknown upload."),
+                        "503": unavailable,
+                    },
+                }
+            },
+            "/api/uploads": {
+                "post": {
+                    "summary": "Get a presigned S3 POST for a large image",
+                    "parameters": [API_KEY_HEADER],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("UploadRequest")}},
+                    },
+                    "responses": {
+                        "201": _json(_ref("Upload"), "POST the file to url with fields."),
+                        "400": _error("A missing or malformed field."),
+                        "401": unauthorized,
+                        "413": _error("size over MAX_SOURCE_BYTES."),
+                        "415": _error("content_type is not a supported image type."),
+                        "503": unavailable,
+                    },
+                }
+            },
+            "/api/status/{job_id}": {
+                "get": {
+                    "summary": "A job's status and result",
+                    "parameters": [JOB_ID_PARAMETER, API_KEY_HEADER],
+                    "responses": {
+                        "200": _json(_ref("JobStatus"), "The job."),
+                        "400": _error("Malformed job id."),
+                        "401": unauthorized,
+                        "404": _error("Unknown or expired job."),
+                        "503": unavailable,
+                    },
+                }
+            },
+            "/api/jobs/{job_id}": {
+                "delete": {
+                    "summary": "Delete a job, its source and its outputs",
+                    "parameters": [JOB_ID_PARAMETER, API_KEY_HEADER],
+                    "responses": {
+                        "204": {"description": "Deleted; old output links stop working."},
+                        "400": _error("Malformed job id."),
+                        "401": unauthorized,
+                        "404": _error("Unknown or expired job."),
+                        "503": unavailable,
+                    },
+                }
+            },
+            "/api/health": {
+                "get": {
+                    "summary": "Whether Redis and S3 answer",
+                    "responses": {
+                        "200": _json(_ref("Health"), "All checks ok."),
+                        "503": _json(_ref("Health"), "A check failed; it is named."),
+                    },
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "parameters": [API_KEY_HEADER],
+                    "responses": {
+                        "200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}},
+                        "401": unauthorized,
+                    },
+                }
+            },
+        },
+    }
