@@ -64,3 +64,7 @@ def _flush(url: str) -> None:
     import redis
 
     redis.Redis.from_url(url).flushdb()
+
+
+# The live-stack fixtures, shared by tests/integration and tests/reliability.
+pytest_plugins = ["tests.stack_fixtures"]

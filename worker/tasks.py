@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
 
 from chalicelib import jobs
 from chalicelib.contract import DEAD_LETTER_KEY, PROCESS_TASK, WEBHOOK_TASK, check_job_id
@@ -22,6 +23,7 @@ from chalicelib.errors import (
 from worker.celery_app import app, settings
 from worker.context import WorkerContext, get_context
 from worker.pipeline import run_job
+from worker.text import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,12 @@ log = logging.getLogger(__name__)
 # killed each time, or the hard time limit struck) is failed for good rather
 # than handed out again forever.
 MAX_ATTEMPTS = 3
+
+
+@worker_process_init.connect
+def _prepare_process(**_: Any) -> None:
+    """Load the text models once per pool process, not in the first job's time."""
+    warm_up()
 
 
 def backoff_seconds(retries: int) -> float:

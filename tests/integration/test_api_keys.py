@@ -1,0 +1,62 @@
+"""With API_KEYS set, every /api/* route but /api/health needs a valid X-Api-Key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from scripts.stack import LocalStack, free_port
+from tests.integration.test_api_errors import assert_error
+from tests.integration.test_end_to_end import jpeg
+
+
+@pytest.fixture(scope="module")
+def locked_api(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    env = {**stack.env, "API_KEYS": "first-key, second-key"}
+    local = LocalStack(env, log_dir=tmp_path_factory.mktemp("locked"))
+    try:
+        yield local.start_api(free_port())
+    finally:
+        local.stop()
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("POST", "/api/process"),
+        ("POST", "/api/uploads"),
+        ("GET", f"/api/status/{'0' * 32}"),
+        ("DELETE", f"/api/jobs/{'0' * 32}"),
+        ("GET", "/api/openapi.json"),
+    ],
+)
+@pytest.mark.parametrize("key", [None, "", "wrong", "first-key "])
+def test_routes_refuse_a_missing_or_wrong_key(
+    locked_api: str, method: str, path: str, key: str | None
+) -> None:
+    headers = {} if key is None else {"X-Api-Key": key}
+    response = requests.request(method, locked_api + path, headers=headers, timeout=10)
+    assert_error(response, 401, "unauthorized")
+
+
+def test_health_stays_open(locked_api: str) -> None:
+    assert requests.get(f"{locked_api}/api/health", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("key", ["first-key", "second-key"])
+def test_each_configured_key_works(locked_api: str, key: str) -> None:
+    headers = {"X-Api-Key": key}
+    response = requests.post(
+        f"{locked_api}/api/process",
+        headers=headers,
+        files={"image": ("a.jpg", jpeg(64, 64), "image/jpeg")},
+        data={"text": "with a key"},
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    status = requests.get(
+        f"{locked_api}{response.json()['status_url']}", headers=headers, timeout=10
+    )
+    assert status.status_code == 200

@@ -1,0 +1,239 @@
+"""parse_options: defaults, every option, and errors that name their field."""
+
+from __future__ import annotations
+
+import json
+from contextlib import suppress
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chalicelib.errors import InvalidOptions
+from chalicelib.options import OPTIONS_SCHEMA, parse_options
+
+
+def field_of(raw: Any) -> str:
+    with pytest.raises(InvalidOptions) as caught:
+        parse_options(raw)
+    assert caught.value.code == "invalid_options"
+    return str(caught.value.details["field"])
+
+
+def one(**rendition: Any) -> dict[str, Any]:
+    return {"renditions": [{"name": "r", **rendition}]}
+
+
+@pytest.mark.parametrize("raw", [None, "", "  ", b"", {}, "{}", b"{}"])
+def test_absent_options_give_the_defaults(raw: Any) -> None:
+    options = parse_options(raw)
+    assert [r["name"] for r in options["renditions"]] == ["thumbnail", "preview"]
+    thumb, preview = options["renditions"]
+    assert (thumb["width"], thumb["height"], thumb["fit"], thumb["format"]) == (
+        512,
+        512,
+        "contain",
+        "jpeg",
+    )
+    assert (preview["width"], preview["height"]) == (1280, 1280)
+    assert options["caption"] == {
+        "enabled": True,
+        "position": "bottom",
+        "style": "band",
+        "color": "#ffffff",
+        "max_font_size": 64,
+        "size": 1280,
+        "format": "jpeg",
+        "quality": 85,
+    }
+
+
+def test_normalized_options_are_a_fixed_point_and_json() -> None:
+    raw = {
+        "renditions": [
+            {"name": "a", "width": 100, "format": "png"},
+            {"name": "b-2", "height": 50, "fit": "cover", "format": "webp", "quality": 40},
+            {"name": "c_3", "width": 64, "height": 64, "fit": "fill", "format": "avif"},
+            {"name": "anim", "width": 64, "format": "gif", "keep_animation": True},
+        ],
+        "caption": {"position": "top", "style": "stroke", "color": "black"},
+    }
+    once = parse_options(json.dumps(raw))
+    assert parse_options(once) == once
+    assert json.loads(json.dumps(once)) == once
+
+
+def test_every_rendition_option_is_kept() -> None:
+    options = parse_options(
+        one(
+            width=300,
+            height=200,
+            fit="cover",
+            format="webp",
+            quality=55,
+            background="#ABC",
+            keep_animation=True,
+        )
+    )
+    assert options["renditions"] == [
+        {
+            "name": "r",
+            "width": 300,
+            "height": 200,
+            "fit": "cover",
+            "format": "webp",
+            "quality": 55,
+            "background": "#aabbcc",
+            "keep_animation": True,
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "quality"), [("jpeg", 85), ("webp", 80), ("avif", 60), ("png", None), ("gif", None)]
+)
+def test_quality_defaults_per_format(fmt: str, quality: int | None) -> None:
+    assert parse_options(one(width=10, format=fmt))["renditions"][0]["quality"] == quality
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("white", "#ffffff"), ("Black", "#000000"), ("grey", "#808080")]
+)
+def test_colour_names(name: str, value: str) -> None:
+    assert parse_options(one(width=10, background=name))["renditions"][0]["background"] == value
+
+
+def test_every_caption_option_is_kept() -> None:
+    caption = {
+        "enabled": False,
+        "position": "center",
+        "style": "stroke",
+        "color": "#102030",
+        "max_font_size": 20,
+        "size": 800,
+        "format": "png",
+        "quality": None,
+    }
+    assert parse_options({"caption": caption})["caption"] == caption
+
+
+def test_an_empty_rendition_list_is_allowed() -> None:
+    assert parse_options({"renditions": []})["renditions"] == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ("{not json", "options"),
+        (b"\xff\xfe", "options"),
+        ("[1, 2]", "options"),
+        ('{"renditions": NaN}', "options"),
+        ("x" * 20_000, "options"),
+        ("[" * 5000 + "]" * 5000, "options"),
+        ({"colour": 1}, "colour"),
+        ({"renditions": {}}, "renditions"),
+        ({"renditions": [1]}, "renditions[0]"),
+        ({"renditions": [{"name": "r", "width": 1}] * 2}, "renditions[1].name"),
+        ({"renditions": [{"name": f"r{i}", "width": 8} for i in range(9)]}, "renditions"),
+        (one(width=10, colour="red"), "renditions[0].colour"),
+        ({"renditions": [{"width": 10}]}, "renditions[0].name"),
+        ({"renditions": [{"name": "Bad Name", "width": 10}]}, "renditions[0].name"),
+        ({"renditions": [{"name": "captioned", "width": 10}]}, "renditions[0].name"),
+        (one(), "renditions[0].width"),
+        (one(width=0), "renditions[0].width"),
+        (one(width=4097), "renditions[0].width"),
+        (one(width=10.5), "renditions[0].width"),
+        (one(width=True), "renditions[0].width"),
+        (one(width="10"), "renditions[0].width"),
+        (one(height=-1), "renditions[0].height"),
+        (one(width=10, fit="stretch"), "renditions[0].fit"),
+        (one(width=10, format="bmp"), "renditions[0].format"),
+        (one(width=10, quality=0), "renditions[0].quality"),
+        (one(width=10, quality=101), "renditions[0].quality"),
+        (one(width=10, background="#12345"), "renditions[0].background"),
+        (one(width=10, background="purple"), "renditions[0].background"),
+        (one(width=10, keep_animation="yes"), "renditions[0].keep_animation"),
+        (one(width=10, format="jpeg", keep_animation=True), "renditions[0].keep_animation"),
+        ({"caption": "top"}, "caption"),
+        ({"caption": {"font": "x"}}, "caption.font"),
+        ({"caption": {"enabled": 1}}, "caption.enabled"),
+        ({"caption": {"position": "left"}}, "caption.position"),
+        ({"caption": {"style": "shadow"}}, "caption.style"),
+        ({"caption": {"color": "#zzzzzz"}}, "caption.color"),
+        ({"caption": {"max_font_size": 4}}, "caption.max_font_size"),
+        ({"caption": {"size": 5000}}, "caption.size"),
+        ({"caption": {"format": "gif"}}, "caption.format"),
+        ({"caption": {"quality": 1000}}, "caption.quality"),
+    ],
+)
+def test_errors_name_their_field(raw: Any, field: str) -> None:
+    assert field_of(raw) == field
+
+
+def test_total_pixels_are_capped() -> None:
+    renditions = [{"name": f"r{i}", "width": 4096, "height": 4096} for i in range(4)]
+    assert field_of({"renditions": renditions}) == "renditions"
+    # An open side counts at the cap: eight 1024-wide renditions may be 1024x4096 each.
+    wide = [{"name": f"r{i}", "width": 2048} for i in range(8)]
+    assert field_of({"renditions": wide}) == "renditions"
+    parse_options({"renditions": wide[:4]})
+
+
+def test_limits_are_parameters() -> None:
+    with pytest.raises(InvalidOptions):
+        parse_options(one(width=200), max_dimension=100)
+    with pytest.raises(InvalidOptions):
+        parse_options({"renditions": [{"name": "a", "width": 1}] * 1}, max_renditions=0)
+
+
+def test_schema_lists_the_same_keys() -> None:
+    props = OPTIONS_SCHEMA["properties"]
+    assert set(props) == {"renditions", "caption"}
+    assert set(props["renditions"]["items"]["properties"]) == set(
+        parse_options(one(width=1))["renditions"][0]
+    )
+    assert set(props["caption"]["properties"]) == set(parse_options(None)["caption"])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+keys = st.sampled_from(
+    ["name", "width", "height", "fit", "format", "quality", "background", "keep_animation"]
+)
+plausible_rendition = st.dictionaries(keys, json_values | st.sampled_from(["jpeg", "gif", 512]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_arbitrary_json_raises_only_invalid_options(value: Any) -> None:
+    for raw in (value, json.dumps(value)):
+        try:
+            result = parse_options(raw)
+        except InvalidOptions as exc:
+            assert isinstance(exc.details.get("field"), str)
+        else:
+            assert json.loads(json.dumps(result)) == result
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(plausible_rendition, max_size=3), st.dictionaries(st.text(max_size=6), json_values))
+def test_near_valid_options_raise_only_invalid_options(
+    renditions: list[dict[str, Any]], caption: dict[str, Any]
+) -> None:
+    try:
+        parse_options({"renditions": renditions, "caption": caption})
+    except InvalidOptions as exc:
+        assert isinstance(exc.details.get("field"), str)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=64))
+def test_arbitrary_bytes_raise_only_invalid_options(raw: bytes) -> None:
+    with suppress(InvalidOptions):
+        parse_options(raw)

@@ -1,0 +1,273 @@
+"""One job's image work, bytes in and bytes out: probe, decode once, derive outputs, facts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image, ImageSequence
+
+from chalicelib.errors import ImageTooLarge
+from chalicelib.options import MAX_DIMENSION, parse_options
+from worker.imaging.caption import draw_caption
+from worker.imaging.encode import CONTENT_TYPES, encode, encode_animation
+from worker.imaging.facts import dominant_colors, perceptual_hash
+from worker.imaging.geometry import Plan, plan
+from worker.imaging.source import (
+    Source,
+    decoding,
+    has_alpha,
+    open_source,
+    to_working_mode,
+    transpose_for,
+)
+
+__all__ = ["ImageLimits", "ImageReport", "RenderedOutput", "process_image"]
+
+CAPTION_NAME = "captioned"
+# Side of the small image the colour palette and the perceptual hash are computed on.
+FACTS_SIDE = 64
+# An intermediate serves a smaller output only when it holds at least this many times
+# the output's pixels per side, so a cascade never costs visible sharpness.
+CASCADE_GAP = 2.0
+# Pillow first shrinks by an integer factor (cheap box filter) down to this multiple
+# of the target, then finishes with Lanczos: near-identical output, much less work.
+REDUCING_GAP = 2.0
+# JPEG DCT scaling only when it saves work: the decode must stay at least this many
+# times larger than the largest output.
+DRAFT_GAP = 1.0
+
+Stage = Callable[[str], AbstractContextManager[None]]
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What a worker accepts: checked from the header before any pixel is decoded."""
+
+    max_pixels: int
+    max_dimension: int
+    max_frames: int
+
+
+@dataclass(frozen=True)
+class RenderedOutput:
+    """One encoded output image."""
+
+    name: str
+    data: bytes
+    width: int
+    height: int
+    format: str  # "jpeg" | "png" | "webp" | "avif" | "gif"
+    content_type: str
+
+
+@dataclass
+class ImageReport:
+    """The facts about the source and the encoded outputs, in the order asked for."""
+
+    facts: dict[str, Any]
+    outputs: list[RenderedOutput] = field(default_factory=list)
+
+
+@dataclass
+class _Job:
+    name: str
+    plan: Plan
+    spec: dict[str, Any]
+    animated: bool = False
+    image: Image.Image | None = None
+
+
+def process_image(
+    data: bytes,
+    text: str,
+    options: dict[str, Any] | None,
+    limits: ImageLimits,
+    stage: Stage,
+) -> ImageReport:
+    """Process one source image into its renditions, the captioned image and facts.
+
+    ``options`` is what ``chalicelib.options.parse_options`` returns (it is normalized
+    again here, which leaves a normalized dict unchanged). Stages are timed through
+    ``stage(name)``: probe, decode, resize, caption, facts, animation, encode.
+
+    Raises ``UnsupportedImage``, ``ImageTooLarge``, ``CorruptImage`` or
+    ``InvalidOptions``; no raw Pillow error escapes.
+    """
+    opts = parse_options(options)
+    caption_opts = opts["caption"]
+    caption_text = text.strip() if caption_opts["enabled"] else ""
+
+    with stage("probe"):
+        source = open_source(data, limits.max_pixels, limits.max_dimension, limits.max_frames)
+        upright = (source.width, source.height)
+        jobs = [
+            _Job(
+                r["name"],
+                plan(upright, r["width"], r["height"], r["fit"], MAX_DIMENSION),
+                r,
+                animated=r["keep_animation"] and source.animated,
+            )
+            for r in opts["renditions"]
+        ]
+        if caption_text:
+            size = caption_opts["size"]
+            caption_spec = {**caption_opts, "background": "#ffffff"}
+            jobs.append(
+                _Job(CAPTION_NAME, plan(upright, size, size, "contain", size), caption_spec)
+            )
+        facts_job = _Job("", plan(upright, FACTS_SIDE, FACTS_SIDE, "contain", FACTS_SIDE), {})
+        if any(j.animated for j in jobs):
+            volume = source.frames * source.width * source.height
+            if volume > limits.max_pixels:
+                raise ImageTooLarge(
+                    f"Keeping the animation means decoding {volume} pixels; "
+                    f"at most {limits.max_pixels} are allowed."
+                )
+
+    with stage("decode"):
+        base = _decode(source, max(j.plan.scale for j in [*jobs, facts_job]))
+
+    stills = [j for j in jobs if not j.animated and j.name != CAPTION_NAME]
+    caption_job = next((j for j in jobs if j.name == CAPTION_NAME), None)
+    with stage("resize"):
+        _cascade(base, upright, [*stills, facts_job, *([caption_job] if caption_job else [])])
+    del base
+
+    if caption_job is not None:
+        with stage("caption"):
+            assert caption_job.image is not None
+            caption_job.image = draw_caption(
+                caption_job.image,
+                caption_text,
+                position=caption_opts["position"],
+                style=caption_opts["style"],
+                color=caption_opts["color"],
+                max_font_size=caption_opts["max_font_size"],
+            )
+
+    with stage("facts"):
+        assert facts_job.image is not None
+        facts = _facts(source, facts_job.image)
+
+    animations: dict[str, tuple[list[Image.Image], list[int], int]] = {}
+    animated_jobs = [j for j in jobs if j.animated]
+    if animated_jobs:
+        with stage("animation"):
+            animations = _animate(source, animated_jobs)
+    source.image.close()
+
+    outputs: list[RenderedOutput] = []
+    with stage("encode"):
+        for job in jobs:
+            fmt, quality = job.spec["format"], job.spec["quality"]
+            if job.name in animations:
+                frames, durations, loop = animations[job.name]
+                payload = encode_animation(frames, durations, loop, fmt, quality)
+                size = frames[0].size
+            else:
+                assert job.image is not None
+                payload = encode(job.image, fmt, quality, job.spec["background"])
+                size = job.image.size
+            outputs.append(
+                RenderedOutput(job.name, payload, size[0], size[1], fmt, CONTENT_TYPES[fmt])
+            )
+            job.image = None
+    return ImageReport(facts=facts, outputs=outputs)
+
+
+def _decode(source: Source, scale: float) -> Image.Image:
+    """Decode the first frame once, as small as the largest output allows; upright, sRGB."""
+    image = source.image
+    with decoding():
+        if source.format == "jpeg" and scale * DRAFT_GAP < 0.5:
+            # The header size is in stored orientation; the scale is the same on both axes.
+            w, h = image.size
+            image.draft(None, (math.ceil(w * scale * DRAFT_GAP), math.ceil(h * scale * DRAFT_GAP)))
+        image.load()
+        frame = to_working_mode(image)
+        method = transpose_for(source.orientation)
+        if method is not None:
+            frame = frame.transpose(method)
+        elif frame is image:
+            # Detach from the file object, which later frames (animation) reuse.
+            frame = image.copy()
+    return frame
+
+
+def _cascade(base: Image.Image, upright: tuple[int, int], jobs: list[_Job]) -> None:
+    """Resize every job from the smallest uncropped image that still holds enough detail."""
+    sources: list[tuple[float, Image.Image]] = [(base.width / upright[0], base)]
+    for job in sorted(jobs, key=lambda j: -j.plan.scale):
+        same = next(
+            (img for _, img in sources[1:] if job.plan.uncropped and img.size == job.plan.size),
+            None,
+        )
+        if same is not None:
+            # Another output already has exactly this picture (the caption's base is
+            # usually the preview): share it; encoding does not change it.
+            job.image = same
+            continue
+        factor, image = sources[0]
+        for candidate_factor, candidate in sources:
+            if candidate_factor >= job.plan.scale * CASCADE_GAP and candidate_factor < factor:
+                factor, image = candidate_factor, candidate
+        left, top, right, bottom = job.plan.crop
+        box = (left * factor, top * factor, right * factor, bottom * factor)
+        job.image = image.resize(
+            job.plan.size, Image.Resampling.LANCZOS, box=box, reducing_gap=REDUCING_GAP
+        )
+        if job.plan.uncropped:
+            sources.append((job.image.width / upright[0], job.image))
+
+
+def _facts(source: Source, small: Image.Image) -> dict[str, Any]:
+    image = source.image
+    return {
+        "width": source.width,
+        "height": source.height,
+        "format": source.format,
+        "mode": image.mode,
+        "has_alpha": has_alpha(image),
+        "animated": source.animated,
+        "frames": source.frames,
+        "dominant_colors": dominant_colors(small),
+        "phash": perceptual_hash(small),
+        "exif": source.exif,
+    }
+
+
+def _animate(
+    source: Source, jobs: list[_Job]
+) -> dict[str, tuple[list[Image.Image], list[int], int]]:
+    """Decode every frame once and resize it for each animation-keeping job."""
+    results: dict[str, tuple[list[Image.Image], list[int], int]] = {
+        j.name: ([], [], int(source.image.info.get("loop", 0) or 0)) for j in jobs
+    }
+    method = transpose_for(source.orientation)
+    upright = (source.width, source.height)
+    with decoding():
+        for frame in ImageSequence.Iterator(source.image):
+            duration = int(frame.info.get("duration", 100) or 100)
+            rgba = frame.convert("RGBA")
+            if method is not None:
+                rgba = rgba.transpose(method)
+            for job in jobs:
+                frames, durations, _ = results[job.name]
+                left, top, right, bottom = job.plan.crop
+                scale_x = rgba.width / upright[0]
+                scale_y = rgba.height / upright[1]
+                box = (left * scale_x, top * scale_y, right * scale_x, bottom * scale_y)
+                frames.append(
+                    rgba.resize(
+                        job.plan.size,
+                        Image.Resampling.LANCZOS,
+                        box=box,
+                        reducing_gap=REDUCING_GAP,
+                    )
+                )
+                durations.append(duration)
+    return results

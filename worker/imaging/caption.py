@@ -1,0 +1,193 @@
+"""Drawing the job's text onto an image: wrapped, size-fitted, legible on any background."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from worker.imaging.encode import hex_to_rgb
+
+FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
+# Tried in order; the first that has a glyph for every character of the text is used.
+# DejaVu Sans covers Latin, Greek and Cyrillic (see worker/fonts/README.md to add more).
+FONT_FILES = ("DejaVuSans-Bold.ttf",)
+
+MIN_FONT_SIZE = 8
+# Share of the image height the text block may take.
+MAX_BLOCK_SHARE = {"top": 0.35, "bottom": 0.35, "center": 0.8}
+BAND_ALPHA = 150
+ELLIPSIS = "…"
+
+
+@lru_cache(maxsize=64)
+def _font(filename: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(FONT_DIR / filename), size)
+
+
+def _glyph(filename: str, ch: str) -> bytes:
+    canvas = Image.new("L", (24, 24))
+    ImageDraw.Draw(canvas).text((2, 2), ch, font=_font(filename, 16), fill=255)
+    return canvas.tobytes()
+
+
+@lru_cache(maxsize=8)
+def _notdef(filename: str) -> bytes:
+    # U+10FFFF is a noncharacter: every font draws its "missing glyph" box for it.
+    return _glyph(filename, "\U0010ffff")
+
+
+def _covers(filename: str, text: str) -> bool:
+    missing = _notdef(filename)
+    return all(ch.isspace() or _glyph(filename, ch) != missing for ch in set(text))
+
+
+def pick_font(text: str) -> str:
+    """The first of ``FONT_FILES`` with a glyph for every character (else the first)."""
+    for filename in FONT_FILES:
+        if _covers(filename, text):
+            return filename
+    return FONT_FILES[0]
+
+
+def contrast_color(color: str) -> tuple[int, int, int]:
+    """Black or white, whichever stands out more against ``color``."""
+    r, g, b = hex_to_rgb(color)
+    luminance = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+    return (0, 0, 0) if luminance > 0.5 else (255, 255, 255)
+
+
+def wrap(text: str, font: ImageFont.FreeTypeFont, max_width: float) -> list[str]:
+    """Greedy word wrap to ``max_width`` pixels; words wider than a line are split."""
+    lines: list[str] = []
+    for paragraph in text.splitlines():
+        line = ""
+        for word in paragraph.split():
+            candidate = f"{line} {word}" if line else word
+            if font.getlength(candidate) <= max_width:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            while len(word) > 1 and font.getlength(word) > max_width:
+                cut = _longest_prefix(word, font, max_width)
+                lines.append(word[:cut])
+                word = word[cut:]
+            line = word
+        if line:
+            lines.append(line)
+    return lines
+
+
+def _longest_prefix(word: str, font: ImageFont.FreeTypeFont, max_width: float) -> int:
+    low, high = 1, len(word)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if font.getlength(word[:mid]) <= max_width:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _layout(
+    text: str, filename: str, size: int, max_width: float, max_height: float
+) -> tuple[list[str], int, int, bool]:
+    font = _font(filename, size)
+    lines = wrap(text, font, max_width)
+    ascent, descent = font.getmetrics()
+    line_height = ascent + descent
+    spacing = round(size * 0.2)
+    block = len(lines) * line_height + max(0, len(lines) - 1) * spacing
+    return lines, line_height, spacing, block <= max_height
+
+
+def draw_caption(
+    image: Image.Image,
+    text: str,
+    *,
+    position: str = "bottom",
+    style: str = "band",
+    color: str = "#ffffff",
+    max_font_size: int = 64,
+) -> Image.Image:
+    """Return a copy of ``image`` with ``text`` drawn on it.
+
+    The font size is the largest up to ``max_font_size`` at which the wrapped text fits
+    its share of the image; text that does not fit even at the smallest size is cut
+    with an ellipsis.
+    """
+    width, height = image.size
+    margin = max(2, round(min(width, height) * 0.03))
+    max_width = max(1, width - 2 * margin)
+    max_height = height * MAX_BLOCK_SHARE[position]
+    filename = pick_font(text)
+
+    # The largest size that fits, by bisection: a smaller size never needs more room.
+    low, high = MIN_FONT_SIZE, max(MIN_FONT_SIZE, min(max_font_size, height // 3))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if _layout(text, filename, mid, max_width, max_height)[3]:
+            low = mid
+        else:
+            high = mid - 1
+    size = low
+    font = _font(filename, size)
+    lines, line_height, spacing, fits = _layout(text, filename, size, max_width, max_height)
+    if not fits:
+        lines = _truncate(lines, font, max_width, max_height, line_height, spacing)
+    block = len(lines) * line_height + max(0, len(lines) - 1) * spacing
+
+    pad = max(2, size // 3)
+    if position == "top":
+        top = margin + pad
+    elif position == "bottom":
+        top = height - margin - pad - block
+    else:
+        top = (height - block) // 2
+    fill = (*hex_to_rgb(color), 255)
+    backdrop = contrast_color(color)
+
+    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    stroke = 0
+    if style == "band":
+        band_top = 0 if position == "top" else top - pad
+        band_bottom = height if position == "bottom" else top + block + pad
+        draw.rectangle((0, band_top, width, band_bottom), fill=(*backdrop, BAND_ALPHA))
+    else:
+        stroke = max(1, round(size * 0.08))
+    y = top
+    for line in lines:
+        draw.text(
+            (width / 2, y),
+            line,
+            font=font,
+            fill=fill,
+            anchor="ma",
+            stroke_width=stroke,
+            stroke_fill=(*backdrop, 255),
+        )
+        y += line_height + spacing
+
+    base = image.convert("RGBA") if image.mode != "RGBA" else image.copy()
+    base.alpha_composite(overlay)
+    return base if image.mode == "RGBA" else base.convert("RGB")
+
+
+def _truncate(
+    lines: list[str],
+    font: ImageFont.FreeTypeFont,
+    max_width: float,
+    max_height: float,
+    line_height: int,
+    spacing: int,
+) -> list[str]:
+    keep = max(1, int((max_height + spacing) // (line_height + spacing)))
+    kept = lines[:keep]
+    last = kept[-1]
+    while last and font.getlength(last + ELLIPSIS) > max_width:
+        last = last[:-1]
+    kept[-1] = last.rstrip() + ELLIPSIS
+    return kept

