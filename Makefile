@@ -8,12 +8,15 @@ PIP := $(PY) -m pip --disable-pip-version-check
 REQUIREMENTS := requirements.txt worker/requirements.txt requirements-dev.txt constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test venv lint format typecheck clean
+TOOLS_VENV ?= .venv-tools
+STAGE ?= dev
+
+.PHONY: dev test venv tools lint format clean package deploy destroy checkov compose-up
 
 dev: venv ## Run Redis, an S3 endpoint, the bucket, the workers and the API; Ctrl-C stops all
 	exec $(PY) -m scripts.stack
 
-test: venv ## Run the whole test suite against real Redis, moto's server, workers and the API
+test: venv tools ## Run the whole test suite against real Redis, moto's server, workers and the API
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 venv: $(STAMP)
@@ -26,6 +29,30 @@ $(STAMP): $(REQUIREMENTS)
 	$(PIP) install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 
+# checkov pins many libraries of its own, so it lives in a virtual environment of its own.
+tools: $(TOOLS_VENV)/.installed
+
+$(TOOLS_VENV)/.installed:
+	test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==3.3.30
+	touch $@
+
+package: venv ## chalice package -> infra/chalice.tf.json (and the worker image if Docker answers)
+	STAGE=$(STAGE) scripts/package.sh
+
+deploy: venv ## Deploy STAGE=dev|prod to AWS (TERRAFORM=tflocal for LocalStack)
+	STAGE=$(STAGE) scripts/deploy.sh
+
+destroy: ## Destroy STAGE's deployment
+	STAGE=$(STAGE) scripts/destroy.sh
+
+checkov: tools
+	BC_SKIP_MAPPING=TRUE $(TOOLS_VENV)/bin/checkov -d infra --framework terraform --compact
+
+compose-up: ## The same system in containers: LocalStack, Redis, API, 3 workers, Flower
+	docker compose -f docker-compose.localstack.yml up --build --scale worker=3
+
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -36,4 +63,4 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS_VENV) .local .pytest_cache .mypy_cache .ruff_cache

@@ -22,7 +22,8 @@ def redis_url() -> Iterator[str]:
     base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
     url = f"{base}/{TEST_REDIS_DB}"
     if redis_answers(url):
-        _flush(url)
+        # Not flushed: another test run may share it; every key the tests write expires,
+        # and each run uses its own bucket and queue.
         yield url
         return
     server = shutil.which("redis-server")
@@ -58,12 +59,6 @@ def redis_url() -> Iterator[str]:
         process.terminate()
         process.wait(10)
         shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def _flush(url: str) -> None:
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
 
 
 # The live-stack fixtures, shared by tests/integration and tests/reliability.

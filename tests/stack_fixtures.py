@@ -22,6 +22,8 @@ TEST_LIMITS = {
     "MAX_SOURCE_BYTES": str(5 * 1024 * 1024),
     "MAX_TEXT_CHARS": "2000",
     "RESULT_URL_TTL": "120",
+    # Test records on a shared Redis clean themselves up.
+    "JOB_TTL_SECONDS": "3600",
     "WEBHOOK_SECRET": "test-webhook-secret",
     "ALLOW_PRIVATE_CALLBACKS": "true",
 }

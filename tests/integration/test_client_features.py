@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -128,17 +129,17 @@ class TestPresignedUploads:
 
 class TestIdempotency:
     def test_a_repeat_gives_the_same_job(self, client: ApiClient) -> None:
-        image = jpeg(120, 90)
-        first = client.submit(image, "same", headers={"Idempotency-Key": "order-17"})
-        second = client.submit(image, "same", headers={"Idempotency-Key": "order-17"})
+        image, key = jpeg(120, 90), f"order-{uuid.uuid4()}"
+        first = client.submit(image, "same", headers={"Idempotency-Key": key})
+        second = client.submit(image, "same", headers={"Idempotency-Key": key})
         assert first.status_code == second.status_code == 202
         assert first.json()["job_id"] == second.json()["job_id"]
         assert second.headers.get("Idempotent-Replayed") == "true"
 
     def test_the_same_key_with_another_request_is_409(self, client: ApiClient) -> None:
-        image = jpeg(120, 90)
-        assert client.submit(image, "one", headers={"Idempotency-Key": "k-2"}).status_code == 202
-        response = client.submit(image, "two", headers={"Idempotency-Key": "k-2"})
+        image, key = jpeg(120, 90), f"k-{uuid.uuid4()}"
+        assert client.submit(image, "one", headers={"Idempotency-Key": key}).status_code == 202
+        response = client.submit(image, "two", headers={"Idempotency-Key": key})
         assert_error(response, 409, "idempotency_conflict")
 
     def test_without_a_key_every_submit_is_a_new_job(self, client: ApiClient) -> None:

@@ -1,0 +1,160 @@
+"""`chalice package --pkg-format terraform` output: binary types, VPC settings, and the merge.
+
+Chalice runs on a copy of the app with an empty requirements.txt, so the test
+needs no network (the real `make package` downloads the Lambda's wheels).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts import chalice_tf
+from tests.infra.conftest import INFRA, REPO, blocks, load_tf, two_label_blocks
+
+CHALICE = Path(sys.executable).with_name("chalice")
+REFERENCE = re.compile(r"\b(local|var|data|aws_[a-z0-9_]+)\.([A-Za-z_][A-Za-z0-9_-]*)")
+PLUGIN_DIRS = [os.environ.get("TF_PLUGIN_DIR", ""), "/opt/tf-plugins"]
+
+
+@pytest.fixture(scope="module")
+def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    if not (REPO / "app.py").exists():
+        pytest.skip("app.py is not written yet")
+    project = tmp_path_factory.mktemp("project")
+    shutil.copy(REPO / "app.py", project / "app.py")
+    shutil.copytree(REPO / "chalicelib", project / "chalicelib",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    (project / ".chalice").mkdir()
+    shutil.copy(REPO / ".chalice" / "config.json", project / ".chalice" / "config.json")
+    (project / "requirements.txt").write_text("")
+    out = project / "out"
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    run = subprocess.run(
+        [str(CHALICE), "package", "--pkg-format", "terraform", "--stage", "dev", str(out)],
+        cwd=project, capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, f"chalice package failed:\n{run.stdout}\n{run.stderr}"
+    yield out
+
+
+@pytest.fixture(scope="module")
+def generated(package_dir: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((package_dir / "chalice.tf.json").read_text())
+    return document
+
+
+def test_multipart_is_a_binary_media_type(generated: dict[str, Any]) -> None:
+    api = generated["resource"]["aws_api_gateway_rest_api"]["rest_api"]
+    assert "multipart/form-data" in api["binary_media_types"]
+
+
+def test_every_function_is_in_the_vpc(generated: dict[str, Any]) -> None:
+    functions = generated["resource"]["aws_lambda_function"]
+    assert "api_handler" in functions
+    for name, function in functions.items():
+        vpc = function.get("vpc_config", {})
+        assert len(vpc.get("subnet_ids", [])) >= 2, f"{name}: subnet ids missing"
+        assert vpc.get("security_group_ids"), f"{name}: security group ids missing"
+        assert function["role"] == "${local.api_role_arn}", f"{name}: not the infra/ role"
+        env = function["environment"]["variables"]
+        for key in ("REDIS_URL", "S3_BUCKET"):
+            assert env.get(key, "").startswith("${"), f"{name}: {key} not taken from infra/"
+
+
+def test_adapted_output_drops_chalice_version_pins(generated: dict[str, Any]) -> None:
+    adapted = chalice_tf.adapt(generated)
+    assert "terraform" not in adapted  # infra/versions.tf owns the pins
+    assert "null_data_source" not in adapted.get("data", {})
+    for function in adapted["resource"]["aws_lambda_function"].values():
+        assert function["kms_key_arn"] == chalice_tf.KMS_KEY_REF
+        assert function["tracing_config"] == {"mode": "Active"}
+        assert "aws_iam_role_policy.api" in function["depends_on"]
+
+
+def test_adapt_refuses_a_function_outside_the_vpc(generated: dict[str, Any]) -> None:
+    broken = json.loads(json.dumps(generated))
+    del broken["resource"]["aws_lambda_function"]["api_handler"]["vpc_config"]
+    with pytest.raises(chalice_tf.ChaliceTerraformError, match="VPC"):
+        chalice_tf.adapt(broken)
+
+
+def _defined_names(adapted: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for path in INFRA.glob("*.tf"):
+        parsed = load_tf(path)
+        names |= two_label_blocks(parsed, "resource")
+        names |= {f"data.{name}" for name in two_label_blocks(parsed, "data")}
+        names |= {f"var.{name}" for name in blocks(parsed, "variable")}
+        for entry in parsed.get("locals", []):
+            names |= {f"local.{key}" for key in entry if not key.startswith("__")}
+    for rtype, named in adapted.get("resource", {}).items():
+        names |= {f"{rtype}.{name}" for name in named}
+    for rtype, named in adapted.get("data", {}).items():
+        names |= {f"data.{rtype}.{name}" for name in named}
+    names |= {f"local.{key}" for key in adapted.get("locals", {})}
+    return names
+
+
+def test_every_reference_resolves_in_infra(generated: dict[str, Any]) -> None:
+    adapted = chalice_tf.adapt(generated)
+    defined = _defined_names(adapted)
+    text = json.dumps(adapted)
+    missing = set()
+    for kind, name in REFERENCE.findall(text):
+        if kind == "data":
+            # data.<type>.<name>: take the next part too.
+            match = re.search(rf"\bdata\.{re.escape(name)}\.([A-Za-z_][\w-]*)", text)
+            address = f"data.{name}.{match.group(1)}" if match else f"data.{name}"
+        else:
+            address = f"{kind}.{name}"
+        if address not in defined:
+            missing.add(address)
+    assert not missing, f"chalice.tf.json refers to names infra/ does not define: {sorted(missing)}"
+
+
+def test_environment_keys_exist_in_infra(generated: dict[str, Any]) -> None:
+    infra_text = (INFRA / "main.tf").read_text() + (INFRA / "api.tf").read_text()
+    assigned = set(re.findall(r"^\s+([A-Z][A-Z0-9_]*)\s*=", infra_text, re.MULTILINE))
+    used = set(re.findall(r"local\.api_environment\.([A-Z0-9_]+)", json.dumps(generated)))
+    assert used, "config.json takes no setting from local.api_environment"
+    assert used <= assigned, f"not in local.api_environment: {sorted(used - assigned)}"
+
+
+def _plugin_dir() -> Path | None:
+    for candidate in PLUGIN_DIRS:
+        if candidate and (Path(candidate) / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+            return Path(candidate)
+    return None
+
+
+def test_terraform_validate_with_the_api_merged(package_dir: Path, tmp_path: Path) -> None:
+    """The whole configuration, chalice.tf.json included, against the real provider schema."""
+    terraform = shutil.which("terraform")
+    plugins = _plugin_dir()
+    if terraform is None or plugins is None:
+        pytest.skip("needs terraform and a local AWS provider mirror (TF_PLUGIN_DIR)")
+    work = tmp_path / "infra"
+    work.mkdir()
+    for path in INFRA.glob("*.tf"):
+        shutil.copy(path, work / path.name)
+    chalice_tf.merge_into(package_dir, work)
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    for args in (
+        ["init", "-backend=false", "-input=false", f"-plugin-dir={plugins}"],
+        ["validate", "-no-color"],
+    ):
+        run = subprocess.run(
+            [terraform, f"-chdir={work}", *args],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+        assert run.returncode == 0, f"terraform {args[0]} failed:\n{run.stdout}\n{run.stderr}"
