@@ -11,12 +11,12 @@ STAMP := $(VENV)/.installed
 TOOLS_VENV ?= .venv-tools
 STAGE ?= dev
 
-.PHONY: dev test venv tools lint format clean package deploy destroy checkov compose-up
+.PHONY: dev test venv tools browser lint format clean package deploy destroy checkov compose-up
 
 dev: venv ## Run Redis, an S3 endpoint, the bucket, the workers and the API; Ctrl-C stops all
 	exec $(PY) -m scripts.stack
 
-test: venv tools ## Run the whole test suite against real Redis, moto's server, workers and the API
+test: venv tools browser ## Run the whole test suite against real Redis, moto's server, workers and the API
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 venv: $(STAMP)
@@ -37,6 +37,13 @@ $(TOOLS_VENV)/.installed:
 	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==3.3.30
 	touch $@
+
+# Debian's Chromium for the web page tests (Playwright drives it; never `playwright install`).
+browser:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else echo "Chromium is missing (sudo apt-get install chromium): the web page tests will skip"; fi
 
 package: venv ## chalice package -> infra/chalice.tf.json (and the worker image if Docker answers)
 	STAGE=$(STAGE) scripts/package.sh

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
 from chalicelib.errors import (
     ClientError,
@@ -46,11 +46,13 @@ def _settings() -> Settings:
 def _service() -> Any:
     """The job service, built on first use and reused by later invocations."""
     from chalicelib.jobstore import RedisJobStore, make_redis_client
+    from chalicelib.observability import configure_logging
     from chalicelib.queue import CeleryTaskQueue
     from chalicelib.service import JobService
     from chalicelib.storage import S3ObjectStore
 
     settings = _settings()
+    configure_logging(settings)
     return JobService(
         settings,
         RedisJobStore(make_redis_client(settings), settings.job_ttl_seconds),
@@ -256,3 +258,24 @@ def index() -> Response:
             "connect-src 'self' http: https:",
         },
     )
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def watch_queue(event: Any) -> dict[str, Any]:
+    """Every minute: publish the queue metrics (autoscaling, alarms) and requeue stuck jobs."""
+    from chalicelib.monitoring import queue_figures
+    from chalicelib.observability import emit_metrics
+    from chalicelib.reconcile import reconcile_stuck_jobs
+
+    service = _service()
+    figures = queue_figures(service.store, service.queue)
+    emit_metrics(
+        service.settings,
+        {
+            "QueueLength": (figures["QueueLength"], "Count"),
+            "QueueOldestJobAge": (figures["QueueOldestJobAge"], "Seconds"),
+            "DeadLetters": (figures["DeadLetters"], "Count"),
+        },
+    )
+    report = reconcile_stuck_jobs(service.store, service.queue, service.settings)
+    return {**figures, "requeued": len(report.requeued)}

@@ -58,7 +58,7 @@ def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6
         raise InvalidCallback(
             f"The callback host {host!r} does not resolve.", field="callback_url"
         ) from None
-    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
 def signature(body: bytes, secret: str) -> str:

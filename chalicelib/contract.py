@@ -21,7 +21,7 @@ def new_job_id() -> str:
     return uuid.uuid4().hex
 
 
-def check_job_id(job_id: str) -> str:
+def check_job_id(job_id: Any) -> str:
     """Return ``job_id`` if well formed, else raise ``InvalidJobId``."""
     if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
         raise InvalidJobId()

@@ -17,9 +17,11 @@ from chalicelib.settings import Settings
 T = TypeVar("T")
 
 # Moves a job to ARGV[1] only if its current status is one of ARGV[2]
-# (comma-separated), then sets the field/value pairs that follow. Checking and
-# writing in one script makes the transition atomic: two workers racing on a
-# redelivered task cannot both complete it, and a completed job never goes back.
+# (comma-separated), then sets the field/value pairs from ARGV[5] on. Checking
+# and writing in one script makes the transition atomic: two workers racing on
+# a redelivered task cannot both complete it, and a completed job never goes
+# back. A job reaching a final status (ARGV[4] == '1') leaves the index of
+# active jobs (KEYS[2]) under its id ARGV[3].
 _TRANSITION = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return {0, ''} end
@@ -28,15 +30,19 @@ for source in string.gmatch(ARGV[2], '[^,]+') do
   if source == current then allowed = true end
 end
 if not allowed then return {0, current} end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], 'status', ARGV[1], unpack(ARGV, 5))
+if ARGV[4] == '1' then redis.call('ZREM', KEYS[2], ARGV[3]) end
 return {1, current}
 """
 
-# Creates a record only if none has the id (an upload id is claimed once).
+# Creates a record only if none has the id (an upload id is claimed once), and
+# adds the id to the index of active jobs (KEYS[2], scored by creation time)
+# that the reconciler walks.
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 return 1
 """
 
@@ -75,6 +81,9 @@ def redis_errors() -> Iterator[None]:
 class RedisJobStore:
     """Stores jobs as Redis hashes under ``<prefix><job_id>``, each with a TTL."""
 
+    #: Sorted set of the ids of jobs not yet final, scored by creation time.
+    ACTIVE_INDEX = "jobs:active"
+
     def __init__(self, client: redis.Redis, ttl_seconds: int, prefix: str = "job:"):
         self._redis = client
         self._ttl = ttl_seconds
@@ -88,11 +97,11 @@ class RedisJobStore:
 
     def create(self, job: Job) -> bool:
         """Write a new record and its TTL atomically; False if the id is already taken."""
-        args: list[str] = [str(self._ttl)]
+        args: list[str] = [str(self._ttl), job.job_id, repr(job.created_at)]
         for name, value in job.to_record().items():
             args += [name, value]
         with redis_errors():
-            return bool(self._create(keys=[self.key(job.job_id)], args=args))
+            return bool(self._create(keys=[self.key(job.job_id), self.ACTIVE_INDEX], args=args))
 
     def get(self, job_id: str) -> Job | None:
         with redis_errors():
@@ -108,11 +117,14 @@ class RedisJobStore:
         if target not in jobs.STATUSES:
             raise ValueError(f"unknown status {target!r}")
         fields["updated_at"] = repr(time.time())
-        args = [target, ",".join(jobs.sources_of(target))]
+        final = "1" if target in jobs.TERMINAL else "0"
+        args = [target, ",".join(jobs.sources_of(target)), job_id, final]
         for name, value in fields.items():
             args += [name, _field_value(value)]
         with redis_errors():
-            applied, before = self._transition(keys=[self.key(job_id)], args=args)
+            applied, before = self._transition(
+                keys=[self.key(job_id), self.ACTIVE_INDEX], args=args
+            )
         return bool(applied), (before or None)
 
     def update_while(self, job_id: str, status: str, **fields: Any) -> bool:
@@ -131,7 +143,22 @@ class RedisJobStore:
 
     def delete(self, job_id: str) -> bool:
         with redis_errors():
-            return bool(self._redis.delete(self.key(job_id)))
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.delete(self.key(job_id))
+            pipe.zrem(self.ACTIVE_INDEX, job_id)
+            deleted, _ = pipe.execute()
+        return bool(deleted)
+
+    def active_before(self, created_before: float, limit: int = 1000) -> list[str]:
+        """Ids of jobs not yet final that were created before ``created_before``."""
+        with redis_errors():
+            ids = self._redis.zrangebyscore(self.ACTIVE_INDEX, "-inf", created_before, 0, limit)
+        return [str(job_id) for job_id in ids]
+
+    def forget_active(self, job_id: str) -> None:
+        """Drop an id from the active index (its record expired or was removed)."""
+        with redis_errors():
+            self._redis.zrem(self.ACTIVE_INDEX, job_id)
 
     def ping(self) -> None:
         with redis_errors():

@@ -7,11 +7,16 @@ Lambda start that serves only status reads never pays for it.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
 from chalicelib.contract import PROCESS_TASK, task_payload
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.settings import Settings
+
+# kombu's Redis transport keeps delivered, unacknowledged messages in this hash.
+UNACKED_KEY = "unacked"
 
 
 def broker_transport_options(settings: Settings) -> dict[str, Any]:
@@ -38,6 +43,7 @@ class CeleryTaskQueue:
     def __init__(self, settings: Settings):
         self._settings = settings
         self._app: Any = None
+        self._redis: Any = None
 
     def _celery(self) -> Any:
         if self._app is None:
@@ -76,11 +82,49 @@ class CeleryTaskQueue:
         except Exception as exc:  # kombu and redis raise many connection errors
             raise ServiceUnavailable("The job queue is unavailable; try again shortly.") from exc
 
+    def _broker_redis(self) -> Any:
+        if self._redis is None:
+            import redis
+
+            self._redis = redis.Redis.from_url(
+                self._settings.broker_url,
+                socket_timeout=self._settings.redis_socket_timeout,
+                socket_connect_timeout=self._settings.redis_socket_timeout,
+            )
+        return self._redis
+
     def queue_length(self) -> int:
-        """How many tasks wait in the queue (Redis list length)."""
+        """How many tasks wait in the queue (kombu keeps it as a Redis list)."""
         try:
-            with self._celery().connection_for_write() as conn:
-                client = conn.default_channel.client
-                return int(client.llen(self._settings.celery_queue))
+            return int(self._broker_redis().llen(self._settings.celery_queue))
         except Exception as exc:
             raise ServiceUnavailable("The job queue is unavailable.") from exc
+
+    def oldest_task_id(self) -> str | None:
+        """The id of the task that has waited longest (kombu pushes left, pops right)."""
+        try:
+            raw = self._broker_redis().lindex(self._settings.celery_queue, -1)
+        except Exception as exc:
+            raise ServiceUnavailable("The job queue is unavailable.") from exc
+        try:
+            return str(json.loads(raw)["headers"]["id"]) if raw else None
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def known_task_ids(self) -> set[str]:
+        """Ids of the tasks waiting in the queue or delivered but not yet acknowledged."""
+        try:
+            client = self._broker_redis()
+            waiting = client.lrange(self._settings.celery_queue, 0, -1)
+            unacked = client.hvals(UNACKED_KEY)
+        except Exception as exc:
+            raise ServiceUnavailable("The job queue is unavailable.") from exc
+        ids: set[str] = set()
+        for raw in waiting:
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                ids.add(str(json.loads(raw)["headers"]["id"]))
+        for raw in unacked:
+            # kombu stores [message, exchange, routing_key] per unacked delivery.
+            with contextlib.suppress(ValueError, TypeError, KeyError, IndexError):
+                ids.add(str(json.loads(raw)[0]["headers"]["id"]))
+        return ids

@@ -23,6 +23,7 @@ from chalicelib.errors import (
 from chalicelib.idempotency import IdempotencyKeys, fingerprint
 from chalicelib.jobs import Job
 from chalicelib.jobstore import RedisJobStore
+from chalicelib.observability import emit_metrics
 from chalicelib.options import parse_options
 from chalicelib.queue import CeleryTaskQueue
 from chalicelib.settings import Settings
@@ -242,6 +243,7 @@ class JobService:
             self._undo(job_id, source_key, record=True, source=submission.image is not None)
             raise
         log.info("job submitted", extra={"job_id": job_id})
+        emit_metrics(self.settings, {"JobsSubmitted": (1, "Count")}, job_id=job_id)
         return job
 
     def _undo(self, job_id: str, source_key: str, record: bool, source: bool) -> None:

@@ -68,7 +68,12 @@ class Settings:
     # Must stay above the hard limit, else a slow task would be delivered twice.
     visibility_timeout: int = 300
     task_max_retries: int = 5
+    # A pending job with no task this long after its last update is queued again.
+    reconcile_pending_grace: int = 60
     api_port: int = 8000
+    # CloudWatch metrics and log fields; Terraform sets both in the cloud.
+    powertools_metrics_namespace: str = "MediaJobs"
+    powertools_service_name: str = "media-jobs-local"
     # Direct-to-S3 uploads: how long a presigned POST stays usable.
     upload_url_ttl: int = 900
     idempotency_ttl_seconds: int = 24 * 3600

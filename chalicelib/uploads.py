@@ -109,7 +109,7 @@ class _PartCollector:
         self._header_value = b""
         self._data = bytearray()
 
-    def callbacks(self) -> dict[str, object]:
+    def callbacks(self) -> Any:
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": self._header_field,

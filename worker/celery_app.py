@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
 
+from celery import Celery
+from celery.signals import setup_logging
+
+from chalicelib.observability import configure_logging
 from chalicelib.queue import broker_transport_options
 from chalicelib.settings import Settings
 
@@ -40,8 +44,16 @@ def make_celery(settings: Settings) -> Celery:
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
         imports=("worker.tasks", "worker.webhooks"),
+        # Keeps messages it cannot run in the dead-letter list for an operator.
+        worker_consumer="worker.deadletter:DeadLetteringConsumer",
     )
     return celery
+
+
+@setup_logging.connect
+def _json_logs(**_: Any) -> None:
+    """Structured JSON logs instead of Celery's own text format."""
+    configure_logging(settings)
 
 
 settings = Settings.from_env()

@@ -5,21 +5,21 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import time
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
 from chalicelib import jobs
-from chalicelib.contract import DEAD_LETTER_KEY, PROCESS_TASK, WEBHOOK_TASK, check_job_id
+from chalicelib.contract import PROCESS_TASK, WEBHOOK_TASK, check_job_id
+from chalicelib.deadletters import DeadLetters
 from chalicelib.errors import (
-    ClientError,
     InvalidJobId,
     JobTimeout,
     ServiceError,
     ServiceUnavailable,
 )
+from chalicelib.observability import emit_metrics
 from worker.celery_app import app, settings
 from worker.context import WorkerContext, get_context
 from worker.pipeline import run_job
@@ -45,15 +45,24 @@ def backoff_seconds(retries: int) -> float:
 
 
 @app.task(name=PROCESS_TASK, bind=True, max_retries=settings.task_max_retries)
-def process_job(self: Any, job_id: Any = None, **unexpected: Any) -> str:
-    """Process one job by id; returns what happened (for logs and tests)."""
+def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
+    """Process one job by id; returns what happened (for logs and tests).
+
+    Takes any arguments so that a malformed message is dead-lettered here
+    rather than failing inside Celery before the task runs.
+    """
     ctx = get_context()
+    raw_id = kwargs.get("job_id") if not args and set(kwargs) == {"job_id"} else None
     try:
-        check_job_id(job_id)
-        if unexpected:
-            raise InvalidJobId(f"Unexpected task arguments: {sorted(unexpected)}")
-    except InvalidJobId as exc:
-        dead_letter(ctx, self.request, exc.message)
+        job_id = check_job_id(raw_id)
+    except InvalidJobId:
+        DeadLetters(ctx.store).push(
+            "malformed task arguments",
+            task=PROCESS_TASK,
+            task_id=self.request.id,
+            args=list(args),
+            kwargs=kwargs,
+        )
         return "dead-lettered"
     try:
         return _process(ctx, job_id)
@@ -68,10 +77,7 @@ def process_job(self: Any, job_id: Any = None, **unexpected: Any) -> str:
     except SoftTimeLimitExceeded:
         _fail(ctx, job_id, JobTimeout())
         return "failed"
-    except ClientError as exc:
-        _fail(ctx, job_id, exc)
-        return "failed"
-    except ServiceError as exc:
+    except ServiceError as exc:  # permanent: a bad image, bad options, a refused S3 call
         _fail(ctx, job_id, exc)
         return "failed"
     except Exception as exc:
@@ -84,7 +90,12 @@ def process_job(self: Any, job_id: Any = None, **unexpected: Any) -> str:
 def _process(ctx: WorkerContext, job_id: str) -> str:
     job = ctx.store.get(job_id)
     if job is None:
-        dead_letter(ctx, {"id": job_id, "kwargs": {"job_id": job_id}}, "unknown job id")
+        DeadLetters(ctx.store).push(
+            "unknown job id (expired or deleted)",
+            task=PROCESS_TASK,
+            task_id=job_id,
+            kwargs={"job_id": job_id},
+        )
         return "dead-lettered"
     if job.status in jobs.TERMINAL:
         # A redelivery of a finished job: nothing to redo, nothing to change.
@@ -96,7 +107,9 @@ def _process(ctx: WorkerContext, job_id: str) -> str:
             job_id,
             ServiceError(f"The job was started {attempts - 1} times without finishing; giving up."),
         )
-        dead_letter(ctx, {"id": job_id, "kwargs": {"job_id": job_id}}, "too many attempts")
+        DeadLetters(ctx.store).push(
+            "too many attempts", task=PROCESS_TASK, task_id=job_id, kwargs={"job_id": job_id}
+        )
         return "failed"
     applied, before = ctx.store.transition(
         job_id, jobs.PROCESSING, progress=5, message="Processing."
@@ -116,9 +129,18 @@ def _process(ctx: WorkerContext, job_id: str) -> str:
         # The job was deleted while it ran: remove what this run wrote.
         ctx.objects.delete_prefix(ctx.objects.result_prefix(job_id))
         return "deleted-while-running"
-    if applied:
-        _notify(job.callback_url, job_id)
-    return "completed" if applied else f"skipped-{before}"
+    if not applied:
+        return f"skipped-{before}"
+    emit_metrics(
+        ctx.settings,
+        {
+            "JobsCompleted": (1, "Count"),
+            "JobDuration": (result["timings_ms"]["total"], "Milliseconds"),
+        },
+        job_id=job_id,
+    )
+    _notify(job.callback_url, job_id)
+    return "completed"
 
 
 def _fail(ctx: WorkerContext, job_id: str, error: ServiceError) -> None:
@@ -131,6 +153,7 @@ def _fail(ctx: WorkerContext, job_id: str, error: ServiceError) -> None:
         error_message=error.message,
     )
     if applied:
+        emit_metrics(ctx.settings, {"JobsFailed": (1, "Count")}, job_id=job_id, code=error.code)
         job = ctx.store.get(job_id)
         _notify(job.callback_url if job else None, job_id)
 
@@ -145,14 +168,3 @@ def _note(ctx: WorkerContext, job_id: str, message: str) -> None:
     # If the store is what failed, the retry will report again.
     with contextlib.suppress(ServiceError):
         ctx.store.update_while(job_id, jobs.PROCESSING, message=message)
-
-
-def dead_letter(ctx: WorkerContext, request: Any, reason: str) -> None:
-    """Park a message that can never succeed where an operator can read and replay it."""
-    if isinstance(request, dict):
-        entry = {"task_id": request.get("id"), "kwargs": request.get("kwargs")}
-    else:
-        entry = {"task_id": request.id, "args": request.args, "kwargs": request.kwargs}
-    entry.update(task=PROCESS_TASK, reason=reason, at=time.time())
-    log.warning("dead-lettered: %s", reason, extra={"task_id": entry["task_id"]})
-    ctx.store.call(lambda r: r.rpush(DEAD_LETTER_KEY, json.dumps(entry, default=str)))

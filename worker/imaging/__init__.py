@@ -216,7 +216,15 @@ def _cascade(base: Image.Image, upright: tuple[int, int], jobs: list[_Job]) -> N
             if candidate_factor >= job.plan.scale * CASCADE_GAP and candidate_factor < factor:
                 factor, image = candidate_factor, candidate
         left, top, right, bottom = job.plan.crop
-        box = (left * factor, top * factor, right * factor, bottom * factor)
+        # Per-axis factors: a rounded intermediate (1280x1047 from 2200x1800) does not
+        # keep the exact aspect ratio, and a box past its edge is an error in Pillow.
+        fx, fy = image.width / upright[0], image.height / upright[1]
+        box = (
+            left * fx,
+            top * fy,
+            min(right * fx, image.width),
+            min(bottom * fy, image.height),
+        )
         job.image = image.resize(
             job.plan.size, Image.Resampling.LANCZOS, box=box, reducing_gap=REDUCING_GAP
         )

@@ -1,0 +1,56 @@
+"""Structured JSON logs and CloudWatch metrics (embedded metric format) for the API and workers.
+
+Both come from Powertools for AWS Lambda, imported on first use so that a cold
+start of the API does not pay for them. A metric is a JSON line on stdout that
+CloudWatch Logs turns into a metric, in Lambda and in the workers' awslogs stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from chalicelib.settings import Settings
+
+_configured = False
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send every record of the root logger to stdout as one JSON object.
+
+    Fields given with ``extra=`` (``job_id`` above all) become keys of the object.
+    """
+    global _configured
+    if _configured:
+        return
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(LambdaPowertoolsFormatter(service=settings.powertools_service_name))
+    root = logging.getLogger()
+    # Lambda's runtime (and chalice local) install a plain handler; JSON replaces it.
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if settings.debug else logging.INFO)
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _configured = True
+
+
+def emit_metrics(
+    settings: Settings, values: dict[str, tuple[float, str]], **properties: Any
+) -> None:
+    """Publish ``{name: (value, unit)}`` now, as one EMF line with ``properties`` attached."""
+    from aws_lambda_powertools.metrics import Metrics
+
+    metrics = Metrics(
+        namespace=settings.powertools_metrics_namespace,
+        service=settings.powertools_service_name,
+    )
+    for name, (value, unit) in values.items():
+        metrics.add_metric(name=name, unit=unit, value=value)
+    for key, value in properties.items():
+        metrics.add_metadata(key=key, value=value)
+    metrics.flush_metrics()

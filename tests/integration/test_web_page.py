@@ -1,0 +1,217 @@
+"""The web page at ``GET /`` in a real headless Chromium: submit a file, see the result appear.
+
+Chromium is Debian's package, driven by Playwright (never ``playwright install``,
+which downloads browsers of its own). Without it these tests skip on a laptop
+and fail under CI (``CI`` set), naming the install command.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+
+from scripts.stack import LocalStack
+from tests.imagegen import rotated_jpeg
+from tests.stack_fixtures import TEST_LIMITS
+
+INSTALL_COMMAND = "apt-get update && apt-get install -y --no-install-recommends chromium"
+
+# Flags that let Chromium run as root in a container, without a GPU, and without
+# reaching out to Google's services (there is no network beyond the local stack).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+# Long enough for a worker to process the job on a slow CI machine; never asserted on.
+JOB_TIMEOUT_MS = 90_000
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    executable = chromium_path()
+    if executable is None:
+        message = f"Chromium is not installed; install it with: {INSTALL_COMMAND}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    # Playwright gives every context a fresh temporary profile (--user-data-dir) itself.
+    with tempfile.TemporaryDirectory(prefix="chromium-") as home:
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            env={**os.environ, "HOME": home},  # keeps crash dumps and caches out of ~
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(
+    browser: Browser, api: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """The page at ``<api>/`` at a phone's width; on failure a screenshot and the console."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+    page.set_default_timeout(20_000)
+    # pytest does not hand a test's exception to its fixtures; a rise in the session's
+    # failure count during the test says the same without a conftest hook.
+    failures_before = request.session.testsfailed
+    try:
+        response = page.goto(f"{api}/")
+        assert response is not None and response.status == 200
+        assert response.headers["content-type"].startswith("text/html")
+        yield page
+    finally:
+        if request.session.testsfailed > failures_before:
+            save_evidence(page, tmp_path, console)
+        context.close()
+
+
+def save_evidence(page: Page, directory: Path, console: list[str]) -> None:
+    """A full-page screenshot and the browser console, next to the failed test's files."""
+    shot = directory / "failure.png"
+    page.screenshot(path=str(shot), full_page=True)
+    (directory / "console.log").write_text("\n".join(console))
+    print(f"Screenshot of the failure: {shot}")
+
+
+def noise_jpeg(path: Path, width: int, height: int) -> Path:
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(
+        path, "JPEG", quality=95
+    )
+    return path
+
+
+def submit(page: Page, image: Path, text: str) -> None:
+    page.get_by_label(re.compile(r"^Image")).set_input_files(str(image))
+    page.get_by_label(re.compile(r"^Text")).fill(text)
+    page.get_by_role("button", name="Process").click()
+
+
+def expect_completed(page: Page) -> None:
+    """Wait for the job to end, then require "completed" and a rendered output image."""
+    status = page.locator("#status-text")
+    expect(status).to_have_text(re.compile(r"^(completed|failed)$"), timeout=JOB_TIMEOUT_MS)
+    if status.inner_text() != "completed":
+        error = page.locator("#error").inner_text()
+        raise AssertionError(f"the job ended {status.inner_text()}: {error}")
+    expect(page.locator("#outputs img").first).to_be_visible()
+    # Rendered, not merely present: the presigned S3 link really served an image.
+    page.wait_for_function(
+        "() => { const img = document.querySelector('#outputs img');"
+        " return img && img.complete && img.naturalWidth > 0; }"
+    )
+
+
+def test_a_photo_and_a_text_show_outputs_and_analysis(page: Page, tmp_path: Path) -> None:
+    photo = tmp_path / "lake.jpg"
+    photo.write_bytes(rotated_jpeg(640, 480))
+
+    submit(page, photo, "The lake was calm and beautiful this morning. We loved the light.")
+    expect(page.locator("#preview")).to_be_visible()
+
+    expect_completed(page)
+    expect(page.locator("#progress")).to_have_attribute("value", "100")
+    outputs = page.locator("#outputs figure")
+    expect(outputs.filter(has_text="thumbnail")).to_have_count(1)
+    download = outputs.filter(has_text="thumbnail").get_by_role("link", name="Download thumbnail")
+    assert (download.get_attribute("href") or "").startswith("http")
+    facts = page.locator("#image-facts")
+    expect(facts).to_contain_text("480 × 640 px")  # upright after the EXIF rotation
+    expect(facts).to_contain_text("JPEG")
+    expect(page.locator("#palette li .swatch").first).to_be_visible()
+    expect(page.locator("#exif")).to_contain_text("TestMake")
+    expect(page.locator("#text-facts")).to_contain_text("Language")
+    expect(page.locator("#text-facts")).to_contain_text("Sentiment")
+    expect(page.locator("#keywords li").first).not_to_have_text("none")
+    expect(page.locator("#error")).to_be_hidden()
+
+    # Usable on a phone: nothing wider than the screen.
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0
+
+
+def test_a_large_photo_is_uploaded_straight_to_storage(page: Page, tmp_path: Path) -> None:
+    # Over the page's 4 MB limit (and under the stack's MAX_SOURCE_BYTES): /api/uploads,
+    # a cross-origin POST to S3, then JSON naming the upload.
+    photo = noise_jpeg(tmp_path / "large.jpg", 2000, 2000)
+    assert 4_000_000 < photo.stat().st_size <= int(TEST_LIMITS["MAX_SOURCE_BYTES"])
+
+    with page.expect_request(lambda r: r.url.endswith("/api/uploads")) as asked:
+        submit(page, photo, "A large photo.")
+    assert asked.value.method == "POST"
+
+    expect_completed(page)
+
+
+def test_an_error_shows_its_code_and_message(page: Page, tmp_path: Path) -> None:
+    not_an_image = tmp_path / "notes.jpg"
+    not_an_image.write_text("this is text, not a picture")
+
+    submit(page, not_an_image, "hello")
+
+    error = page.get_by_role("alert")
+    expect(error).to_be_visible()
+    expect(page.locator("#error-code")).to_have_text("unsupported_image")
+    expect(page.locator("#error-message")).not_to_be_empty()
+
+
+def test_the_api_key_is_kept_and_sent(page: Page, tmp_path: Path) -> None:
+    photo = tmp_path / "small.jpg"
+    photo.write_bytes(rotated_jpeg(200, 150))
+    page.get_by_text("Advanced").click()
+    page.get_by_label("API key").fill("k-123")
+    page.get_by_label("API key").press("Tab")  # the change event stores it
+
+    with page.expect_request(lambda r: r.url.endswith("/api/process")) as sent:
+        submit(page, photo, "")
+    assert sent.value.headers.get("x-api-key") == "k-123"
+    expect_completed(page)
+
+    page.reload()
+    expect(page.get_by_label("API key")).to_have_value("k-123")
+
+
+def test_storage_out_of_reach_is_explained(page: Page, stack: LocalStack, tmp_path: Path) -> None:
+    # As with a bucket without a CORS rule for the page: the browser cannot POST to S3.
+    page.route(f"{stack.env['AWS_ENDPOINT_URL']}/**", lambda route: route.abort())
+    photo = noise_jpeg(tmp_path / "large.jpg", 2000, 2000)  # over 4 MB and over the API's limit
+
+    submit(page, photo, "")
+
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.locator("#error-code")).to_have_text("upload_not_found")
+    expect(page.locator("#error-hint")).to_contain_text("CORS")
