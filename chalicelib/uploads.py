@@ -11,6 +11,8 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from chalicelib.errors import (
+    ClientError,
+    InvalidOptions,
     InvalidRequest,
     InvalidText,
     MissingField,
@@ -37,11 +39,18 @@ _FILETYPE_NAMES = {
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
 
-# C0 controls and DEL, except tab, line feed and carriage return.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls, DEL and the C1 controls (a terminal reads U+009B as an escape, U+0085
+# as a line end), except tab, line feed and carriage return.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 MAX_PARTS = 16
 MAX_FIELD_BYTES = 1024 * 1024
+
+# A field over MAX_FIELD_BYTES is refused with the error its own limit would give.
+_OVERSIZE_ERRORS: dict[str, type[ClientError]] = {
+    "text": TextTooLong,
+    "options": InvalidOptions,
+}
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,11 @@ def parse_multipart(body: bytes, content_type: str, max_bytes: int) -> FormData:
     """
     if len(body) > max_bytes:
         raise UploadTooLarge(f"The request body is over {max_bytes} bytes.")
-    mime, params = parse_options_header(content_type or "")
+    try:
+        mime, params = parse_options_header(content_type or "")
+    except ValueError:
+        # A header value outside latin-1 (UnicodeEncodeError is a ValueError).
+        raise InvalidRequest("The Content-Type header is malformed.") from None
     boundary = params.get(b"boundary")
     if mime != b"multipart/form-data" or not boundary:
         raise InvalidRequest("The body must be multipart/form-data with a boundary.")
@@ -90,7 +103,8 @@ def parse_multipart(body: bytes, content_type: str, max_bytes: int) -> FormData:
     except FormParserError as exc:
         raise InvalidRequest(f"The multipart body is malformed: {exc}") from exc
     if collector.error:
-        raise InvalidRequest(collector.error)
+        details = {"field": collector.error_field} if collector.error_field else {}
+        raise collector.error_class(collector.error, **details)
     if not collector.complete:
         raise InvalidRequest("The multipart body is malformed: it has no closing boundary.")
     return collector.form
@@ -102,6 +116,8 @@ class _PartCollector:
     def __init__(self) -> None:
         self.form = FormData()
         self.error = ""
+        self.error_class: type[ClientError] = InvalidRequest
+        self.error_field: str | None = None
         self.complete = False
         self._parts = 0
         self._headers: dict[bytes, bytes] = {}
@@ -162,6 +178,8 @@ class _PartCollector:
             )
         elif len(self._data) > MAX_FIELD_BYTES:
             self.error = f"The field {field_name!r} is over {MAX_FIELD_BYTES} bytes."
+            self.error_class = _OVERSIZE_ERRORS.get(field_name, InvalidRequest)
+            self.error_field = field_name
         else:
             # Kept as bytes-in-str until the service decodes it strictly.
             self.form.fields[field_name] = self._data.decode("latin-1")
@@ -171,16 +189,21 @@ class _PartCollector:
 
 
 def decode_text_field(raw: str, name: str = "text") -> str:
-    """A multipart field's bytes (held as latin-1) decoded as strict UTF-8."""
+    """A multipart field's bytes (held as latin-1) decoded as strict UTF-8.
+
+    The error names the field's own code: bad ``options`` bytes are bad options.
+    """
     try:
         return raw.encode("latin-1").decode("utf-8")
     except UnicodeError:
-        raise InvalidText(f"The {name} field is not valid UTF-8.") from None
+        error = InvalidOptions if name == "options" else InvalidText
+        raise error(f"The {name} field is not valid UTF-8.", field=name) from None
 
 
 def validate_text(text: str, max_chars: int) -> str:
     """Refuse control characters and over-long text; normalise line ends."""
-    text = text.replace("\r\n", "\n")
+    # A lone CR is an old Mac line end, not a control sequence: one line end for all.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if _CONTROL_CHARACTERS.search(text):
         raise InvalidText("The text contains control characters.")
     if len(text) > max_chars:

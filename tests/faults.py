@@ -7,6 +7,7 @@ is forwarded unchanged to the upstream endpoint (moto's server).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import re
@@ -27,10 +28,15 @@ class Fault:
     status: int | None = None
     drop: bool = False
     times: int = 1_000_000
+    skip: int = 0  # let this many matching requests through first
     hits: int = 0
+    seen: int = 0
 
     def matches(self, method: str, path: str) -> bool:
-        return self.hits < self.times and method == self.method and re.search(self.path, path)
+        if method != self.method or not re.search(self.path, path):
+            return False
+        self.seen += 1
+        return self.seen > self.skip and self.hits < self.times
 
 
 @dataclass
@@ -66,6 +72,11 @@ class FaultyProxy:
             protocol_version = "HTTP/1.1"
 
             def _handle(self) -> None:
+                # The client may go away (a killed worker): then there is nothing to answer.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._forward()
+
+            def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 fault = proxy.take(self.command, self.path)

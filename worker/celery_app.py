@@ -17,6 +17,8 @@ def make_celery(settings: Settings) -> Celery:
     celery = Celery("media-jobs")
     celery.conf.update(
         broker_url=settings.broker_url,
+        # kombu's Redis transport, but a garbage message cannot stop the worker.
+        broker_transport="worker.broker:PoisonSafeRedisTransport",
         broker_transport_options=broker_transport_options(settings),
         # Keep reconnecting for ever: workers resume by themselves after a
         # Redis restart or failover.

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from chalicelib import jobs
+from chalicelib.errors import JobTimeout
 from chalicelib.jobs import Job
 from worker.context import WorkerContext
 from worker.imaging import ImageLimits, process_image
@@ -17,29 +18,41 @@ EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif", "gif"
 
 
 class StageTimer:
-    """Collects wall-clock milliseconds per named stage."""
+    """Collects wall-clock milliseconds per named stage, and enforces a deadline.
 
-    def __init__(self) -> None:
+    Celery's soft time limit raises inside whatever code runs at that moment,
+    and a library may swallow it (a blocked S3 read did); checking the deadline
+    at every stage boundary makes the limit hold regardless.
+    """
+
+    def __init__(self, deadline: float | None = None) -> None:
         self.timings_ms: dict[str, float] = {}
+        self._deadline = deadline
+
+    def check_deadline(self) -> None:
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise JobTimeout()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        self.check_deadline()
         started = time.perf_counter()
         try:
             yield
         finally:
             elapsed = (time.perf_counter() - started) * 1000
             self.timings_ms[name] = round(self.timings_ms.get(name, 0.0) + elapsed, 1)
+        self.check_deadline()
 
 
-def run_job(ctx: WorkerContext, job: Job) -> dict[str, Any]:
+def run_job(ctx: WorkerContext, job: Job, deadline: float | None = None) -> dict[str, Any]:
     """Process ``job`` (already ``processing``) and store its outputs and result.json.
 
     Output keys depend only on the job id and output names, so a second run of
     the same job overwrites the same objects: processing is idempotent.
     """
     settings = ctx.settings
-    timer = StageTimer()
+    timer = StageTimer(deadline)
     started = time.perf_counter()
 
     def progress(percent: int, message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -74,7 +75,7 @@ def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
         log.warning("transient error, retrying in %ss: %s", delay, exc, extra={"job_id": job_id})
         _note(ctx, job_id, f"Retrying after a passing error ({exc.code}).")
         raise self.retry(exc=exc, countdown=delay) from exc
-    except SoftTimeLimitExceeded:
+    except (SoftTimeLimitExceeded, JobTimeout):
         _fail(ctx, job_id, JobTimeout())
         return "failed"
     except ServiceError as exc:  # permanent: a bad image, bad options, a refused S3 call
@@ -116,7 +117,8 @@ def _process(ctx: WorkerContext, job_id: str) -> str:
     )
     if not applied:
         return f"skipped-{before}"
-    result = run_job(ctx, job)
+    deadline = time.monotonic() + ctx.settings.task_soft_time_limit
+    result = run_job(ctx, job, deadline)
     applied, before = ctx.store.transition(
         job_id,
         jobs.COMPLETED,

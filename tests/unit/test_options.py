@@ -237,3 +237,81 @@ def test_near_valid_options_raise_only_invalid_options(
 def test_arbitrary_bytes_raise_only_invalid_options(raw: bytes) -> None:
     with suppress(InvalidOptions):
         parse_options(raw)
+
+
+# Valid options drawn from the schema's own ranges: they parse, and parsing the result
+# again gives it back unchanged (the worker re-parses what the API stored).
+valid_rendition = st.fixed_dictionaries(
+    {"name": st.from_regex(r"[a-z0-9][a-z0-9_-]{0,9}", fullmatch=True)},
+    optional={
+        "width": st.integers(1, 1024),
+        "height": st.integers(1, 1024),
+        "fit": st.sampled_from(["contain", "cover", "fill"]),
+        "format": st.sampled_from(["jpeg", "png", "webp", "avif"]),
+        "quality": st.none() | st.integers(1, 100),
+        "background": st.sampled_from(["#fff", "#A0b1C2", "white", "Grey", " black "]),
+    },
+).filter(lambda r: "width" in r or "height" in r)
+valid_caption = st.fixed_dictionaries(
+    {},
+    optional={
+        "enabled": st.booleans(),
+        "position": st.sampled_from(["top", "bottom", "center"]),
+        "style": st.sampled_from(["band", "stroke"]),
+        "color": st.sampled_from(["#123", "#abcdef", "red"]),
+        "max_font_size": st.integers(8, 256),
+        "size": st.integers(64, 2048),
+        "format": st.sampled_from(["jpeg", "png", "webp", "avif"]),
+        "quality": st.none() | st.integers(1, 100),
+    },
+)
+valid_options = st.fixed_dictionaries(
+    {},
+    optional={
+        "renditions": st.lists(valid_rendition, max_size=4, unique_by=lambda r: r["name"]).filter(
+            lambda rs: all(r["name"] != "captioned" for r in rs)
+        ),
+        "caption": valid_caption,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(valid_options)
+def test_valid_options_parse_to_a_fixed_point(raw: dict[str, Any]) -> None:
+    once = parse_options(json.dumps(raw))
+    assert parse_options(once) == once
+    assert parse_options(json.dumps(once)) == once
+    assert [r["name"] for r in once["renditions"]] == [
+        r["name"] for r in raw.get("renditions", [{"name": "thumbnail"}, {"name": "preview"}])
+    ]
+    for rendition in once["renditions"]:
+        assert set(rendition) == set(
+            OPTIONS_SCHEMA["properties"]["renditions"]["items"]["properties"]
+        )
+
+
+deep_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3)
+    ),
+    max_leaves=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(deep_json, st.integers(0, 3000))
+def test_nested_json_of_any_depth_raises_only_invalid_options(value: Any, depth: int) -> None:
+    # Wrapped at any depth (past the recursion limit too), as text and as a dict.
+    text = '{"renditions": ' + "[" * depth + json.dumps(value) + "]" * depth + "}"
+    for raw in (text, {"caption": value}, {"renditions": [value]}):
+        with suppress(InvalidOptions):
+            parse_options(raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=64))
+def test_arbitrary_text_raises_only_invalid_options(raw: str) -> None:
+    with suppress(InvalidOptions):
+        parse_options(raw)

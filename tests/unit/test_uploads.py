@@ -138,3 +138,39 @@ def test_anything_else_is_unsupported(data: bytes) -> None:
 def test_empty_is_missing() -> None:
     with pytest.raises(MissingField):
         sniff_image_format(b"")
+
+
+@pytest.mark.parametrize("text", ["nel\x85", "csi\x9b31m", "c1\x80"])
+def test_c1_control_characters_are_refused(text: str) -> None:
+    with pytest.raises(InvalidText):
+        validate_text(text, 100)
+
+
+def test_a_lone_carriage_return_is_a_line_end() -> None:
+    assert validate_text("a\rb\r\nc", 100) == "a\nb\nc"
+
+
+def test_oversized_fields_get_their_own_codes() -> None:
+    from chalicelib.errors import InvalidOptions
+    from chalicelib.uploads import MAX_FIELD_BYTES
+
+    big = b"x" * (MAX_FIELD_BYTES + 1)
+    with pytest.raises(TextTooLong):
+        parse_multipart(body(("text", None, big)), CT, 4 * MAX_FIELD_BYTES)
+    with pytest.raises(InvalidOptions):
+        parse_multipart(body(("options", None, big)), CT, 4 * MAX_FIELD_BYTES)
+    with pytest.raises(InvalidRequest):
+        parse_multipart(body(("other", None, big)), CT, 4 * MAX_FIELD_BYTES)
+
+
+def test_options_that_are_not_utf8_are_invalid_options() -> None:
+    from chalicelib.errors import InvalidOptions
+
+    form = parse_multipart(body(("options", None, b"{\xff}")), CT, 10_000)
+    with pytest.raises(InvalidOptions):
+        form.text("options")
+
+
+def test_a_content_type_outside_latin1_is_invalid() -> None:
+    with pytest.raises(InvalidRequest):
+        parse_multipart(b"", "multipart/form-data; boundary=\u2603", 10_000)

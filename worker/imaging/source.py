@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import re
 import struct
 import warnings
@@ -81,6 +82,18 @@ _TRANSPOSE = {
 
 _SRGB = ImageCms.createProfile("sRGB")
 
+# Decompression bombs within the pixel limit: a file whose decode needs more than
+# DECODE_FLOOR_BYTES (40 MB) and more than MAX_EXPANSION times its own size is refused. Real
+# photos expand 5-40 times (a 12 MP HEIC of 2.5 MB needs ~96 MB); a flat 10000x10000
+# PNG, WebP or RLE BMP of a few hundred bytes or KB needs 400+ MB and expands 1000+.
+DECODE_FLOOR_BYTES = 40 * 1024 * 1024
+MAX_EXPANSION = 64
+# Bytes a pixel takes in Pillow's memory, by mode (RGB is stored in 4 bytes).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+# DCT scaling assumed for a baseline JPEG before the outputs are planned: outputs a
+# quarter of the source's side or smaller (libjpeg offers down to 1/8).
+_JPEG_PROBE_REDUCTION = 4
+
 
 @dataclass
 class Source:
@@ -148,6 +161,18 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
             raise ImageTooLarge(
                 f"The image has {width * height} pixels; at most {max_pixels} are allowed."
             )
+        if fmt == "gif":
+            # A later frame may reach past the logical screen; Pillow then grows the
+            # canvas while decoding it, past every check made on the first frame.
+            extent = gif_extent(data)
+            if extent[0] > max_dimension or extent[1] > max_dimension:
+                raise ImageTooLarge(
+                    f"A frame of the GIF reaches {extent[0]}x{extent[1]}; "
+                    f"each side must be at most {max_dimension}."
+                )
+            # Palette frames, composed onto an RGBA canvas (1 + 4 bytes a pixel).
+            _refuse_bomb(extent[0] * extent[1] * 5, len(data))
+        check_decode_memory(image, fmt, len(data))
         frames = int(getattr(image, "n_frames", 1) or 1)
         if frames > max_frames:
             raise ImageTooLarge(f"The image has {frames} frames; at most {max_frames} are allowed.")
@@ -164,6 +189,71 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
             orientation=orientation,
             exif=exif,
         )
+
+
+def decode_bytes(image: Image.Image, fmt: str, reduction: int = 1) -> int:
+    """Memory the first frame's decode needs: the decoded frame plus its working copy.
+
+    ``reduction`` is the JPEG DCT scaling the decode will use (1, 2, 4 or 8 a side).
+    A progressive JPEG also holds every DCT coefficient of the full-size image
+    (2 bytes each) whatever the scaling; that is its bomb.
+    """
+    width, height = image.size
+    pixels = math.ceil(width / reduction) * math.ceil(height / reduction)
+    bands = len(image.getbands())
+    # The decoded frame in its own mode, then the RGB(A) working copy (4 bytes a pixel).
+    needed = pixels * (_MODE_BYTES.get(image.mode, 4) + 4)
+    if fmt == "jpeg" and (image.info.get("progressive") or image.info.get("progression")):
+        needed += width * height * bands * 2
+    return needed
+
+
+def check_decode_memory(image: Image.Image, fmt: str, file_bytes: int, scale: float = 0.0) -> None:
+    """Refuse a decompression bomb: a decode far larger than the file, over the floor.
+
+    ``scale`` is the largest output's scale when known; for a baseline JPEG the
+    decode shrinks to it (0 means unknown yet: a quarter), other formats decode whole.
+    """
+    reduction = 1
+    if fmt == "jpeg":
+        reduction = _JPEG_PROBE_REDUCTION if scale <= 0 else 8
+        while reduction > 1 and scale * reduction > 1:
+            reduction //= 2
+    _refuse_bomb(decode_bytes(image, fmt, reduction), file_bytes)
+
+
+def _refuse_bomb(needed: int, file_bytes: int) -> None:
+    if needed > DECODE_FLOOR_BYTES and needed > MAX_EXPANSION * max(file_bytes, 1):
+        raise ImageTooLarge(
+            f"Decoding the image would need about {needed // 2**20} MB from a "
+            f"{file_bytes}-byte file; it is refused as a decompression bomb."
+        )
+
+
+def gif_extent(data: bytes) -> tuple[int, int]:
+    """The canvas every frame of a GIF together needs, from the frame descriptors alone.
+
+    A walk over the block structure (no LZW decoding); a truncated file gives what
+    was read so far, since decoding it fails later anyway.
+    """
+    if len(data) < 13:
+        return 0, 0
+    width, height, flags = struct.unpack_from("<HHB", data, 6)
+    at = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    while at < len(data):
+        kind = data[at]
+        if kind == 0x2C and at + 10 <= len(data):  # image descriptor
+            left, top, w, h, local = struct.unpack_from("<HHHHB", data, at + 1)
+            width, height = max(width, left + w), max(height, top + h)
+            at += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1  # + LZW code size
+        elif kind == 0x21:  # extension: label, then sub-blocks
+            at += 2
+        else:  # the trailer, or garbage
+            break
+        while at < len(data) and data[at]:
+            at += data[at] + 1
+        at += 1
+    return width, height
 
 
 def transpose_for(orientation: int | None) -> Image.Transpose | None:

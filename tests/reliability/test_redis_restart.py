@@ -1,0 +1,121 @@
+"""Redis killed and restarted under a load of jobs: every job that got a 202 completes."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from scripts.stack import LocalStack, free_port, redis_answers, wait_for
+from tests.integration.test_end_to_end import jpeg
+from tests.reliability.conftest import SHORT_TIMINGS
+from tests.stack_fixtures import ApiClient, stack_env
+
+
+class OwnRedis:
+    """A redis-server of the test's own, persisting with AOF every second."""
+
+    def __init__(self, data_dir: Path):
+        self.port = free_port()
+        self.dir = data_dir
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        server = shutil.which("redis-server")
+        assert server, "redis-server is needed (apt-get install redis-server)"
+        self.process = subprocess.Popen(
+            [
+                server,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: redis_answers(self.url) and _loaded(self.url), "own redis", 20)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+
+def _loaded(url: str) -> bool:
+    return redis.Redis.from_url(url).info("persistence").get("loading") == 0
+
+
+@pytest.fixture()
+def restartable(stack: LocalStack, tmp_path: Path) -> Iterator[tuple[LocalStack, OwnRedis]]:
+    own = OwnRedis(tmp_path)
+    own.start()
+    local = LocalStack(
+        stack_env(own.url, AWS_ENDPOINT_URL=stack.env["AWS_ENDPOINT_URL"], **SHORT_TIMINGS),
+        log_dir=tmp_path / "logs",
+    )
+    try:
+        local.start_all(worker_count=2, api_port=free_port())
+        yield local, own
+    finally:
+        local.stop()
+        if own.process and own.process.poll() is None:
+            own.kill()
+
+
+def test_no_accepted_job_is_lost_across_a_redis_restart(restartable) -> None:
+    local, own = restartable
+    client = ApiClient(local.api_url)
+    image = jpeg(320, 240)
+    answers: list[tuple[int, str | None]] = []
+    total, kill_after = 60, 20
+
+    def submit_all() -> None:
+        for i in range(total):
+            try:
+                response = client.submit(image, f"load {i}")
+                job_id = response.json().get("job_id") if response.status_code == 202 else None
+                answers.append((response.status_code, job_id))
+            except Exception:  # a refused connection counts as not accepted
+                answers.append((0, None))
+            time.sleep(0.05)
+
+    submitter = threading.Thread(target=submit_all)
+    submitter.start()
+    wait_for(lambda: len(answers) >= kill_after, "the first submits", 60)
+    workers_before = [w.pid for w in local.workers]
+    own.kill()
+    time.sleep(2)
+    own.start()
+    submitter.join(120)
+
+    accepted = [job_id for status, job_id in answers if status == 202]
+    refused = [status for status, _ in answers if status != 202]
+    assert set(refused) <= {503}, f"only 503 while Redis was down, got {refused}"
+    assert len(accepted) >= kill_after
+    statuses = {job_id: client.wait(job_id, timeout=120)["status"] for job_id in accepted}
+    lost = [job_id for job_id, status in statuses.items() if status != "completed"]
+    print(
+        f"\nredis restart: {len(answers)} submits, {len(accepted)} accepted, "
+        f"{len(refused)} refused with 503, lost: {len(lost)}"
+    )
+    assert not lost
+    # The same worker processes resumed consuming by themselves.
+    assert [w.pid for w in local.workers] == workers_before
+    assert all(w.poll() is None for w in local.workers)

@@ -1,0 +1,66 @@
+"""S3 failing: passing faults are retried until jobs complete; a refusal fails the job."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from tests.faults import Fault
+from tests.integration.test_end_to_end import jpeg
+from tests.reliability.conftest import Fragile
+
+
+def test_transient_s3_errors_are_retried_until_jobs_complete(faults: Fragile) -> None:
+    # More failures than boto3's own three attempts absorb, so Celery's retries
+    # with backoff are exercised too; plus a dropped connection.
+    faults.proxy.add(Fault("GET", r"/uploads/.*/source", status=503, times=5))
+    faults.proxy.add(Fault("PUT", r"/results/.*/thumbnail", status=500, times=4))
+    faults.proxy.add(Fault("PUT", r"/results/.*/result.json", drop=True, times=2))
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(
+            pool.map(lambda i: faults.client.submit(jpeg(300, 200), f"job {i}"), range(6))
+        )
+    assert all(r.status_code == 202 for r in responses)
+    bodies = [faults.client.wait(r.json()["job_id"], timeout=90) for r in responses]
+    assert [b["status"] for b in bodies] == ["completed"] * 6, bodies
+    assert all(f.hits == f.times for f in faults.proxy.faults)
+    for body in bodies:
+        for output in body["result"]["outputs"]:
+            assert requests.get(output["url"], timeout=10).status_code == 200
+
+
+def test_a_slow_s3_answer_is_waited_for(faults: Fragile) -> None:
+    faults.proxy.add(Fault("PUT", r"/results/.*/preview", delay=2, times=1))
+    job_id = faults.client.submit(jpeg(300, 200), "slow").json()["job_id"]
+    assert faults.client.wait(job_id, timeout=60)["status"] == "completed"
+
+
+def test_a_permanent_s3_refusal_fails_the_job_with_a_code(faults: Fragile) -> None:
+    # The upload id is the job id, so the fault can target this job before it exists.
+    upload = faults.client.http.post(
+        f"{faults.client.base_url}/api/uploads",
+        json={"filename": "a.jpg", "content_type": "image/jpeg", "size": 5000},
+        timeout=10,
+    ).json()
+    posted = requests.post(
+        upload["url"],
+        data=upload["fields"],
+        files={"file": ("a.jpg", jpeg(100, 80), "image/jpeg")},
+        timeout=10,
+    )
+    assert posted.status_code in (200, 204)
+    # The API reads the first bytes once to check the type; the worker's read is refused.
+    denied = faults.proxy.add(
+        Fault("GET", rf"/uploads/{upload['upload_id']}/source$", status=403, skip=1)
+    )
+    response = faults.client.http.post(
+        f"{faults.client.base_url}/api/process",
+        json={"upload_id": upload["upload_id"], "text": "x"},
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    body = faults.client.wait(upload["upload_id"], timeout=30)
+    assert body["status"] == "failed"
+    assert body["error"]["code"] == "storage_error"
+    assert denied.hits == 1, "refused at once, not retried"

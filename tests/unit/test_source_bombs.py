@@ -1,0 +1,40 @@
+"""open_source refuses decompression bombs that stay within the pixel limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.errors import ImageTooLarge
+from tests import imagegen
+from tests.hostile import corpus
+from worker.imaging.source import gif_extent, open_source
+
+LIMITS = {"max_pixels": 100_000_000, "max_dimension": 20_000, "max_frames": 200}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        corpus.png_deep_compression(8000),
+        corpus.webp_lossless_with_dimensions(8000, 8000),
+        corpus.bmp_rle8_bomb(8000),
+        corpus.jpeg_progressive(6000),
+        corpus.jpeg_with_dimensions(10_000, 10_000),
+        corpus.gif((1, 1), [(1, 1), (8000, 8000)]),
+    ],
+    ids=["png", "webp", "bmp-rle", "jpeg-progressive", "jpeg-no-data", "gif-later-frame"],
+)
+def test_bombs_in_the_pixel_limit_are_refused(data: bytes) -> None:
+    with pytest.raises(ImageTooLarge, match="decompression bomb"):
+        open_source(data, **LIMITS)
+
+
+def test_real_images_pass() -> None:
+    for data in (imagegen.jpeg(4000, 3000), corpus.VALID["png"], imagegen.animated("GIF", 4)):
+        assert open_source(data, **LIMITS).width > 0
+
+
+def test_gif_extent_reads_every_frame() -> None:
+    assert gif_extent(corpus.gif((10, 10), [(5, 5), (300, 20)])) == (300, 20)
+    assert gif_extent(imagegen.animated("GIF", 3, (120, 80))) == (120, 80)
+    assert gif_extent(b"GIF89a") == (0, 0)
