@@ -25,7 +25,7 @@ $(STAMP): $(REQUIREMENTS)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet 'pip>=24,<26.3'  # chalice package needs pip below 26.3
 	$(PIP) install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 

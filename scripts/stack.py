@@ -28,6 +28,9 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
+# How often `make dev` looks for jobs stuck without a task.
+RECONCILE_EVERY = 30.0
+
 # Credentials for a local S3 endpoint only: moto and LocalStack accept any.
 LOCAL_DEFAULTS = {
     "AWS_ACCESS_KEY_ID": "test",
@@ -316,6 +319,27 @@ class LocalStack:
             wait_for(lambda w=worker: " ready." in w.log_text(), worker.name, 60, worker)
         return self.start_api(api_port)
 
+    def reconcile(self) -> None:
+        """Queue again jobs stuck without a task, as the cloud's scheduled function does."""
+        from chalicelib.errors import ServiceError
+        from chalicelib.jobstore import RedisJobStore, make_redis_client
+        from chalicelib.queue import CeleryTaskQueue
+        from chalicelib.reconcile import reconcile_stuck_jobs
+        from chalicelib.settings import Settings
+
+        settings = Settings.from_env(self.env)
+        try:
+            report = reconcile_stuck_jobs(
+                RedisJobStore(make_redis_client(settings), settings.job_ttl_seconds),
+                CeleryTaskQueue(settings),
+                settings,
+            )
+        except ServiceError as exc:
+            print(f"reconcile skipped: {exc.message}", file=sys.stderr)
+            return
+        if report.requeued:
+            print(f"reconcile: queued {len(report.requeued)} stuck jobs again", flush=True)
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop()
@@ -369,6 +393,7 @@ Try it:
 Ctrl-C stops everything.""",
             flush=True,
         )
+        next_reconcile = time.monotonic() + RECONCILE_EVERY
         while True:
             for process in stack.processes:
                 if process.poll() is not None:
@@ -377,6 +402,9 @@ Ctrl-C stops everything.""",
                         file=sys.stderr,
                     )
                     return 1
+            if time.monotonic() >= next_reconcile:
+                stack.reconcile()
+                next_reconcile = time.monotonic() + RECONCILE_EVERY
             time.sleep(0.5)
     except KeyboardInterrupt:
         return 0
