@@ -11,13 +11,22 @@ STAMP := $(VENV)/.installed
 TOOLS_VENV ?= .venv-tools
 STAGE ?= dev
 
-.PHONY: dev test venv tools browser lint format clean package deploy destroy checkov compose-up
+.PHONY: dev test bench venv tools browser lint format clean package deploy destroy checkov compose-up
 
 dev: venv ## Run Redis, an S3 endpoint, the bucket, the workers and the API; Ctrl-C stops all
 	exec $(PY) -m scripts.stack
 
 test: venv tools browser ## Run the whole test suite against real Redis, moto's server, workers and the API
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+BENCH_STAMP := $(VENV)/.bench-installed
+
+bench: venv $(BENCH_STAMP) ## Benchmarks vs pyvips, naive Pillow, bare Celery: docs/BENCHMARKS.md + chart
+	$(PY) -m bench.run_all $(BENCH_ARGS)
+
+$(BENCH_STAMP): bench/requirements.txt
+	$(PIP) install --quiet -r bench/requirements.txt -c constraints.txt
+	touch $@
 
 venv: $(STAMP)
 

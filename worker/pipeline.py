@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,12 +25,12 @@ class StageTimer:
     at every stage boundary makes the limit hold regardless.
     """
 
-    def __init__(self, deadline: float | None = None) -> None:
+    def __init__(self, expired: Callable[[], bool] | None = None) -> None:
         self.timings_ms: dict[str, float] = {}
-        self._deadline = deadline
+        self._expired = expired
 
     def check_deadline(self) -> None:
-        if self._deadline is not None and time.monotonic() > self._deadline:
+        if self._expired is not None and self._expired():
             raise JobTimeout()
 
     @contextmanager
@@ -45,14 +45,16 @@ class StageTimer:
         self.check_deadline()
 
 
-def run_job(ctx: WorkerContext, job: Job, deadline: float | None = None) -> dict[str, Any]:
+def run_job(
+    ctx: WorkerContext, job: Job, expired: Callable[[], bool] | None = None
+) -> dict[str, Any]:
     """Process ``job`` (already ``processing``) and store its outputs and result.json.
 
     Output keys depend only on the job id and output names, so a second run of
     the same job overwrites the same objects: processing is idempotent.
     """
     settings = ctx.settings
-    timer = StageTimer(deadline)
+    timer = StageTimer(expired)
     started = time.perf_counter()
 
     def progress(percent: int, message: str) -> None:

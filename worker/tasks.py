@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 import time
 from typing import Any
 
+# The signal billiard's pool sends a task at its soft time limit.
+from billiard.pool import SIG_SOFT_TIMEOUT as SOFT_LIMIT_SIGNAL
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
@@ -45,6 +48,28 @@ def backoff_seconds(retries: int) -> float:
     return float(min(30, 2**retries))
 
 
+class _SoftLimit:
+    """Whether Celery's soft time limit struck during the current task.
+
+    The limit arrives as a signal that raises inside whatever code runs at that
+    moment, and a library may swallow the exception (a blocked S3 read did); the
+    flag lets the pipeline stop at its next stage boundary regardless.
+    """
+
+    hit = False
+
+    @classmethod
+    def arm(cls) -> None:
+        cls.hit = False
+        if SOFT_LIMIT_SIGNAL is not None:
+            signal.signal(SOFT_LIMIT_SIGNAL, cls._on_signal)
+
+    @classmethod
+    def _on_signal(cls, _signum: int, _frame: Any) -> None:
+        cls.hit = True
+        raise SoftTimeLimitExceeded()
+
+
 @app.task(name=PROCESS_TASK, bind=True, max_retries=settings.task_max_retries)
 def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
     """Process one job by id; returns what happened (for logs and tests).
@@ -52,6 +77,7 @@ def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
     Takes any arguments so that a malformed message is dead-lettered here
     rather than failing inside Celery before the task runs.
     """
+    _SoftLimit.arm()
     ctx = get_context()
     raw_id = kwargs.get("job_id") if not args and set(kwargs) == {"job_id"} else None
     try:
@@ -118,7 +144,7 @@ def _process(ctx: WorkerContext, job_id: str) -> str:
     if not applied:
         return f"skipped-{before}"
     deadline = time.monotonic() + ctx.settings.task_soft_time_limit
-    result = run_job(ctx, job, deadline)
+    result = run_job(ctx, job, lambda: _SoftLimit.hit or time.monotonic() > deadline)
     applied, before = ctx.store.transition(
         job_id,
         jobs.COMPLETED,

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
-import imagehash
+import numpy as np
 from PIL import Image
+
+# imagehash's phash parameters: a 32x32 grey image, the 8x8 lowest DCT frequencies.
+HASH_SIDE = 8
+DCT_SIDE = HASH_SIDE * 4
 
 
 def dominant_colors(image: Image.Image, count: int = 5) -> list[dict[str, Any]]:
@@ -42,6 +47,24 @@ def dominant_colors(image: Image.Image, count: int = 5) -> list[dict[str, Any]]:
     return colors
 
 
+@lru_cache(maxsize=1)
+def _dct_rows() -> np.ndarray:
+    # The first HASH_SIDE rows of the unnormalized DCT-II matrix, the transform
+    # scipy.fftpack.dct applies by default: 2 * cos(pi * k * (2n + 1) / (2N)).
+    k = np.arange(HASH_SIDE)[:, None]
+    n = np.arange(DCT_SIDE)[None, :]
+    return 2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * DCT_SIDE))
+
+
 def perceptual_hash(image: Image.Image) -> str:
-    """A 64-bit DCT perceptual hash as 16 hex digits (imagehash's ``phash``)."""
-    return str(imagehash.phash(image))
+    """A 64-bit DCT perceptual hash as 16 hex digits, equal to ``str(imagehash.phash(image))``.
+
+    Computed here with two small matrix products instead of imagehash, whose phash
+    imports scipy: that import alone is about 18 MB of every worker process.
+    """
+    grey = image.convert("L").resize((DCT_SIDE, DCT_SIDE), Image.Resampling.LANCZOS)
+    pixels = np.asarray(grey, dtype=np.float64)
+    rows = _dct_rows()
+    low = rows @ pixels @ rows.T  # DCT along both axes, low frequencies only
+    bits = (low > np.median(low)).flatten()
+    return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"

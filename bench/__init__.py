@@ -1,0 +1,1 @@
+"""Benchmarks: programs that print figures (``python -m bench``); nothing here asserts."""
