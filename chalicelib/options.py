@@ -42,7 +42,7 @@ The defaults, when ``renditions`` is absent: ``thumbnail`` (jpeg, contain, 512x5
 and ``preview`` (jpeg, contain, 1280x1280).
 
 Limits: at most 8 renditions, each side at most 4096 px, and all outputs together at
-most 64 megapixels (a side left open counts as 4096), so a client cannot order an
+most 32 megapixels (a side left open counts as 4096), so a client cannot order an
 unbounded amount of work.
 """
 
@@ -57,7 +57,7 @@ from chalicelib.errors import InvalidOptions
 
 MAX_RENDITIONS = 8
 MAX_DIMENSION = 4096
-MAX_TOTAL_PIXELS = 64_000_000
+MAX_TOTAL_PIXELS = 32_000_000
 MAX_OPTIONS_BYTES = 16_384
 
 FITS = ("contain", "cover", "fill")

@@ -837,7 +837,7 @@ def _options() -> Iterator[Case]:
         http(422, "invalid_options"),
     )
     # Valid but as much work as the options allow, on a tiny picture: upscaling "fill".
-    heavy = {
+    over = {
         "renditions": [
             {"name": "a", "width": 4096, "height": 4096, "fit": "fill", "format": "png"},
             {"name": "b", "width": 4096, "height": 2048, "fit": "fill", "format": "webp"},
@@ -845,11 +845,23 @@ def _options() -> Iterator[Case]:
         "caption": {"size": 4096, "format": "png"},
     }
     yield Case(
-        "options: maximum work on a 96x64 image",
+        "options: 42 output megapixels (over the 32 MP cap)",
         "options",
-        submission(image, options=json.dumps(heavy)),
-        COMPLETED | TOO_LARGE,
-        memory_exempt="valid options: up to 64 output megapixels held at once",
+        submission(image, options=json.dumps(over)),
+        http(422, "invalid_options"),
+    )
+    large = {
+        "renditions": [
+            {"name": "a", "width": 2048, "height": 2048, "fit": "fill", "format": "png"},
+            {"name": "b", "width": 2048, "height": 1024, "fit": "fill", "format": "webp"},
+        ],
+        "caption": {"size": 1024, "format": "png"},
+    }
+    yield Case(
+        "options: large but allowed work on a 96x64 image",
+        "options",
+        submission(image, options=json.dumps(large)),
+        COMPLETED,
     )
 
 

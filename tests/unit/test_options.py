@@ -177,7 +177,7 @@ def test_total_pixels_are_capped() -> None:
     # An open side counts at the cap: eight 1024-wide renditions may be 1024x4096 each.
     wide = [{"name": f"r{i}", "width": 2048} for i in range(8)]
     assert field_of({"renditions": wide}) == "renditions"
-    parse_options({"renditions": wide[:4]})
+    parse_options({"renditions": wide[:3]})
 
 
 def test_limits_are_parameters() -> None:

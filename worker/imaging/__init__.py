@@ -20,6 +20,7 @@ from worker.imaging.facts import dominant_colors, perceptual_hash
 from worker.imaging.geometry import Plan, plan
 from worker.imaging.source import (
     Source,
+    check_decode_memory,
     decoding,
     has_alpha,
     open_source,
@@ -142,6 +143,9 @@ def process_image(
 
     with stage("decode"):
         scale = max(j.plan.scale for j in [*jobs, facts_job])
+        # Checked again now that the outputs are planned: a JPEG decodes at their scale,
+        # so options asking for near-full-size outputs of a flat bomb are caught here.
+        check_decode_memory(source.image, source.format, len(data), scale)
         base = _decode(source, scale, detach=any(j.animated for j in jobs))
 
     stills = [j for j in jobs if not j.animated and j.name != CAPTION_NAME]

@@ -26,6 +26,10 @@ def _font(filename: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(FONT_DIR / filename), size)
 
 
+# The longest caption drawn; a longer text is cut with an ellipsis.
+MAX_CAPTION_CHARS = 600
+
+
 def _glyph(filename: str, ch: str) -> bytes:
     canvas = Image.new("L", (24, 24))
     ImageDraw.Draw(canvas).text((2, 2), ch, font=_font(filename, 16), fill=255)
@@ -118,6 +122,9 @@ def draw_caption(
     its share of the image; text that does not fit even at the smallest size is cut
     with an ellipsis.
     """
+    if len(text) > MAX_CAPTION_CHARS:
+        # More would not be legible at any size, and laying it out costs seconds.
+        text = text[: MAX_CAPTION_CHARS - 1].rstrip() + "…"
     width, height = image.size
     margin = max(2, round(min(width, height) * 0.03))
     max_width = max(1, width - 2 * margin)
