@@ -13,10 +13,10 @@ from typing import Any
 from chalice import Chalice, Rate, Response
 
 from chalicelib.errors import (
-    ClientError,
     InvalidRequest,
     MissingField,
     ServiceError,
+    Unauthorized,
     UploadTooLarge,
 )
 from chalicelib.settings import Settings
@@ -29,12 +29,6 @@ JSON = "application/json"
 MULTIPART = "multipart/form-data"
 FORM = "application/x-www-form-urlencoded"
 STATIC = Path(__file__).resolve().parent / "chalicelib" / "static"
-
-
-class Unauthorized(ClientError):
-    code = "unauthorized"
-    status = 401
-    default_message = "A valid X-Api-Key header is required."
 
 
 @functools.cache

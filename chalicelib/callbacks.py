@@ -8,15 +8,9 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from chalicelib.errors import InvalidRequest
+from chalicelib.errors import InvalidCallback
 
 MAX_URL_LENGTH = 2048
-
-
-class InvalidCallback(InvalidRequest):
-    code = "invalid_callback_url"
-    status = 422
-    default_message = "The callback URL is not acceptable."
 
 
 def check_callback_url(url: str, allow_private: bool) -> str:

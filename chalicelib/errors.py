@@ -5,6 +5,11 @@
     │   ├── MissingField              400 missing_field
     │   ├── InvalidRequest            400 invalid_request
     │   ├── InvalidJobId              400 invalid_job_id
+    │   ├── Unauthorized              401 unauthorized     (API_KEYS set, no valid X-Api-Key)
+    │   ├── IdempotencyConflict       409 idempotency_conflict
+    │   ├── UploadAlreadyUsed         409 upload_already_used
+    │   ├── InvalidCallback           422 invalid_callback_url
+    │   ├── UploadNotFound            422 upload_not_found
     │   ├── InvalidText               400 invalid_text     (not UTF-8, control characters)
     │   ├── JobNotFound               404 job_not_found
     │   ├── UploadTooLarge            413 upload_too_large
@@ -76,6 +81,36 @@ class InvalidText(ClientError):
     code = "invalid_text"
     status = 400
     default_message = "The text must be UTF-8 without control characters."
+
+
+class Unauthorized(ClientError):
+    code = "unauthorized"
+    status = 401
+    default_message = "A valid X-Api-Key header is required."
+
+
+class IdempotencyConflict(ClientError):
+    code = "idempotency_conflict"
+    status = 409
+    default_message = "This Idempotency-Key was used with a different request."
+
+
+class UploadAlreadyUsed(ClientError):
+    code = "upload_already_used"
+    status = 409
+    default_message = "This upload_id already started a job."
+
+
+class InvalidCallback(ClientError):
+    code = "invalid_callback_url"
+    status = 422
+    default_message = "The callback URL is not acceptable."
+
+
+class UploadNotFound(ClientError):
+    code = "upload_not_found"
+    status = 422
+    default_message = "Nothing was uploaded under this upload_id (or the upload expired)."
 
 
 class JobNotFound(ClientError):

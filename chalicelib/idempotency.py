@@ -6,22 +6,10 @@ import hashlib
 import json
 from typing import Any
 
-from chalicelib.errors import ClientError
+from chalicelib.errors import IdempotencyConflict, InvalidRequest
 from chalicelib.jobstore import RedisJobStore
 
 MAX_KEY_LENGTH = 255
-
-
-class IdempotencyConflict(ClientError):
-    code = "idempotency_conflict"
-    status = 409
-    default_message = "This Idempotency-Key was used with a different request."
-
-
-class InvalidIdempotencyKey(ClientError):
-    code = "invalid_request"
-    status = 400
-    default_message = "The Idempotency-Key header must be 1 to 255 printable characters."
 
 
 def fingerprint(*parts: Any) -> str:
@@ -40,7 +28,9 @@ class IdempotencyKeys:
 
     def _key(self, scope: str, key: str) -> str:
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            raise InvalidIdempotencyKey()
+            raise InvalidRequest(
+                "The Idempotency-Key header must be 1 to 255 printable characters."
+            )
         # Hashed so any client string makes a safe Redis key; scoped per API key.
         return self._prefix + hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()
 

@@ -12,12 +12,13 @@ from chalicelib import jobs
 from chalicelib.callbacks import check_callback_url
 from chalicelib.contract import check_job_id, new_job_id
 from chalicelib.errors import (
-    ClientError,
     InvalidRequest,
     JobNotFound,
     ServiceError,
     SourceMissing,
     UnsupportedImage,
+    UploadAlreadyUsed,
+    UploadNotFound,
     UploadTooLarge,
 )
 from chalicelib.idempotency import IdempotencyKeys, fingerprint
@@ -46,18 +47,6 @@ CONTENT_TYPES = {
 # What a presigned upload may declare; the bytes are checked again later.
 UPLOAD_CONTENT_TYPES = frozenset(CONTENT_TYPES.values()) | {"image/heic", "image/jpg"}
 SNIFF_BYTES = 4096
-
-
-class UploadNotFound(ClientError):
-    code = "upload_not_found"
-    status = 422
-    default_message = "Nothing was uploaded under this upload_id (or the upload expired)."
-
-
-class UploadAlreadyUsed(ClientError):
-    code = "upload_already_used"
-    status = 409
-    default_message = "This upload_id already started a job."
 
 
 @dataclass(frozen=True)

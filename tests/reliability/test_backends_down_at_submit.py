@@ -27,9 +27,8 @@ def api_without_redis(
     }
     local = LocalStack(env, log_dir=tmp_path_factory.mktemp("no-redis"))
     local.ensure_bucket()
-    local.api_url = f"http://127.0.0.1:{free_port()}"
     try:
-        _start_api_unchecked(local)
+        local.start_api(free_port(), healthy=False)
         yield ApiClient(local.api_url), local
     finally:
         local.stop()
@@ -42,39 +41,11 @@ def api_without_s3(
     """An API whose S3 endpoint does not answer; Redis is up (with its own queue)."""
     env = stack_env(redis_url, AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}")
     local = LocalStack(env, log_dir=tmp_path_factory.mktemp("no-s3"))
-    local.api_url = f"http://127.0.0.1:{free_port()}"
     try:
-        _start_api_unchecked(local)
+        local.start_api(free_port(), healthy=False)
         yield ApiClient(local.api_url), local
     finally:
         local.stop()
-
-
-def _start_api_unchecked(local: LocalStack) -> None:
-    """Start the API and wait until it answers at all (its health is expected to fail)."""
-    from scripts.stack import BIN, http_answers, wait_for
-
-    port = local.api_url.rsplit(":", 1)[1]
-    local.api = local._start(
-        "api",
-        [
-            str(BIN / "chalice"),
-            "local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            port,
-            "--stage",
-            "local",
-            "--no-autoreload",
-        ],
-    )
-    wait_for(
-        lambda: http_answers(f"{local.api_url}/api/health", timeout=5) is not None,
-        "the API",
-        60,
-        local.api,
-    )
 
 
 def test_health_names_redis_when_it_is_down(api_without_redis) -> None:

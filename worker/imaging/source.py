@@ -83,11 +83,13 @@ _TRANSPOSE = {
 _SRGB = ImageCms.createProfile("sRGB")
 
 # Decompression bombs within the pixel limit: a file whose decode needs more than
-# DECODE_FLOOR_BYTES (40 MB) and more than MAX_EXPANSION times its own size is refused. Real
-# photos expand 5-40 times (a 12 MP HEIC of 2.5 MB needs ~96 MB); a flat 10000x10000
-# PNG, WebP or RLE BMP of a few hundred bytes or KB needs 400+ MB and expands 1000+.
-DECODE_FLOOR_BYTES = 40 * 1024 * 1024
-MAX_EXPANSION = 64
+# DECODE_FLOOR_BYTES (64 MB) and more than MAX_EXPANSION times its own size is refused. Real
+# photos expand 5-40 times (a 12 MP HEIC of 2.5 MB needs ~96 MB), flat screenshots and
+# scans up to a few hundred; a flat 10000x10000 PNG, WebP or RLE BMP of a few hundred
+# bytes or KB needs 400+ MB and expands 1000+. The margin between the two keeps real
+# flat images (a 5K screenshot, a smooth gradient) working.
+DECODE_FLOOR_BYTES = 64 * 1024 * 1024
+MAX_EXPANSION = 250
 # Bytes a pixel takes in Pillow's memory, by mode (RGB is stored in 4 bytes).
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 # DCT scaling assumed for a baseline JPEG before the outputs are planned: outputs a
