@@ -1,4 +1,4 @@
-"""Nothing in the stack's logs carries a secret or a presigned URL's signature."""
+"""Nothing in the service's logs carries a secret or a presigned URL's signature."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def test_logs_hold_no_signature_and_no_secret(stack: LocalStack, client: ApiClie
     finally:
         server.shutdown()
     signatures = [o["url"].split("X-Amz-Signature=")[1] for o in body["result"]["outputs"]]
-    logs = "\n".join(p.log_text() for p in stack.processes)
+    # The service's own logs: the API and the workers (moto's access log plays S3's part,
+    # and S3 sees its own presigned URLs).
+    logs = "\n".join(p.log_text() for p in stack.processes if p.name != "moto")
     assert job_id in logs, "the logs do carry the job id"
     for secret in [
         *signatures,
