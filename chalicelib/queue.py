@@ -84,13 +84,9 @@ class CeleryTaskQueue:
 
     def _broker_redis(self) -> Any:
         if self._redis is None:
-            import redis
+            from chalicelib.jobstore import make_redis_client
 
-            self._redis = redis.Redis.from_url(
-                self._settings.broker_url,
-                socket_timeout=self._settings.redis_socket_timeout,
-                socket_connect_timeout=self._settings.redis_socket_timeout,
-            )
+            self._redis = make_redis_client(self._settings, self._settings.broker_url)
         return self._redis
 
     def queue_length(self) -> int:

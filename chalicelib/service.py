@@ -30,20 +30,10 @@ from chalicelib.queue import CeleryTaskQueue
 from chalicelib.settings import Settings
 from chalicelib.status import status_body
 from chalicelib.storage import S3ObjectStore
-from chalicelib.uploads import sniff_image_format, validate_text
+from chalicelib.uploads import CONTENT_TYPES, sniff_image_format, validate_text
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPES = {
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "bmp": "image/bmp",
-    "tiff": "image/tiff",
-    "heif": "image/heif",
-    "avif": "image/avif",
-}
 # What a presigned upload may declare; the bytes are checked again later.
 UPLOAD_CONTENT_TYPES = frozenset(CONTENT_TYPES.values()) | {"image/heic", "image/jpg"}
 SNIFF_BYTES = 4096

@@ -21,8 +21,19 @@ from chalicelib.errors import (
     UploadTooLarge,
 )
 
-# Formats the workers decode, by the name ``sniff_image_format`` returns.
-SUPPORTED_FORMATS = ("jpeg", "png", "gif", "webp", "bmp", "tiff", "heif", "avif")
+# Formats the workers decode, by the name ``sniff_image_format`` returns, and the
+# Content-Type a source of each is stored with.
+CONTENT_TYPES = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "bmp": "image/bmp",
+    "tiff": "image/tiff",
+    "heif": "image/heif",
+    "avif": "image/avif",
+}
+SUPPORTED_FORMATS = tuple(CONTENT_TYPES)
 
 _FILETYPE_NAMES = {
     "jpg": "jpeg",

@@ -18,6 +18,7 @@ from typing import Any
 
 from chalicelib.deadletters import DeadLetters, replayable_job_id
 from chalicelib.jobstore import RedisJobStore, make_redis_client
+from chalicelib.monitoring import queue_figures
 from chalicelib.queue import CeleryTaskQueue
 from chalicelib.reconcile import reconcile_stuck_jobs
 from chalicelib.settings import Settings
@@ -64,9 +65,8 @@ def queue_state(settings: Settings) -> dict[str, Any]:
     store = _store(settings)
     return {
         "queue": settings.celery_queue,
-        "waiting": CeleryTaskQueue(settings).queue_length(),
-        "active_jobs": len(store.active_before(float("inf"), limit=100_000)),
-        "dead_letters": DeadLetters(store).count(),
+        **queue_figures(store, CeleryTaskQueue(settings)),
+        "ActiveJobs": len(store.active_before(float("inf"), limit=100_000)),
     }
 
 

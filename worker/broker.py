@@ -17,7 +17,7 @@ from typing import Any
 from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 
-from chalicelib.contract import DEAD_LETTER_KEY
+from worker.deadletter import keep_dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +39,8 @@ def parse_envelope(item: bytes | str) -> dict[str, Any] | None:
 
 class PoisonSafeChannel(kombu_redis.Channel):
     def _dead_letter(self, item: bytes | str, queue: str) -> None:
-        raw = item.decode("utf-8", "replace") if isinstance(item, bytes) else item
-        entry = {
-            "reason": "not a task message (unparsable envelope)",
-            "queue": queue,
-            "body": raw[:4096],
-        }
         log.warning("dead-lettered an unparsable message from %s", queue)
-        try:
-            self.client.rpush(DEAD_LETTER_KEY, json.dumps(entry))
-        except Exception:  # keep consuming even if the copy cannot be kept
-            log.exception("could not dead-letter an unparsable message")
+        keep_dead_letter("not a task message (unparsable envelope)", queue=queue, body=item)
 
     def _brpop_read(self, **options: Any) -> bool:
         # kombu's own method, with the envelope checked before delivery.

@@ -13,7 +13,6 @@ from typing import Any
 from celery.worker.consumer import Consumer
 
 from chalicelib.deadletters import DeadLetters
-from chalicelib.errors import ServiceError
 from worker.context import get_context
 
 log = logging.getLogger(__name__)
@@ -24,19 +23,24 @@ def _headers(message: Any) -> dict[str, Any]:
     return dict(headers) if isinstance(headers, dict) else {}
 
 
-def dead_letter_message(message: Any, reason: str) -> None:
-    """Keep ``message`` in the dead-letter list; never raise (the consumer must go on)."""
-    headers = _headers(message)
+def keep_dead_letter(reason: str, **entry: Any) -> None:
+    """Keep an entry in the dead-letter list; never raise (consuming must go on)."""
     try:
-        DeadLetters(get_context().store).push(
-            reason,
-            task=headers.get("task"),
-            task_id=headers.get("id"),
-            body=getattr(message, "body", b""),
-            content_type=getattr(message, "content_type", None),
-        )
-    except (ServiceError, Exception):  # a dead-letter failure must not stop consuming
+        DeadLetters(get_context().store).push(reason, **entry)
+    except Exception:  # a dead-letter failure must not stop the consumer
         log.exception("could not dead-letter a message: %s", reason)
+
+
+def dead_letter_message(message: Any, reason: str) -> None:
+    """Keep a kombu ``message`` Celery cannot run."""
+    headers = _headers(message)
+    keep_dead_letter(
+        reason,
+        task=headers.get("task"),
+        task_id=headers.get("id"),
+        body=getattr(message, "body", b""),
+        content_type=getattr(message, "content_type", None),
+    )
 
 
 class DeadLetteringConsumer(Consumer):
