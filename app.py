@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hmac
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -131,10 +130,9 @@ def _request_body(max_bytes: int) -> bytes:
 
 
 def _json_body(max_bytes: int) -> dict[str, Any]:
-    try:
-        body = json.loads(_request_body(max_bytes) or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("The body is not valid JSON.") from None
+    from chalicelib.uploads import parse_json
+
+    body = parse_json(_request_body(max_bytes) or b"null")
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
     return body
@@ -148,7 +146,7 @@ def _content_type() -> str:
 @json_errors
 def process() -> Response:
     """Accept an image and a text (multipart, or JSON naming an upload); 202 with the job."""
-    from chalicelib.uploads import parse_multipart, parse_upload_request, require
+    from chalicelib.uploads import parse_form_submission, parse_multipart, parse_upload_request
 
     service = _service()
     settings = service.settings
@@ -163,16 +161,7 @@ def process() -> Response:
             app.current_request.headers.get("content-type", ""),
             settings.max_upload_bytes,
         )
-        require(form, "image")
-        require(form, "text")
-        if "image" not in form.files:
-            raise InvalidRequest("The image field must be a file part.", field="image")
-        submission = service.validate(
-            form.files["image"].data,
-            form.text("text") or "",
-            form.text("options"),
-            form.text("callback_url"),
-        )
+        submission = service.validate(**parse_form_submission(form))
     else:
         request = parse_upload_request(_json_body(64 * 1024))
         submission = service.validate_upload(**request)
@@ -195,10 +184,9 @@ def process() -> Response:
 @json_errors
 def create_upload() -> Response:
     """A presigned S3 POST for a large image; then POST /api/process with its upload_id."""
-    body = _json_body(16 * 1024)
-    upload = _service().create_upload(
-        body.get("filename"), body.get("content_type"), body.get("size")
-    )
+    from chalicelib.uploads import parse_presign_request
+
+    upload = _service().create_upload(**parse_presign_request(_json_body(16 * 1024)))
     return json_response(upload, 201)
 
 
@@ -234,7 +222,7 @@ def openapi() -> Response:
     """The OpenAPI 3 description of this API."""
     from chalicelib.openapi import openapi_document
 
-    return json_response(openapi_document(), **{"Cache-Control": "max-age=300"})
+    return json_response(openapi_document(_settings()), **{"Cache-Control": "max-age=300"})
 
 
 @app.route("/", methods=["GET"])

@@ -13,7 +13,9 @@ WEBHOOK_TASK = "media.deliver_webhook"
 DEAD_LETTER_KEY = "media:dead-letters"
 DEFAULT_QUEUE = "images"
 
-_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
+#: The job id rule as an anchored pattern (OpenAPI, JSON Schema).
+JOB_ID_PATTERN = f"^{_JOB_ID.pattern}$"
 
 
 def new_job_id() -> str:
@@ -23,7 +25,7 @@ def new_job_id() -> str:
 
 def check_job_id(job_id: Any) -> str:
     """Return ``job_id`` if well formed, else raise ``InvalidJobId``."""
-    if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
         raise InvalidJobId()
     return job_id
 

@@ -12,6 +12,9 @@
     │   ├── UploadNotFound            422 upload_not_found
     │   ├── InvalidText               400 invalid_text     (not UTF-8, control characters)
     │   ├── JobNotFound               404 job_not_found
+    │   ├── RouteNotFound             404 not_found
+    │   ├── MethodNotAllowed          405 method_not_allowed
+    │   ├── RequestTimeout            408 request_timeout  (the body came too slowly)
     │   ├── UploadTooLarge            413 upload_too_large
     │   ├── TextTooLong               413 text_too_long
     │   ├── ImageTooLarge             413 image_too_large   (pixels, dimensions, frames)
@@ -117,6 +120,24 @@ class JobNotFound(ClientError):
     code = "job_not_found"
     status = 404
     default_message = "No job has this id (it may have expired)."
+
+
+class RouteNotFound(ClientError):
+    code = "not_found"
+    status = 404
+    default_message = "No such route; see /api/openapi.json."
+
+
+class MethodNotAllowed(ClientError):
+    code = "method_not_allowed"
+    status = 405
+    default_message = "This method is not allowed here."
+
+
+class RequestTimeout(ClientError):
+    code = "request_timeout"
+    status = 408
+    default_message = "The request was not received in time."
 
 
 class UploadTooLarge(ClientError):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from chalicelib.errors import IdempotencyConflict, InvalidRequest
 from chalicelib.jobstore import RedisJobStore
 
 MAX_KEY_LENGTH = 255
+KEY_PATTERN = re.compile(f"[ -~]{{1,{MAX_KEY_LENGTH}}}")
 
 
 def fingerprint(*parts: Any) -> str:
@@ -27,9 +29,9 @@ class IdempotencyKeys:
         self._prefix = prefix
 
     def _key(self, scope: str, key: str) -> str:
-        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        if not KEY_PATTERN.fullmatch(key):
             raise InvalidRequest(
-                "The Idempotency-Key header must be 1 to 255 printable characters."
+                "The Idempotency-Key header must be 1 to 255 printable ASCII characters."
             )
         # Hashed so any client string makes a safe Redis key; scoped per API key.
         return self._prefix + hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from chalicelib.jobs import Job
 from chalicelib.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Moves a job to ARGV[1] only if its current status is one of ARGV[2]
 # (comma-separated), then sets the field/value pairs from ARGV[5] on. Checking
@@ -74,8 +76,10 @@ def redis_errors() -> Iterator[None]:
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise ServiceUnavailable("The job store is unavailable; try again shortly.") from exc
     except redis.ResponseError as exc:
-        # LOADING (restarting with AOF), READONLY (failover), OOM: all pass.
-        raise ServiceUnavailable(f"The job store refused the request: {exc}") from exc
+        # LOADING (restarting with AOF), READONLY (failover), OOM: all pass. The
+        # server's own words go to the log, not to clients.
+        log.warning("Redis refused a request: %s", exc)
+        raise ServiceUnavailable("The job store refused the request; try again shortly.") from exc
 
 
 class RedisJobStore:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
+from chalicelib.callbacks import MAX_URL_LENGTH
+from chalicelib.contract import JOB_ID_PATTERN
+from chalicelib.idempotency import KEY_PATTERN
 from chalicelib.options import OPTIONS_SCHEMA
+from chalicelib.settings import Settings
+from chalicelib.uploads import TEXT_PATTERN, UPLOAD_CONTENT_TYPES
 
 JOB_ID = {
     "type": "string",
-    "pattern": "^[0-9a-f]{32}$",
+    "pattern": JOB_ID_PATTERN,
     "examples": ["5f0c3f5e2b7a4c0e9f1d2a3b4c5d6e7f"],
 }
 TIMESTAMP = {"type": "string", "format": "date-time"}
@@ -152,9 +158,11 @@ SCHEMAS: dict[str, Any] = {
     "UploadRequest": {
         "type": "object",
         "required": ["filename", "content_type", "size"],
+        "additionalProperties": False,
         "properties": {
             "filename": {"type": "string", "minLength": 1, "maxLength": 255},
-            "content_type": {"type": "string", "examples": ["image/jpeg"]},
+            "content_type": {"type": "string", "enum": list(UPLOAD_CONTENT_TYPES)},
+            # "maximum" is set from MAX_SOURCE_BYTES when the document is built.
             "size": {"type": "integer", "minimum": 1},
         },
     },
@@ -175,10 +183,26 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "upload_id": JOB_ID,
-            "text": {"type": "string"},
+            "text": _ref("Text"),
             "options": _ref("Options"),
-            "callback_url": {"type": "string", "format": "uri"},
+            "callback_url": _ref("CallbackUrl"),
         },
+    },
+    # "maxLength" is set from MAX_TEXT_CHARS when the document is built.
+    "Text": {
+        "type": "string",
+        "pattern": TEXT_PATTERN,
+        "description": "UTF-8 without control characters (tab and line ends are fine); "
+        "drawn as the caption when not blank.",
+    },
+    "CallbackUrl": {
+        "type": "string",
+        "maxLength": MAX_URL_LENGTH,
+        # Plain printable ASCII, no space or backslash: what the SSRF rules accept.
+        "pattern": "^https?://[!-\\[\\]-~]+$",
+        "description": "A public http(s) URL that receives the final status, signed "
+        "(Webhook-Signature). Loopback, private and link-local hosts, credentials, "
+        "fragments and ports other than the configured ones (80, 443) are refused.",
     },
     "Health": {
         "type": "object",
@@ -198,14 +222,22 @@ JOB_ID_PARAMETER = {
     "name": "job_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "string"},
+    "schema": JOB_ID,
     "description": "The job id: 32 lowercase hex characters.",
 }
 
 
+def _with_limits(settings: Settings) -> dict[str, Any]:
+    """The schemas with the limits that are settings (text length, upload size) filled in."""
+    schemas = copy.deepcopy(SCHEMAS)
+    schemas["Text"]["maxLength"] = settings.max_text_chars
+    schemas["UploadRequest"]["properties"]["size"]["maximum"] = settings.max_source_bytes
+    return schemas
+
+
 @functools.cache
-def openapi_document() -> dict[str, Any]:
-    """The whole document (built once per process)."""
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    """The whole document for these settings (built once per process)."""
     unavailable = _error("Redis or S3 is unavailable (`service_unavailable`).")
     unauthorized = _error("API keys are configured and X-Api-Key is missing or wrong.")
     return {
@@ -218,7 +250,7 @@ def openapi_document() -> dict[str, Any]:
             '`{"error": {"code", "message"}}`.',
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": _with_limits(settings),
             "parameters": {
                 "ApiKey": {
                     "name": "X-Api-Key",
@@ -239,7 +271,7 @@ def openapi_document() -> dict[str, Any]:
                             "name": "Idempotency-Key",
                             "in": "header",
                             "required": False,
-                            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                            "schema": {"type": "string", "pattern": f"^{KEY_PATTERN.pattern}$"},
                             "description": "A repeat within 24 h gives the same job.",
                         },
                     ],
@@ -250,16 +282,20 @@ def openapi_document() -> dict[str, Any]:
                                 "schema": {
                                     "type": "object",
                                     "required": ["image", "text"],
+                                    "additionalProperties": False,
                                     "properties": {
-                                        "image": {"type": "string", "format": "binary"},
-                                        "text": {"type": "string"},
-                                        "options": {
+                                        "image": {
                                             "type": "string",
-                                            "description": "JSON, see Options.",
+                                            "format": "binary",
+                                            "minLength": 1,
                                         },
-                                        "callback_url": {"type": "string"},
+                                        "text": _ref("Text"),
+                                        "options": _ref("Options"),
+                                        "callback_url": _ref("CallbackUrl"),
                                     },
-                                }
+                                },
+                                # The options part is JSON text (a plain form field).
+                                "encoding": {"options": {"contentType": "application/json"}},
                             },
                             "application/json": {"schema": _ref("ProcessUpload")},
                         },

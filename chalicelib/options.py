@@ -48,12 +48,12 @@ unbounded amount of work.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Any
 
 from chalicelib.errors import InvalidOptions
+from chalicelib.uploads import parse_json, whole_number
 
 MAX_RENDITIONS = 8
 MAX_DIMENSION = 4096
@@ -79,8 +79,8 @@ COLOR_NAMES = {
     "blue": "#0000ff",
 }
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+_HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
 _RENDITION_KEYS = (
     "name",
@@ -121,7 +121,7 @@ DEFAULT_CAPTION: dict[str, Any] = {
 _COLOR_SCHEMA: dict[str, Any] = {
     "type": "string",
     "description": '"#rrggbb", "#rgb" or one of ' + ", ".join(COLOR_NAMES),
-    "anyOf": [{"pattern": _HEX.pattern}, {"enum": list(COLOR_NAMES)}],
+    "anyOf": [{"pattern": f"^{_HEX.pattern}$"}, {"enum": list(COLOR_NAMES)}],
 }
 _QUALITY_SCHEMA: dict[str, Any] = {
     "type": ["integer", "null"],
@@ -146,7 +146,7 @@ OPTIONS_SCHEMA: dict[str, Any] = {
                 "required": ["name"],
                 "anyOf": [{"required": ["width"]}, {"required": ["height"]}],
                 "properties": {
-                    "name": {"type": "string", "pattern": _NAME.pattern},
+                    "name": {"type": "string", "pattern": f"^{_NAME.pattern}$"},
                     "width": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_DIMENSION},
                     "height": {
                         "type": ["integer", "null"],
@@ -234,19 +234,10 @@ def _decode(raw: str | bytes | dict[str, Any] | None) -> dict[str, Any]:
             )
         if not raw.strip():
             return {}
-        try:
-            raw = json.loads(raw, parse_constant=_reject_constant)
-        except (ValueError, RecursionError) as exc:
-            # ValueError covers JSONDecodeError and undecodable bytes; deep nesting
-            # hits the recursion limit.
-            raise InvalidOptions(f"options is not valid JSON: {exc}", field="options") from None
+        raw = parse_json(raw, InvalidOptions, "options", field="options")
     if not isinstance(raw, dict):
         raise InvalidOptions("options must be a JSON object", field="options")
     return raw
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
 
 
 def _check_keys(value: dict[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
@@ -263,7 +254,7 @@ def _rendition(item: Any, path: str, max_dimension: int) -> dict[str, Any]:
         raise InvalidOptions("a rendition must be an object", field=path)
     _check_keys(item, _RENDITION_KEYS, f"{path}.")
     name = item.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidOptions(
             "name must be a slug: lowercase letters, digits, '-' or '_', at most 40",
             field=f"{path}.name",
@@ -329,6 +320,7 @@ def _check_total_pixels(
 
 
 def _int(value: Any, field: str, low: int, high: int) -> int:
+    value = whole_number(value)
     # bool is an int subclass; true/false as a size is a client mistake.
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidOptions(f"{field} must be an integer", field=field)
@@ -362,12 +354,12 @@ def _quality(value: Any, fmt: str, field: str) -> int | None:
 
 
 def _color(value: Any, field: str) -> str:
+    # Exactly what the schema says: a name as listed, or hex digits of either case.
     if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in COLOR_NAMES:
-            return COLOR_NAMES[lowered]
-        if _HEX.match(lowered):
-            digits = lowered[1:]
+        if value in COLOR_NAMES:
+            return COLOR_NAMES[value]
+        if _HEX.fullmatch(value):
+            digits = value[1:].lower()
             if len(digits) == 3:
                 digits = "".join(c * 2 for c in digits)
             return "#" + digits

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import jobs
-from chalicelib.callbacks import check_callback_url
+from chalicelib.callbacks import Resolver, check_callback_url, system_resolver
 from chalicelib.contract import check_job_id, new_job_id
 from chalicelib.errors import (
     InvalidRequest,
@@ -30,12 +30,15 @@ from chalicelib.queue import CeleryTaskQueue
 from chalicelib.settings import Settings
 from chalicelib.status import status_body
 from chalicelib.storage import S3ObjectStore
-from chalicelib.uploads import CONTENT_TYPES, sniff_image_format, validate_text
+from chalicelib.uploads import (
+    CONTENT_TYPES,
+    UPLOAD_CONTENT_TYPES,
+    sniff_image_format,
+    validate_text,
+)
 
 log = logging.getLogger(__name__)
 
-# What a presigned upload may declare; the bytes are checked again later.
-UPLOAD_CONTENT_TYPES = frozenset(CONTENT_TYPES.values()) | {"image/heic", "image/jpg"}
 SNIFF_BYTES = 4096
 
 
@@ -73,8 +76,10 @@ class JobService:
         store: RedisJobStore,
         objects: S3ObjectStore,
         queue: CeleryTaskQueue,
+        resolver: Resolver = system_resolver,
     ):
         self.settings = settings
+        self.resolver = resolver
         self.store = store
         self.objects = objects
         self.queue = queue
@@ -85,8 +90,10 @@ class JobService:
     def _common(self, text: str, options: Any, callback_url: str | None) -> tuple[str, Any, Any]:
         text = validate_text(text, self.settings.max_text_chars)
         parsed = parse_options(options)
-        if callback_url:
-            callback_url = check_callback_url(callback_url, self.settings.allow_private_callbacks)
+        if callback_url is not None:
+            callback_url = check_callback_url(
+                callback_url, self.settings.callback_policy, self.resolver
+            )
         return text, parsed, callback_url or None
 
     def validate(
@@ -136,9 +143,9 @@ class JobService:
         """A presigned POST for one image of ``size`` bytes, straight to S3."""
         if not isinstance(filename, str) or not filename or len(filename) > 255:
             raise InvalidRequest("filename must be a non-empty string.", field="filename")
-        if not isinstance(content_type, str) or content_type.lower() not in UPLOAD_CONTENT_TYPES:
+        if not isinstance(content_type, str) or content_type not in UPLOAD_CONTENT_TYPES:
             raise UnsupportedImage(
-                "content_type must be an image type: " + ", ".join(sorted(UPLOAD_CONTENT_TYPES)),
+                "content_type must be an image type: " + ", ".join(UPLOAD_CONTENT_TYPES),
                 field="content_type",
             )
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -149,7 +156,7 @@ class JobService:
         upload_id = new_job_id()
         post = self.objects.presigned_post(
             self.objects.source_key(upload_id),
-            content_type.lower(),
+            content_type,
             limit,
             self.settings.upload_url_ttl,
         )

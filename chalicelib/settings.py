@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
+from chalicelib.callbacks import CallbackPolicy
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -41,6 +43,9 @@ class Settings:
     Field names are the environment variable names, lower-cased.
     """
 
+    # "local" for make dev, the tests and compose; the deployed stages set their name
+    # (dev, prod), and a deployed stage refuses unsafe settings.
+    stage: str = "local"
     debug: bool = False
     secret_key: str = ""
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -79,15 +84,26 @@ class Settings:
     idempotency_ttl_seconds: int = 24 * 3600
     # Comma-separated; when set, every /api/* route but /api/health needs X-Api-Key.
     api_keys: str = ""
-    # HMAC-SHA256 key of the X-Signature header of webhook calls.
+    # HMAC-SHA256 key of the Webhook-Signature header; required outside the local stage.
     webhook_secret: str = ""
+    # During a rotation: the old secret, still signing beside the new one.
+    webhook_secret_previous: str = ""
     # Webhooks to loopback and private addresses are refused unless this is true.
     allow_private_callbacks: bool = False
+    # Ports a callback URL may name: comma-separated, or "any".
+    webhook_ports: str = "80,443"
     webhook_max_retries: int = 8
+    # One delivery attempt, connect to answer, never takes longer than this.
+    webhook_timeout: float = 10.0
+    # Webhooks have a queue and workers of their own; empty: "<CELERY_QUEUE>-webhooks".
+    webhook_queue: str = ""
+    # Threads of the webhook worker (deliveries wait on the network, not the CPU).
+    webhook_concurrency: int = 8
     redis_socket_timeout: float = 5.0
 
     _INT_MINIMUMS: ClassVar[dict[str, int]] = {
         "worker_count": 1,
+        "webhook_concurrency": 1,
         "max_upload_bytes": 1,
         "result_url_ttl": 1,
     }
@@ -132,6 +148,47 @@ class Settings:
             value = getattr(self, name)
             if not value or value.startswith("/") or ".." in value.split("/"):
                 raise SettingsError(f"{name.upper()} must be a relative S3 key prefix")
+        if not self.webhook_timeout > 0:
+            raise SettingsError("WEBHOOK_TIMEOUT must be a positive number of seconds")
+        self.callback_ports  # noqa: B018 (parses WEBHOOK_PORTS, raising on a bad value)
+
+    def check_webhook_signing(self) -> None:
+        """Refuse to sign webhooks with no secret, except on a local stack."""
+        if not self.webhook_secret and self.stage != "local":
+            raise SettingsError(
+                f"WEBHOOK_SECRET must be set in the {self.stage!r} stage: "
+                "webhooks are signed with it"
+            )
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """The secrets webhooks are signed with: the current one, then the previous one."""
+        return [s for s in (self.webhook_secret, self.webhook_secret_previous) if s]
+
+    @property
+    def callback_ports(self) -> frozenset[int] | None:
+        """The ports a callback URL may use; None allows any."""
+        raw = self.webhook_ports.strip().lower()
+        if raw in ("any", "*"):
+            return None
+        try:
+            ports = frozenset(int(p) for p in raw.split(",") if p.strip())
+        except ValueError:
+            raise SettingsError(
+                f"WEBHOOK_PORTS must be port numbers or 'any', not {self.webhook_ports!r}"
+            ) from None
+        if not ports or not all(0 < p < 65536 for p in ports):
+            raise SettingsError("WEBHOOK_PORTS must list ports 1..65535 or 'any'")
+        return ports
+
+    @property
+    def callback_policy(self) -> CallbackPolicy:
+        """Where webhooks may be sent (see ``chalicelib.callbacks``)."""
+        return CallbackPolicy(allow_private=self.allow_private_callbacks, ports=self.callback_ports)
+
+    @property
+    def webhooks_queue(self) -> str:
+        return self.webhook_queue or f"{self.celery_queue}-webhooks"
 
     @property
     def api_key_list(self) -> list[str]:

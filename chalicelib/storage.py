@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import boto3
@@ -11,6 +12,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import ServiceUnavailable, SourceMissing, StorageError, UploadTooLarge
 from chalicelib.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # S3 answers these for overload or its own faults: worth a retry with backoff.
 _TRANSIENT_CODES = {
@@ -45,15 +48,21 @@ def make_s3_client(settings: Settings, session: Any = None) -> Any:
 
 
 def storage_error(exc: Exception, key: str = "") -> Exception:
-    """Translate a botocore error into the service's error classes."""
+    """Translate a botocore error into the service's error classes.
+
+    The messages reach clients, so they name no key, bucket or S3 error text; the
+    log keeps those for an operator.
+    """
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         if code in _NOT_FOUND_CODES:
-            return SourceMissing(f"No object at {key}." if key else None)
+            return SourceMissing()
+        log.warning("S3 refused a request for %s: %s (HTTP %s)", key or "-", code, status)
         if code in _TRANSIENT_CODES or status >= 500 or status == 429:
             return ServiceUnavailable("The object store is unavailable; try again shortly.")
-        return StorageError(f"The object store refused the request ({code or status}).")
+        return StorageError()
+    log.warning("S3 unreachable for %s: %s", key or "-", type(exc).__name__)
     # Connection refused, timeouts, broken responses: all passing faults.
     return ServiceUnavailable("The object store is unreachable; try again shortly.")
 
@@ -194,5 +203,6 @@ class S3ObjectStore:
         except (BotoCoreError, ClientError) as exc:
             error = storage_error(exc, self.bucket)
             if isinstance(error, SourceMissing):
-                error = StorageError(f"The bucket {self.bucket} does not exist.")
+                log.warning("the bucket %s does not exist", self.bucket)
+                error = StorageError("The object store's bucket does not exist.")
             raise error from exc

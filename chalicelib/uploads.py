@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ CONTENT_TYPES = {
     "avif": "image/avif",
 }
 SUPPORTED_FORMATS = tuple(CONTENT_TYPES)
+# What a presigned upload may declare as its content_type (the bytes are checked later).
+UPLOAD_CONTENT_TYPES = tuple(sorted({*CONTENT_TYPES.values(), "image/heic", "image/jpg"}))
 
 _FILETYPE_NAMES = {
     "jpg": "jpeg",
@@ -53,9 +56,13 @@ _AVIF_BRANDS = {b"avif", b"avis"}
 # C0 controls, DEL and the C1 controls (a terminal reads U+009B as an escape, U+0085
 # as a line end), except tab, line feed and carriage return.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: The same rule as a JSON Schema pattern (OpenAPI): text without those characters.
+TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
 
 MAX_PARTS = 16
 MAX_FIELD_BYTES = 1024 * 1024
+# Deeper JSON than this is refused before anything walks it recursively.
+MAX_JSON_DEPTH = 32
 
 # A field over MAX_FIELD_BYTES is refused with the error its own limit would give.
 _OVERSIZE_ERRORS: dict[str, type[ClientError]] = {
@@ -111,8 +118,8 @@ def parse_multipart(body: bytes, content_type: str, max_bytes: int) -> FormData:
         parser = MultipartParser(boundary, collector.callbacks())
         parser.write(body)
         parser.finalize()
-    except FormParserError as exc:
-        raise InvalidRequest(f"The multipart body is malformed: {exc}") from exc
+    except FormParserError:
+        raise InvalidRequest("The multipart body is malformed.") from None
     if collector.error:
         details = {"field": collector.error_field} if collector.error_field else {}
         raise collector.error_class(collector.error, **details)
@@ -199,6 +206,59 @@ class _PartCollector:
         self.complete = True
 
 
+def parse_json(
+    raw: str | bytes,
+    error: type[ClientError] = InvalidRequest,
+    what: str = "The body",
+    field: str | None = None,
+) -> Any:
+    """Parse client JSON strictly: UTF-8 only, no NaN, at most MAX_JSON_DEPTH deep, and
+    no lone UTF-16 surrogate (``"\\ud800"``) in any string; else ``error`` (a 400/422)."""
+    details = {"field": field} if field else {}
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes | bytearray) else raw
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError and UnicodeDecodeError; a very deep
+        # document exhausts the parser's recursion.
+        raise error(f"{what} is not valid JSON.", **details) from None
+    try:
+        _check_json_value(value, what)
+    except ValueError as exc:
+        raise error(str(exc), **details) from None
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check_json_value(value: Any, what: str) -> None:
+    # Iterative, so the check itself never recurses; depth counts containers.
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if not _encodable(item):
+                raise ValueError(f"{what} holds text that is not valid Unicode (a lone surrogate).")
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels.")
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def decode_text_field(raw: str, name: str = "text") -> str:
     """A multipart field's bytes (held as latin-1) decoded as strict UTF-8.
 
@@ -246,10 +306,33 @@ def sniff_image_format(data: bytes) -> str:
     return name
 
 
-def require(form: FormData, name: str) -> None:
-    """Raise ``MissingField`` unless ``name`` is a field or file of ``form``."""
-    if name not in form.fields and name not in form.files:
-        raise MissingField(f"The field {name!r} is required.", field=name)
+SUBMIT_FIELDS = ("image", "text", "options", "callback_url")
+UPLOAD_REQUEST_FIELDS = ("filename", "content_type", "size")
+
+
+def _refuse_unknown(given: Any, allowed: tuple[str, ...]) -> None:
+    unknown = set(given) - set(allowed)
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown fields: {', '.join(sorted(unknown))}; the fields are {', '.join(allowed)}."
+        )
+
+
+def parse_form_submission(form: FormData) -> dict[str, Any]:
+    """The multipart form of ``POST /api/process``: image (a file part), text, and the
+    optional options and callback_url; anything else is refused, as in the JSON form."""
+    for name in ("image", "text"):
+        if name not in form.fields and name not in form.files:
+            raise MissingField(f"The field {name!r} is required.", field=name)
+    _refuse_unknown([*form.fields, *form.files], SUBMIT_FIELDS)
+    if "image" not in form.files:
+        raise InvalidRequest("The image field must be a file part.", field="image")
+    return {
+        "image": form.files["image"].data,
+        "text": form.text("text") or "",
+        "options": form.text("options"),
+        "callback_url": form.text("callback_url"),
+    }
 
 
 def parse_upload_request(body: dict[str, Any]) -> dict[str, Any]:
@@ -257,9 +340,7 @@ def parse_upload_request(body: dict[str, Any]) -> dict[str, Any]:
     for name in ("upload_id", "text"):
         if name not in body:
             raise MissingField(f"The field {name!r} is required.", field=name)
-    unknown = set(body) - {"upload_id", "text", "options", "callback_url"}
-    if unknown:
-        raise InvalidRequest(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    _refuse_unknown(body, ("upload_id", "text", "options", "callback_url"))
     if not isinstance(body["text"], str):
         raise InvalidRequest("text must be a string.", field="text")
     callback = body.get("callback_url")
@@ -271,3 +352,23 @@ def parse_upload_request(body: dict[str, Any]) -> dict[str, Any]:
         "options": body.get("options"),
         "callback_url": callback,
     }
+
+
+def parse_presign_request(body: dict[str, Any]) -> dict[str, Any]:
+    """Check the JSON body of ``POST /api/uploads``: filename, content_type, size."""
+    _refuse_unknown(body, UPLOAD_REQUEST_FIELDS)
+    return {
+        "filename": body.get("filename"),
+        "content_type": body.get("content_type"),
+        "size": whole_number(body.get("size")),
+    }
+
+
+def whole_number(value: Any) -> Any:
+    """``value`` as an int when JSON gave a whole number (``12`` or ``12.0``), else as is.
+
+    JSON Schema counts 12.0 as an integer; ``True`` is not one.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

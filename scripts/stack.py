@@ -289,22 +289,57 @@ class LocalStack:
             wait_for(lambda: " ready." in worker.log_text(), worker.name, 60, worker)
         return worker
 
+    def start_webhook_worker(self, wait: bool = True) -> ManagedProcess:
+        """The worker of the webhooks queue: threads, since deliveries wait on the network."""
+        from chalicelib.settings import Settings
+
+        settings = Settings.from_env(self.env)
+        queue = settings.webhooks_queue
+        worker = self._start(
+            "webhooks",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "worker.celery_app:app",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--pool",
+                "threads",
+                "--concurrency",
+                str(settings.webhook_concurrency),
+                "-n",
+                f"{queue}@%h",
+                "-Q",
+                queue,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+        )
+        if wait:
+            wait_for(lambda: " ready." in worker.log_text(), worker.name, 60, worker)
+        return worker
+
     def start_api(self, port: int | None = None, healthy: bool = True) -> str:
-        """Start ``chalice local``; wait until its health is 200 (or, with ``healthy``
-        false, until it answers at all: a test of the API with a backend down)."""
+        """Start the API (``scripts.devserver``, chalice local behind guards).
+
+        Waits until its health is 200, or with ``healthy`` false until it answers
+        at all (a test of the API with a backend down).
+        """
         port = port or int(self.env.get("API_PORT", "8000"))
         self.api = self._start(
             "api",
             [
-                str(BIN / "chalice"),
-                "local",
+                sys.executable,
+                "-m",
+                "scripts.devserver",
                 "--host",
                 "127.0.0.1",
                 "--port",
                 str(port),
                 "--stage",
                 "local",
-                "--no-autoreload",
             ],
         )
         self.api_url = f"http://127.0.0.1:{port}"
@@ -321,7 +356,8 @@ class LocalStack:
         self.ensure_bucket()
         for _ in range(worker_count):
             self.start_worker(wait=False)
-        for worker in self.workers:
+        webhooks = self.start_webhook_worker(wait=False)
+        for worker in [*self.workers, webhooks]:
             wait_for(lambda w=worker: " ready." in w.log_text(), worker.name, 60, worker)
         return self.start_api(api_port)
 

@@ -26,6 +26,8 @@ TEST_LIMITS = {
     "JOB_TTL_SECONDS": "3600",
     "WEBHOOK_SECRET": "test-webhook-secret",
     "ALLOW_PRIVATE_CALLBACKS": "true",
+    # The tests' receivers listen on loopback ports of their own.
+    "WEBHOOK_PORTS": "any",
 }
 
 

@@ -59,4 +59,6 @@ def _json_logs(**_: Any) -> None:
 
 
 settings = Settings.from_env()
+# A deployed worker must not send unsigned webhooks: refuse to start instead.
+settings.check_webhook_signing()
 app = make_celery(settings)

@@ -15,7 +15,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
 from chalicelib import jobs
-from chalicelib.contract import PROCESS_TASK, WEBHOOK_TASK, check_job_id
+from chalicelib.contract import PROCESS_TASK, check_job_id
 from chalicelib.deadletters import DeadLetters
 from chalicelib.errors import (
     InvalidJobId,
@@ -28,6 +28,7 @@ from worker.celery_app import app, settings
 from worker.context import WorkerContext, get_context
 from worker.pipeline import run_job
 from worker.text import warm_up
+from worker.webhooks import queue_webhook
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def _fail(ctx: WorkerContext, job_id: str, error: ServiceError) -> None:
 def _notify(callback_url: str | None, job_id: str) -> None:
     """Queue the webhook of a job that just reached its final status."""
     if callback_url:
-        app.send_task(WEBHOOK_TASK, kwargs={"job_id": job_id}, queue=settings.celery_queue)
+        queue_webhook(job_id)
 
 
 def _note(ctx: WorkerContext, job_id: str, message: str) -> None:

@@ -1,4 +1,8 @@
-"""Webhook delivery: POST a finished job's status body, signed, retried with backoff."""
+"""Webhook delivery: POST a finished job's status body, signed, retried with backoff.
+
+Deliveries run on a queue of their own (``Settings.webhooks_queue``) served by
+their own workers, so a slow receiver never holds an image worker.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,15 @@ import json
 import logging
 from typing import Any
 
-import requests
-
 from chalicelib import jobs
-from chalicelib.callbacks import check_callback_url, signature
+from chalicelib.callbacks import Resolver, resolve_callback, system_resolver
 from chalicelib.contract import WEBHOOK_TASK
-from chalicelib.errors import ServiceError
+from chalicelib.errors import InvalidCallback
 from chalicelib.status import status_body
+from chalicelib.webhook_signature import webhook_headers
 from worker.celery_app import app, settings
-from worker.context import get_context
+from worker.context import WorkerContext, get_context
+from worker.webhook_sender import DeliveryFailed, post_webhook
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +31,26 @@ def webhook_backoff(retries: int) -> int:
     return int(min(600, 5 * 2**retries))
 
 
-@app.task(name=WEBHOOK_TASK, bind=True, max_retries=settings.webhook_max_retries)
-def deliver_webhook(self: Any, job_id: str) -> str:
-    """Send the job's final status to its callback URL; returns what happened."""
-    ctx = get_context()
+def queue_webhook(job_id: str) -> None:
+    """Queue the webhook of a job that just reached its final status."""
+    app.send_task(WEBHOOK_TASK, kwargs={"job_id": job_id}, queue=settings.webhooks_queue)
+
+
+def deliver_once(
+    ctx: WorkerContext, job_id: str, delivery_id: str, resolver: Resolver = system_resolver
+) -> str:
+    """One delivery attempt of ``job_id``'s webhook; returns what happened.
+
+    ``delivered``, ``refused…`` (for good) or ``retry: <reason>`` (worth another
+    attempt). The URL is resolved and checked once, here, and the connection goes
+    to the address that passed the check.
+    """
     job = ctx.store.get(job_id)
     if job is None or not job.callback_url or job.status not in jobs.TERMINAL:
         return "nothing-to-send"
     try:
-        # Checked again at delivery: the name may resolve elsewhere than at submit.
-        check_callback_url(job.callback_url, ctx.settings.allow_private_callbacks)
-    except ServiceError as exc:
+        target = resolve_callback(job.callback_url, ctx.settings.callback_policy, resolver)
+    except InvalidCallback as exc:
         log.warning("webhook refused: %s", exc.message, extra={"job_id": job_id})
         return "refused"
     body = json.dumps(
@@ -45,36 +58,39 @@ def deliver_webhook(self: Any, job_id: str) -> str:
     ).encode()
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": "media-jobs-webhook/1",
+        "User-Agent": "media-jobs-webhook/2",
         "X-Job-Id": job_id,
-        "X-Signature": signature(body, ctx.settings.webhook_secret),
+        **webhook_headers(ctx.settings.webhook_secrets, body, delivery_id),
     }
     try:
-        response = requests.post(
-            job.callback_url, data=body, headers=headers, timeout=(3, 10), allow_redirects=False
-        )
-    except requests.RequestException as exc:
-        return _retry(self, job_id, f"{type(exc).__name__}")
-    if 200 <= response.status_code < 300:
+        status = post_webhook(target, body, headers, ctx.settings.webhook_timeout)
+    except DeliveryFailed as exc:
+        return f"retry: {exc}"
+    if 200 <= status < 300:
         log.info("webhook delivered", extra={"job_id": job_id})
         return "delivered"
-    if 400 <= response.status_code < 500 and response.status_code not in _RETRYABLE_4XX:
-        log.warning(
-            "webhook refused by receiver: %s", response.status_code, extra={"job_id": job_id}
-        )
-        return f"refused-{response.status_code}"
-    return _retry(self, job_id, f"HTTP {response.status_code}")
+    if 400 <= status < 500 and status not in _RETRYABLE_4XX:
+        log.warning("webhook refused by receiver: %s", status, extra={"job_id": job_id})
+        return f"refused-{status}"
+    return f"retry: HTTP {status}"
 
 
-def _retry(task: Any, job_id: str, reason: str) -> str:
-    if task.request.retries >= task.max_retries:
+@app.task(name=WEBHOOK_TASK, bind=True, max_retries=settings.webhook_max_retries)
+def deliver_webhook(self: Any, job_id: str) -> str:
+    """Send the job's final status to its callback URL; retried with backoff."""
+    # The task id stays the same across retries: receivers see one delivery id.
+    outcome = deliver_once(get_context(), job_id, str(self.request.id or job_id))
+    if not outcome.startswith("retry: "):
+        return outcome
+    reason = outcome.removeprefix("retry: ")
+    if self.request.retries >= self.max_retries:
         log.warning(
             "webhook given up after %s tries: %s",
-            task.request.retries + 1,
+            self.request.retries + 1,
             reason,
             extra={"job_id": job_id},
         )
         return "given-up"
-    delay = webhook_backoff(task.request.retries)
+    delay = webhook_backoff(self.request.retries)
     log.info("webhook failed (%s), retrying in %s s", reason, delay, extra={"job_id": job_id})
-    raise task.retry(countdown=delay)
+    raise self.retry(countdown=delay)

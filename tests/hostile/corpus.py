@@ -818,6 +818,11 @@ def _options() -> Iterator[Case]:
         "caption a string": '{"caption": "bottom"}',
         "color injection": '{"caption": {"color": "#fff; rm -rf /"}}',
         "duplicate keys": '{"caption": {"size": 64}, "caption": {"size": 99999}}',
+        "reserved name with a newline": '{"renditions": [{"name": "captioned\\n", "width": 8}]}',
+        "name with a trailing newline": '{"renditions": [{"name": "thumb\\n", "width": 8}]}',
+        "colour with a trailing newline": '{"caption": {"color": "#ffffff\\n#"}}',
+        "lone surrogate in a name": '{"renditions": [{"name": "\\ud800", "width": 8}]}',
+        "lone surrogate as a key": '{"\\udc00": 1}',
     }
     for label, raw in bad.items():
         yield Case(
@@ -975,6 +980,53 @@ def _names_and_types() -> Iterator[Case]:
         "json",
         b"[" * 50_000 + b"]" * 50_000,
         http(400, "invalid_request") | http(413, "upload_too_large"),
+        content_type="application/json",
+    )
+    yield Case(
+        "json: 5000 nested objects in options",
+        "json",
+        b'{"upload_id": "'
+        + b"0" * 32
+        + b'", "text": "x", "options": '
+        + b'{"a":' * 5_000
+        + b"1"
+        + b"}" * 5_001,
+        http(400, "invalid_request"),
+        content_type="application/json",
+    )
+    yield Case(
+        "json: a lone surrogate in the text",
+        "json",
+        b'{"upload_id": "' + b"0" * 32 + b'", "text": "\\ud800 lone"}',
+        http(400, "invalid_request"),
+        content_type="application/json",
+    )
+    yield Case(
+        "json: a lone surrogate as a key",
+        "json",
+        b'{"\\udfff": 1, "upload_id": "' + b"0" * 32 + b'", "text": "x"}',
+        http(400, "invalid_request"),
+        content_type="application/json",
+    )
+    yield Case(
+        "json: UTF-16 encoded body",
+        "json",
+        json.dumps({"upload_id": "0" * 32, "text": "x"}).encode("utf-16"),
+        http(400, "invalid_request"),
+        content_type="application/json",
+    )
+    yield Case(
+        "json: NaN in options",
+        "json",
+        b'{"upload_id": "' + b"0" * 32 + b'", "text": "x", "options": {"caption": NaN}}',
+        http(400, "invalid_request"),
+        content_type="application/json",
+    )
+    yield Case(
+        "json: upload_id with a trailing newline",
+        "json",
+        json.dumps({"upload_id": "0" * 32 + "\n", "text": "x"}).encode(),
+        http(422, "upload_not_found"),
         content_type="application/json",
     )
     yield Case(

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pytest
 import requests
 
-from chalicelib.callbacks import verify_signature
+from chalicelib.webhook_signature import verify_webhook
 from tests.integration.conftest import ApiClient
 from tests.integration.test_api_errors import assert_error
 from tests.integration.test_end_to_end import jpeg
@@ -227,8 +227,7 @@ class TestWebhooks:
         job_id = response.json()["job_id"]
         wait_for_calls(handler, 1)
         headers, body = handler.calls[0]
-        assert verify_signature(body, "test-webhook-secret", headers["X-Signature"])
-        payload = json.loads(body)
+        payload = verify_webhook("test-webhook-secret", headers, body)
         assert payload["job_id"] == job_id and payload["status"] == "completed"
         assert payload == {**client.status(job_id).json(), "result": payload["result"]}
 
@@ -238,9 +237,13 @@ class TestWebhooks:
         upload = presigned_upload(client, jpeg(100, 100))
         assert process_upload(client, upload["upload_id"], callback_url=url).status_code == 202
         wait_for_calls(handler, 2)
-        assert all(
-            verify_signature(b, "test-webhook-secret", h["X-Signature"]) for h, b in handler.calls
-        )
+        for headers, body in handler.calls:
+            assert (
+                verify_webhook("test-webhook-secret", headers, body)["job_id"]
+                == upload["upload_id"]
+            )
+        # One delivery, retried: the same delivery id both times.
+        assert len({headers["Webhook-Id"] for headers, _ in handler.calls}) == 1
 
     @pytest.mark.parametrize(
         "url",

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from chalicelib import jobs
 from chalicelib.jobs import Job
 
@@ -50,3 +52,14 @@ def test_record_round_trip() -> None:
         error_message="bad",
     )
     assert Job.from_record(failed.to_record()).error == {"code": "corrupt_image", "message": "bad"}
+
+
+@pytest.mark.parametrize(
+    "job_id", ["a" * 32 + "\n", "a" * 32 + "\r\n", "\n" + "a" * 31, "A" * 32, "a" * 33, ""]
+)
+def test_job_ids_match_whole(job_id: str) -> None:
+    from chalicelib.contract import check_job_id
+    from chalicelib.errors import InvalidJobId
+
+    with pytest.raises(InvalidJobId):
+        check_job_id(job_id)

@@ -98,10 +98,16 @@ def test_quality_defaults_per_format(fmt: str, quality: int | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("white", "#ffffff"), ("Black", "#000000"), ("grey", "#808080")]
+    ("name", "value"), [("white", "#ffffff"), ("black", "#000000"), ("grey", "#808080")]
 )
 def test_colour_names(name: str, value: str) -> None:
     assert parse_options(one(width=10, background=name))["renditions"][0]["background"] == value
+
+
+@pytest.mark.parametrize("name", ["Black", " black ", "WHITE"])
+def test_colour_names_are_exactly_as_the_schema_lists_them(name: str) -> None:
+    with pytest.raises(InvalidOptions):
+        parse_options(one(width=10, background=name))
 
 
 def test_every_caption_option_is_kept() -> None:
@@ -249,7 +255,7 @@ valid_rendition = st.fixed_dictionaries(
         "fit": st.sampled_from(["contain", "cover", "fill"]),
         "format": st.sampled_from(["jpeg", "png", "webp", "avif"]),
         "quality": st.none() | st.integers(1, 100),
-        "background": st.sampled_from(["#fff", "#A0b1C2", "white", "Grey", " black "]),
+        "background": st.sampled_from(["#fff", "#A0b1C2", "white", "grey", "black"]),
     },
 ).filter(lambda r: "width" in r or "height" in r)
 valid_caption = st.fixed_dictionaries(
@@ -315,3 +321,23 @@ def test_nested_json_of_any_depth_raises_only_invalid_options(value: Any, depth:
 def test_arbitrary_text_raises_only_invalid_options(raw: str) -> None:
     with suppress(InvalidOptions):
         parse_options(raw)
+
+
+@pytest.mark.parametrize(
+    "name", ["captioned\n", "thumb\n", "thumb\r", "\nthumb", "thumb\x00", "thumb ", "Thumb"]
+)
+def test_names_match_whole_not_up_to_a_line_end(name: str) -> None:
+    with pytest.raises(InvalidOptions) as caught:
+        parse_options({"renditions": [{"name": name, "width": 8}]})
+    assert caught.value.details["field"] == "renditions[0].name"
+
+
+@pytest.mark.parametrize("color", ["#ffffff\n", "#fff\n#", "#ffffff\x00"])
+def test_colours_match_whole(color: str) -> None:
+    with pytest.raises(InvalidOptions):
+        parse_options({"caption": {"color": color}})
+
+
+def test_options_json_holding_a_lone_surrogate_is_invalid_options() -> None:
+    with pytest.raises(InvalidOptions):
+        parse_options('{"renditions": [{"name": "\\ud800", "width": 8}]}')

@@ -101,3 +101,34 @@ def test_env_example_lists_every_setting() -> None:
             )
         }
     )
+
+
+def test_a_deployed_worker_refuses_to_sign_without_a_secret() -> None:
+    Settings.from_env({}).check_webhook_signing()  # local: an empty secret is allowed
+    with pytest.raises(SettingsError, match="WEBHOOK_SECRET"):
+        Settings.from_env({"STAGE": "prod"}).check_webhook_signing()
+    Settings.from_env({"STAGE": "prod", "WEBHOOK_SECRET": "x" * 32}).check_webhook_signing()
+
+
+def test_webhook_secrets_sign_new_then_old() -> None:
+    settings = Settings.from_env({"WEBHOOK_SECRET": "new", "WEBHOOK_SECRET_PREVIOUS": "old"})
+    assert settings.webhook_secrets == ["new", "old"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "ports"),
+    [("80,443", frozenset({80, 443})), (" 8443 ", frozenset({8443})), ("any", None)],
+)
+def test_callback_ports(raw: str, ports: frozenset[int] | None) -> None:
+    assert Settings.from_env({"WEBHOOK_PORTS": raw}).callback_policy.ports == ports
+
+
+@pytest.mark.parametrize("raw", ["", "http", "0", "70000", "80;443"])
+def test_bad_callback_ports_are_refused(raw: str) -> None:
+    with pytest.raises(SettingsError, match="WEBHOOK_PORTS"):
+        Settings.from_env({"WEBHOOK_PORTS": raw})
+
+
+def test_webhooks_have_a_queue_of_their_own() -> None:
+    assert Settings.from_env({"CELERY_QUEUE": "q1"}).webhooks_queue == "q1-webhooks"
+    assert Settings.from_env({"WEBHOOK_QUEUE": "hooks"}).webhooks_queue == "hooks"

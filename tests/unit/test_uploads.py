@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from chalicelib.errors import (
+    InvalidOptions,
     InvalidRequest,
     InvalidText,
     MissingField,
@@ -13,7 +14,7 @@ from chalicelib.errors import (
     UnsupportedImage,
     UploadTooLarge,
 )
-from chalicelib.uploads import parse_multipart, sniff_image_format, validate_text
+from chalicelib.uploads import parse_json, parse_multipart, sniff_image_format, validate_text
 
 BOUNDARY = "b0undary"
 CT = f"multipart/form-data; boundary={BOUNDARY}"
@@ -174,3 +175,36 @@ def test_options_that_are_not_utf8_are_invalid_options() -> None:
 def test_a_content_type_outside_latin1_is_invalid() -> None:
     with pytest.raises(InvalidRequest):
         parse_multipart(b"", "multipart/form-data; boundary=\u2603", 10_000)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 40 + b"]" * 40,
+        b'{"a":' * 33 + b"1" + b"}" * 33,
+        b"[" * 100_000 + b"]" * 100_000,  # past the parser's own recursion limit
+        b'"\\ud800"',
+        b'{"\\udfff": 1}',
+        b'["ok", {"x": "\\ud83d"}]',
+        '{"text": "x"}'.encode("utf-16"),
+        b'{"text": "\xff"}',
+        b"NaN",
+        b"[Infinity]",
+        b"",
+        b"{",
+    ],
+)
+def test_client_json_is_parsed_strictly(raw: bytes) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_json(raw)
+    assert caught.value.status == 400
+
+
+def test_client_json_within_the_rules_is_parsed() -> None:
+    assert parse_json(b'{"text": "\\ud83d\\ude00 ok", "n": [[1]]}') == {"text": "😀 ok", "n": [[1]]}
+    assert parse_json(b"[" * 32 + b"]" * 32) is not None
+
+
+def test_json_errors_take_the_callers_class() -> None:
+    with pytest.raises(InvalidOptions):
+        parse_json('{"a": "\\ud800"}', InvalidOptions, "options")

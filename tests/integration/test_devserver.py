@@ -1,0 +1,144 @@
+"""The local API server's guards: JSON for every method, bodies refused or cut before harm."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from scripts.stack import ROOT, free_port, http_answers, wait_for
+from tests.stack_fixtures import stack_env
+
+
+def raw_request(port: int, head: bytes, body: bytes = b"", read_timeout: float = 20) -> bytes:
+    """Send bytes as they are and read the whole answer (the server closes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as sock:
+        sock.sendall(head + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def split_answer(answer: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+@pytest.fixture(scope="module")
+def quick_server(redis_url: str) -> Iterator[int]:
+    """A server of its own whose read deadline is one second (no backend needed)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.devserver", "--port", str(port), "--read-timeout", "1"],
+        cwd=ROOT,
+        env={**stack_env(redis_url), "MAX_UPLOAD_BYTES": "1000000"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(
+            lambda: http_answers(f"http://127.0.0.1:{port}/api/openapi.json") == 200,
+            "devserver",
+            60,
+        )
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "BREW", "PROPFIND", "PUT", "PATCH"])
+def test_every_method_gets_the_json_error_shape(api: str, method: str) -> None:
+    response = requests.request(method, f"{api}/api/status/{'0' * 32}", timeout=10)
+    assert response.status_code == 405
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_head_gets_headers_and_no_body(quick_server: int) -> None:
+    answer = raw_request(
+        quick_server, b"HEAD /api/openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    status, headers, body = split_answer(answer)
+    assert status == 405 and headers["content-type"].startswith("application/json")
+    assert body == b""
+
+
+def test_an_unknown_route_is_a_json_404(api: str) -> None:
+    response = requests.get(f"{api}/api/nothing-here", timeout=10)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_bad_request_line_is_json(quick_server: int) -> None:
+    status, headers, body = split_answer(raw_request(quick_server, b"GET /a b c HTTP/1.1\r\n\r\n"))
+    assert status == 400 and headers["content-type"] == "application/json"
+    assert json.loads(body)["error"]["code"] == "invalid_request"
+
+
+def test_an_oversized_body_is_refused_before_it_is_sent(quick_server: int) -> None:
+    # Only the headers go out: the answer comes without the server waiting for 300 MB.
+    head = (
+        b"POST /api/process HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+        b"boundary=b\r\nContent-Length: 300000000\r\n\r\n"
+    )
+    status, _, body = split_answer(raw_request(quick_server, head))
+    assert status == 413
+    assert json.loads(body)["error"]["code"] == "upload_too_large"
+
+
+@pytest.mark.parametrize(
+    "length_header",
+    [b"Content-Length: -5\r\n", b"Content-Length: 12abc\r\n", b"Transfer-Encoding: chunked\r\n"],
+)
+def test_a_body_without_a_usable_length_is_refused(quick_server: int, length_header: bytes) -> None:
+    head = (
+        b"POST /api/uploads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + length_header
+        + b"\r\n"
+    )
+    status, _, body = split_answer(raw_request(quick_server, head, b"5\r\n{}\r\n0\r\n\r\n"))
+    assert status == 400
+    assert json.loads(body)["error"]["code"] == "invalid_request"
+
+
+def test_a_trickling_body_is_cut_at_the_read_deadline(quick_server: int) -> None:
+    head = (
+        b"POST /api/uploads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", quick_server), timeout=20) as sock:
+        sock.sendall(head)
+        started = time.monotonic()
+        answer = b""
+        # One byte every 0.3 s would take 5 minutes for the whole body.
+        sock.settimeout(0.3)
+        while not answer and time.monotonic() - started < 20:
+            try:
+                sock.sendall(b" ")
+                answer = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        sock.settimeout(5)
+        while chunk := sock.recv(65536):
+            answer += chunk
+    print(f"trickling body answered after {time.monotonic() - started:.2f} s (deadline 1 s)")
+    status, _, body = split_answer(answer)
+    assert status == 408
+    assert json.loads(body)["error"]["code"] == "request_timeout"
+
+
+def test_a_normal_request_still_works(quick_server: int) -> None:
+    response = requests.get(f"http://127.0.0.1:{quick_server}/api/openapi.json", timeout=10)
+    assert response.status_code == 200 and response.json()["openapi"].startswith("3.")
