@@ -45,11 +45,14 @@ locals {
   # Environment shared by the API Lambda and the workers. Secrets (REDIS_URL)
   # are not here: the workers get them from SSM, the Lambda from api.tf.
   common_environment = {
+    STAGE                        = var.stage
     S3_BUCKET                    = aws_s3_bucket.media.id
     UPLOAD_FOLDER                = var.upload_folder
     RESULTS_FOLDER               = var.results_folder
     CELERY_QUEUE                 = var.celery_queue
     POWERTOOLS_SERVICE_NAME      = local.name
     POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
+    # Callbacks over HTTPS only: the webhook workers' egress allows 443 alone.
+    WEBHOOK_PORTS = "443"
   }
 }

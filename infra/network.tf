@@ -183,7 +183,7 @@ resource "aws_vpc_endpoint" "interface" {
 }
 
 ################################################################################
-# Security groups: the API Lambda, the workers, Redis, the endpoints
+# Security groups: the API Lambda, the workers, the webhook workers, Redis, the endpoints
 ################################################################################
 
 resource "aws_security_group" "api" {
@@ -197,10 +197,18 @@ resource "aws_security_group" "api" {
 
 resource "aws_security_group" "worker" {
   name        = "${local.name}-worker"
-  description = "Celery workers: out to Redis, S3, the AWS endpoints and HTTPS webhooks"
+  description = "Celery image workers: out to Redis, S3 and the AWS endpoints only"
   vpc_id      = aws_vpc.main.id
 
   tags = { Name = "${local.name}-worker" }
+}
+
+resource "aws_security_group" "webhooks" {
+  name        = "${local.name}-webhooks"
+  description = "Webhook workers: out to Redis, S3, the AWS endpoints and HTTPS callbacks"
+  vpc_id      = aws_vpc.main.id
+
+  tags = { Name = "${local.name}-webhooks" }
 }
 
 resource "aws_security_group" "redis" {
@@ -222,8 +230,9 @@ resource "aws_security_group" "endpoints" {
 locals {
   # Both clients of Redis and the endpoints get the same egress.
   client_security_groups = {
-    api    = aws_security_group.api.id
-    worker = aws_security_group.worker.id
+    api      = aws_security_group.api.id
+    worker   = aws_security_group.worker.id
+    webhooks = aws_security_group.webhooks.id
   }
 }
 
@@ -260,11 +269,12 @@ resource "aws_vpc_security_group_egress_rule" "to_s3" {
   prefix_list_id    = aws_vpc_endpoint.s3.prefix_list_id
 }
 
-# Webhook calls to the clients' callback URLs (HTTPS only), through the NAT.
-resource "aws_vpc_security_group_egress_rule" "worker_webhooks" {
+# Webhook calls to the clients' callback URLs (HTTPS only), through the NAT: the
+# webhook workers alone reach the internet; the image workers never do.
+resource "aws_vpc_security_group_egress_rule" "webhooks_internet" {
   count = var.enable_nat_gateway ? 1 : 0
 
-  security_group_id = aws_security_group.worker.id
+  security_group_id = aws_security_group.webhooks.id
   description       = "Webhook calls (HTTPS) to callback URLs"
   ip_protocol       = "tcp"
   from_port         = 443

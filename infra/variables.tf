@@ -58,7 +58,7 @@ variable "private_subnet_cidrs" {
 }
 
 variable "enable_nat_gateway" {
-  description = "Give the private subnets internet egress through a NAT gateway, for the workers' webhook calls (HTTPS only, workers only). False closes the VPC to the internet; callbacks then fail."
+  description = "Give the private subnets internet egress through a NAT gateway, for the webhook workers' calls (HTTPS only, webhook workers only). False closes the VPC to the internet; callbacks then fail."
   type        = bool
   default     = true
 }
@@ -185,6 +185,23 @@ variable "worker_memory" {
   description = "Memory (MiB) of one worker task."
   type        = number
   default     = 2048
+}
+
+variable "webhook_tasks" {
+  description = "Webhook worker tasks (deliveries wait on the network, so one task of threads goes far)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.webhook_tasks >= 1
+    error_message = "At least one webhook task, or webhooks are never sent."
+  }
+}
+
+variable "webhook_concurrency" {
+  description = "Delivery threads per webhook task (WEBHOOK_CONCURRENCY)."
+  type        = number
+  default     = 16
 }
 
 variable "worker_cpu_architecture" {

@@ -18,7 +18,7 @@ CHECKOV = REPO / ".venv-tools" / "bin" / "checkov"
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=(CKV2?_[A-Z0-9]+_\d+)(?::(.*))?")
 EXPECTED_FILES = {
     "versions.tf", "variables.tf", "outputs.tf", "main.tf", "network.tf", "s3.tf",
-    "redis.tf", "ecr.tf", "ecs.tf", "autoscaling.tf", "iam.tf", "alarms.tf", "api.tf",
+    "redis.tf", "ecr.tf", "ecs.tf", "webhooks.tf", "autoscaling.tf", "iam.tf", "alarms.tf", "api.tf",
 }  # fmt: skip
 
 
