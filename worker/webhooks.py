@@ -48,6 +48,11 @@ def deliver_once(
     job = ctx.store.get(job_id)
     if job is None or not job.callback_url or job.status not in jobs.TERMINAL:
         return "nothing-to-send"
+    if not ctx.settings.webhook_secrets:
+        # Only a local stack can run without a secret (a deployed worker refuses to
+        # start); an unsigned webhook would teach receivers to skip the check.
+        log.warning("webhook not sent: WEBHOOK_SECRET is empty", extra={"job_id": job_id})
+        return "refused-unsigned"
     try:
         target = resolve_callback(job.callback_url, ctx.settings.callback_policy, resolver)
     except InvalidCallback as exc:
