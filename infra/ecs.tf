@@ -41,6 +41,46 @@ locals {
   )
 }
 
+locals {
+  # What the image workers' and the webhook workers' containers share: the
+  # image, the non-root user, a read-only root with a scratch /tmp, no
+  # capabilities, the environment and the secrets.
+  worker_container_base = {
+    image                  = "${aws_ecr_repository.worker.repository_url}:${var.worker_image_tag}"
+    essential              = true
+    user                   = "10001:10001" # the image's USER (worker/Dockerfile)
+    readonlyRootFilesystem = true
+    privileged             = false
+
+    linuxParameters = {
+      # A tiny init as PID 1 forwards SIGTERM to celery and reaps zombies.
+      initProcessEnabled = true
+      capabilities       = { drop = ["ALL"] }
+    }
+
+    environment = [
+      for key in sort(keys(local.worker_environment)) :
+      { name = key, value = local.worker_environment[key] }
+    ]
+
+    secrets = [
+      { name = "REDIS_URL", valueFrom = aws_ssm_parameter.redis_url.arn },
+      { name = "WEBHOOK_SECRET", valueFrom = aws_ssm_parameter.webhook_secret.arn },
+    ]
+
+    mountPoints = [
+      { sourceVolume = "tmp", containerPath = "/tmp", readOnly = false },
+    ]
+  }
+
+  worker_log_options = {
+    awslogs-group   = aws_cloudwatch_log_group.worker.name
+    awslogs-region  = local.region
+    mode            = "non-blocking"
+    max-buffer-size = "4m"
+  }
+}
+
 resource "aws_ecs_task_definition" "worker" {
   family                   = "${local.name}-worker"
   requires_compatibilities = ["FARGATE"]
@@ -64,38 +104,12 @@ resource "aws_ecs_task_definition" "worker" {
   # No "command": the container runs the image's CMD (celery worker with
   # WORKER_COUNT processes), so the image alone defines how a worker starts.
   container_definitions = jsonencode([
-    {
-      name      = local.worker_container_name
-      image     = "${aws_ecr_repository.worker.repository_url}:${var.worker_image_tag}"
-      essential = true
-      # Same non-root uid as the image's USER (worker/Dockerfile).
-      user                   = "10001:10001"
-      readonlyRootFilesystem = true
-      privileged             = false
+    merge(local.worker_container_base, {
+      name = local.worker_container_name
       # Celery's warm shutdown on SIGTERM: finish the running tasks (Fargate's
       # maximum wait is 120 s; an unfinished task is redelivered, since tasks
       # are acknowledged late).
       stopTimeout = 120
-
-      linuxParameters = {
-        # A tiny init as PID 1 forwards SIGTERM to celery and reaps zombies.
-        initProcessEnabled = true
-        capabilities       = { drop = ["ALL"] }
-      }
-
-      environment = [
-        for key in sort(keys(local.worker_environment)) :
-        { name = key, value = local.worker_environment[key] }
-      ]
-
-      secrets = [
-        { name = "REDIS_URL", valueFrom = aws_ssm_parameter.redis_url.arn },
-        { name = "WEBHOOK_SECRET", valueFrom = aws_ssm_parameter.webhook_secret.arn },
-      ]
-
-      mountPoints = [
-        { sourceVolume = "tmp", containerPath = "/tmp", readOnly = false },
-      ]
 
       healthCheck = {
         command     = ["CMD-SHELL", "celery -A worker.celery_app:app inspect ping --timeout 10 -d \"worker@$(hostname)\" >/dev/null"]
@@ -107,15 +121,9 @@ resource "aws_ecs_task_definition" "worker" {
 
       logConfiguration = {
         logDriver = "awslogs"
-        options = {
-          awslogs-group         = aws_cloudwatch_log_group.worker.name
-          awslogs-region        = local.region
-          awslogs-stream-prefix = "worker"
-          mode                  = "non-blocking"
-          max-buffer-size       = "4m"
-        }
+        options   = merge(local.worker_log_options, { awslogs-stream-prefix = "worker" })
       }
-    },
+    }),
   ])
 }
 

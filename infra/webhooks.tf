@@ -60,39 +60,15 @@ resource "aws_ecs_task_definition" "webhooks" {
   }
 
   container_definitions = jsonencode([
-    {
-      name                   = "webhooks"
-      image                  = "${aws_ecr_repository.worker.repository_url}:${var.worker_image_tag}"
-      essential              = true
-      user                   = "10001:10001"
-      readonlyRootFilesystem = true
-      privileged             = false
-      stopTimeout            = 30
+    merge(local.worker_container_base, {
+      name        = "webhooks"
+      stopTimeout = 30
       command = [
         "celery", "-A", "worker.celery_app:app", "worker",
         "--loglevel", "INFO", "--pool", "threads",
         "--concurrency", tostring(var.webhook_concurrency),
         "-Q", local.webhooks_queue, "-n", "webhooks@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
-      ]
-
-      linuxParameters = {
-        initProcessEnabled = true
-        capabilities       = { drop = ["ALL"] }
-      }
-
-      environment = [
-        for key in sort(keys(local.worker_environment)) :
-        { name = key, value = local.worker_environment[key] }
-      ]
-
-      secrets = [
-        { name = "REDIS_URL", valueFrom = aws_ssm_parameter.redis_url.arn },
-        { name = "WEBHOOK_SECRET", valueFrom = aws_ssm_parameter.webhook_secret.arn },
-      ]
-
-      mountPoints = [
-        { sourceVolume = "tmp", containerPath = "/tmp", readOnly = false },
       ]
 
       healthCheck = {
@@ -105,15 +81,9 @@ resource "aws_ecs_task_definition" "webhooks" {
 
       logConfiguration = {
         logDriver = "awslogs"
-        options = {
-          awslogs-group         = aws_cloudwatch_log_group.worker.name
-          awslogs-region        = local.region
-          awslogs-stream-prefix = "webhooks"
-          mode                  = "non-blocking"
-          max-buffer-size       = "4m"
-        }
+        options   = merge(local.worker_log_options, { awslogs-stream-prefix = "webhooks" })
       }
-    },
+    }),
   ])
 }
 

@@ -252,6 +252,33 @@ class LocalStack:
         )
         return settings.s3_bucket
 
+    def _celery_worker(
+        self, name: str, queue: str, pool: str, concurrency: int, extra: list[str]
+    ) -> ManagedProcess:
+        return self._start(
+            name,
+            [
+                str(BIN / "celery"),
+                "-A",
+                "worker.celery_app:app",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--pool",
+                pool,
+                "--concurrency",
+                str(concurrency),
+                "-n",
+                f"{queue}-{name}@%h",
+                "-Q",
+                queue,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                *extra,
+            ],
+        )
+
     def start_worker(
         self,
         index: int | None = None,
@@ -261,29 +288,7 @@ class LocalStack:
     ) -> ManagedProcess:
         index = len(self.workers) + 1 if index is None else index
         queue = self.env.get("CELERY_QUEUE", "images")
-        worker = self._start(
-            f"worker{index}",
-            [
-                str(BIN / "celery"),
-                "-A",
-                "worker.celery_app:app",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                str(concurrency),
-                "--pool",
-                "prefork",
-                "-n",
-                f"{queue}-worker{index}@%h",
-                "-Q",
-                queue,
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                *(extra or []),
-            ],
-        )
+        worker = self._celery_worker(f"worker{index}", queue, "prefork", concurrency, extra or [])
         self.workers.append(worker)
         if wait:
             wait_for(lambda: " ready." in worker.log_text(), worker.name, 60, worker)
@@ -294,28 +299,8 @@ class LocalStack:
         from chalicelib.settings import Settings
 
         settings = Settings.from_env(self.env)
-        queue = settings.webhooks_queue
-        worker = self._start(
-            "webhooks",
-            [
-                str(BIN / "celery"),
-                "-A",
-                "worker.celery_app:app",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--pool",
-                "threads",
-                "--concurrency",
-                str(settings.webhook_concurrency),
-                "-n",
-                f"{queue}@%h",
-                "-Q",
-                queue,
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
+        worker = self._celery_worker(
+            "webhooks", settings.webhooks_queue, "threads", settings.webhook_concurrency, []
         )
         if wait:
             wait_for(lambda: " ready." in worker.log_text(), worker.name, 60, worker)
