@@ -72,7 +72,7 @@ compose-up: ## The same system in containers: LocalStack, Redis, API, 3 workers,
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy chalicelib worker
+	$(VENV)/bin/mypy chalicelib worker scripts app.py
 
 format: venv
 	$(VENV)/bin/ruff format .

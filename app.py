@@ -7,9 +7,10 @@ import hmac
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Chalice, Rate, Response
+from chalice.app import Request
 
 from chalicelib.errors import (
     InvalidRequest,
@@ -20,6 +21,10 @@ from chalicelib.errors import (
 )
 from chalicelib.settings import Settings
 
+if TYPE_CHECKING:
+    from chalicelib.backends import Backends
+    from chalicelib.service import JobService
+
 app = Chalice(app_name="media-jobs")
 app.api.binary_types.append("multipart/form-data")
 log = logging.getLogger("media-jobs.api")
@@ -27,6 +32,9 @@ log = logging.getLogger("media-jobs.api")
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
 FORM = "application/x-www-form-urlencoded"
+# JSON bodies are small; a multipart body may carry an image (MAX_UPLOAD_BYTES).
+PROCESS_JSON_LIMIT = 64 * 1024
+UPLOAD_REQUEST_LIMIT = 16 * 1024
 STATIC = Path(__file__).resolve().parent / "chalicelib" / "static"
 
 
@@ -36,22 +44,22 @@ def _settings() -> Settings:
 
 
 @functools.cache
-def _service() -> Any:
-    """The job service, built on first use and reused by later invocations."""
-    from chalicelib.jobstore import RedisJobStore, make_redis_client
-    from chalicelib.observability import configure_logging
-    from chalicelib.queue import CeleryTaskQueue
-    from chalicelib.service import JobService
-    from chalicelib.storage import S3ObjectStore
+def _backends() -> Backends:
+    """The clients of this process, built on first use and reused by later invocations."""
+    from chalicelib.backends import Backends
+    from chalicelib.telemetry import configure_logging
 
     settings = _settings()
     configure_logging(settings)
-    return JobService(
-        settings,
-        RedisJobStore(make_redis_client(settings), settings.job_ttl_seconds),
-        S3ObjectStore.from_settings(settings),
-        CeleryTaskQueue(settings),
-    )
+    return Backends.from_settings(settings)
+
+
+@functools.cache
+def _service() -> JobService:
+    """The job service over this process's clients."""
+    from chalicelib.service import JobService
+
+    return JobService.from_backends(_backends())
 
 
 def error_response(error: ServiceError, headers: dict[str, str] | None = None) -> Response:
@@ -118,19 +126,26 @@ def api_keys_and_uniform_errors(event: Any, get_response: Callable[[Any], Respon
     return response
 
 
-def _request_body(max_bytes: int) -> bytes:
+def _request() -> Request:
     request = app.current_request
+    assert request is not None, "only called while a request is being handled"
+    return request
+
+
+def _request_body(max_bytes: int) -> bytes:
+    request = _request()
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise UploadTooLarge(f"The request body is over {max_bytes} bytes.")
-    body: bytes = request.raw_body or b""
+    raw = request.raw_body or b""
+    body = raw if isinstance(raw, bytes) else raw.encode()
     if len(body) > max_bytes:
         raise UploadTooLarge(f"The request body is over {max_bytes} bytes.")
     return body
 
 
 def _json_body(max_bytes: int) -> dict[str, Any]:
-    from chalicelib.uploads import parse_json
+    from chalicelib.intake import parse_json
 
     body = parse_json(_request_body(max_bytes) or b"null")
     if not isinstance(body, dict):
@@ -139,14 +154,14 @@ def _json_body(max_bytes: int) -> dict[str, Any]:
 
 
 def _content_type() -> str:
-    return (app.current_request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    return (_request().headers.get("content-type") or "").split(";")[0].strip().lower()
 
 
 @app.route("/api/process", methods=["POST"], content_types=[MULTIPART, JSON, FORM])
 @json_errors
 def process() -> Response:
     """Accept an image and a text (multipart, or JSON naming an upload); 202 with the job."""
-    from chalicelib.uploads import parse_form_submission, parse_multipart, parse_upload_request
+    from chalicelib.intake import parse_form_submission, parse_multipart, parse_upload_request
 
     service = _service()
     settings = service.settings
@@ -158,14 +173,14 @@ def process() -> Response:
     if _content_type() == MULTIPART:
         form = parse_multipart(
             _request_body(settings.max_upload_bytes),
-            app.current_request.headers.get("content-type", ""),
+            _request().headers.get("content-type", ""),
             settings.max_upload_bytes,
         )
         submission = service.validate(**parse_form_submission(form))
     else:
-        request = parse_upload_request(_json_body(64 * 1024))
+        request = parse_upload_request(_json_body(PROCESS_JSON_LIMIT))
         submission = service.validate_upload(**request)
-    headers = app.current_request.headers
+    headers = _request().headers
     accepted = service.submit(
         submission,
         idempotency_key=headers.get("idempotency-key"),
@@ -184,9 +199,9 @@ def process() -> Response:
 @json_errors
 def create_upload() -> Response:
     """A presigned S3 POST for a large image; then POST /api/process with its upload_id."""
-    from chalicelib.uploads import parse_presign_request
+    from chalicelib.intake import parse_presign_request
 
-    upload = _service().create_upload(**parse_presign_request(_json_body(16 * 1024)))
+    upload = _service().create_upload(**parse_presign_request(_json_body(UPLOAD_REQUEST_LIMIT)))
     return json_response(upload, 201)
 
 
@@ -222,7 +237,9 @@ def openapi() -> Response:
     """The OpenAPI 3 description of this API."""
     from chalicelib.openapi import openapi_document
 
-    return json_response(openapi_document(_settings()), **{"Cache-Control": "max-age=300"})
+    response = json_response(openapi_document(_settings()))
+    response.headers["Cache-Control"] = "max-age=300"
+    return response
 
 
 @app.route("/", methods=["GET"])
@@ -245,19 +262,21 @@ def index() -> Response:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def watch_queue(event: Any) -> dict[str, Any]:
     """Every minute: publish the queue metrics (autoscaling, alarms) and requeue stuck jobs."""
-    from chalicelib.monitoring import queue_figures
-    from chalicelib.observability import emit_metrics
+    from chalicelib.queue_health import queue_figures
     from chalicelib.reconcile import reconcile_stuck_jobs
+    from chalicelib.telemetry import emit_metrics
 
-    service = _service()
-    figures = queue_figures(service.store, service.queue)
+    backends = _backends()
+    figures = queue_figures(backends.store, backends.inspector, backends.dead_letters)
     emit_metrics(
-        service.settings,
+        backends.settings,
         {
             "QueueLength": (figures["QueueLength"], "Count"),
             "QueueOldestJobAge": (figures["QueueOldestJobAge"], "Seconds"),
             "DeadLetters": (figures["DeadLetters"], "Count"),
         },
     )
-    report = reconcile_stuck_jobs(service.store, service.queue, service.settings)
+    report = reconcile_stuck_jobs(
+        backends.store, backends.queue, backends.inspector, backends.settings
+    )
     return {**figures, "requeued": len(report.requeued)}

@@ -56,7 +56,7 @@ def measure(stack: Any, count: int) -> dict[str, Any]:
             service.submit(submission)
 
         # The floor's own clients: built the same way, used directly.
-        from chalicelib.jobstore import make_redis_client
+        from chalicelib.redis_client import make_redis_client
         from chalicelib.storage import make_s3_client
 
         s3 = make_s3_client(settings)

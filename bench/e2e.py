@@ -91,7 +91,7 @@ def _wait_completed(redis: Any, key: str, timeout: float = 120, poll: float = 0.
 
 
 def latency(stack: LocalStack, image: bytes, count: int) -> dict[str, float]:
-    from chalicelib.jobstore import make_redis_client
+    from chalicelib.redis_client import make_redis_client
     from chalicelib.settings import Settings
 
     redis = make_redis_client(Settings.from_env(stack.env))

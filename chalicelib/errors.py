@@ -1,7 +1,8 @@
 """The service's error hierarchy: each error carries a stable ``code`` and an HTTP status.
 
     ServiceError                      (500 internal_error: a bug, never shown with a trace)
-    ├── ClientError                   a request the client can fix; permanent
+    ├── InputError                    what the client sent cannot be processed as it is;
+    │                                 permanent (4xx, or a job failed at once)
     │   ├── MissingField              400 missing_field
     │   ├── InvalidRequest            400 invalid_request
     │   ├── InvalidJobId              400 invalid_job_id
@@ -27,7 +28,7 @@
     ├── StorageError                  503 storage_error        (S3 refused for good: config)
     └── JobTimeout                    504 timeout              (the worker's soft limit)
 
-Workers use the same classes: a ``ClientError`` ends a job ``failed`` at once, a
+Workers use the same classes: an ``InputError`` ends a job ``failed`` at once, a
 ``ServiceUnavailable`` is retried with backoff.
 """
 
@@ -55,7 +56,7 @@ class ServiceError(Exception):
         return body
 
 
-class ClientError(ServiceError):
+class InputError(ServiceError):
     """A request the client must change; retrying it as it is cannot succeed."""
 
     code = "invalid_request"
@@ -63,126 +64,126 @@ class ClientError(ServiceError):
     default_message = "The request is invalid."
 
 
-class MissingField(ClientError):
+class MissingField(InputError):
     code = "missing_field"
     status = 400
     default_message = "A required field is missing."
 
 
-class InvalidRequest(ClientError):
+class InvalidRequest(InputError):
     code = "invalid_request"
     status = 400
 
 
-class InvalidJobId(ClientError):
+class InvalidJobId(InputError):
     code = "invalid_job_id"
     status = 400
     default_message = "The job id is malformed."
 
 
-class InvalidText(ClientError):
+class InvalidText(InputError):
     code = "invalid_text"
     status = 400
     default_message = "The text must be UTF-8 without control characters."
 
 
-class Unauthorized(ClientError):
+class Unauthorized(InputError):
     code = "unauthorized"
     status = 401
     default_message = "A valid X-Api-Key header is required."
 
 
-class IdempotencyConflict(ClientError):
+class IdempotencyConflict(InputError):
     code = "idempotency_conflict"
     status = 409
     default_message = "This Idempotency-Key was used with a different request."
 
 
-class UploadAlreadyUsed(ClientError):
+class UploadAlreadyUsed(InputError):
     code = "upload_already_used"
     status = 409
     default_message = "This upload_id already started a job."
 
 
-class InvalidCallback(ClientError):
+class InvalidCallback(InputError):
     code = "invalid_callback_url"
     status = 422
     default_message = "The callback URL is not acceptable."
 
 
-class UploadNotFound(ClientError):
+class UploadNotFound(InputError):
     code = "upload_not_found"
     status = 422
     default_message = "Nothing was uploaded under this upload_id (or the upload expired)."
 
 
-class JobNotFound(ClientError):
+class JobNotFound(InputError):
     code = "job_not_found"
     status = 404
     default_message = "No job has this id (it may have expired)."
 
 
-class RouteNotFound(ClientError):
+class RouteNotFound(InputError):
     code = "not_found"
     status = 404
     default_message = "No such route; see /api/openapi.json."
 
 
-class MethodNotAllowed(ClientError):
+class MethodNotAllowed(InputError):
     code = "method_not_allowed"
     status = 405
     default_message = "This method is not allowed here."
 
 
-class RequestTimeout(ClientError):
+class RequestTimeout(InputError):
     code = "request_timeout"
     status = 408
     default_message = "The request was not received in time."
 
 
-class UploadTooLarge(ClientError):
+class UploadTooLarge(InputError):
     code = "upload_too_large"
     status = 413
     default_message = "The upload is larger than the service accepts."
 
 
-class TextTooLong(ClientError):
+class TextTooLong(InputError):
     code = "text_too_long"
     status = 413
     default_message = "The text is longer than the service accepts."
 
 
-class ImageTooLarge(ClientError):
+class ImageTooLarge(InputError):
     code = "image_too_large"
     status = 413
     default_message = "The image has too many pixels, frames or too large dimensions."
 
 
-class UnsupportedImage(ClientError):
+class UnsupportedImage(InputError):
     code = "unsupported_image"
     status = 415
     default_message = "The file is not an image in a supported format."
 
 
-class UnsupportedMediaType(ClientError):
+class UnsupportedMediaType(InputError):
     code = "unsupported_media_type"
     status = 415
     default_message = "The request body must be multipart/form-data or application/json."
 
 
-class InvalidOptions(ClientError):
+class InvalidOptions(InputError):
     code = "invalid_options"
     status = 422
     default_message = "The options are invalid."
 
 
-class CorruptImage(ClientError):
+class CorruptImage(InputError):
     code = "corrupt_image"
     status = 422
     default_message = "The image could not be decoded; it is truncated or corrupt."
 
 
-class SourceMissing(ClientError):
+class SourceMissing(InputError):
     code = "source_missing"
     status = 422
     default_message = "The job's source image is no longer in storage."

@@ -7,8 +7,10 @@ import json
 import re
 from typing import Any
 
+import redis
+
 from chalicelib.errors import IdempotencyConflict, InvalidRequest
-from chalicelib.jobstore import RedisJobStore
+from chalicelib.redis_client import redis_errors
 
 MAX_KEY_LENGTH = 255
 KEY_PATTERN = re.compile(f"[ -~]{{1,{MAX_KEY_LENGTH}}}")
@@ -23,8 +25,8 @@ def fingerprint(*parts: Any) -> str:
 class IdempotencyKeys:
     """Claims keys in Redis (``SET NX`` with a TTL) before a job is created."""
 
-    def __init__(self, store: RedisJobStore, ttl_seconds: int, prefix: str = "idempotency:"):
-        self._store = store
+    def __init__(self, client: redis.Redis, ttl_seconds: int, prefix: str = "idempotency:"):
+        self._redis = client
         self._ttl = ttl_seconds
         self._prefix = prefix
 
@@ -43,12 +45,13 @@ class IdempotencyKeys:
         """
         redis_key = self._key(scope, key)
         value = json.dumps({"fingerprint": request_fingerprint, "job_id": job_id})
-        if self._store.call(lambda r: r.set(redis_key, value, nx=True, ex=self._ttl)):
-            return None
-        raw = self._store.call(lambda r: r.get(redis_key))
+        with redis_errors():
+            if self._redis.set(redis_key, value, nx=True, ex=self._ttl):
+                return None
+            raw = self._redis.get(redis_key)
         if raw is None:  # expired between the two calls: claim again
             return self.claim(scope, key, request_fingerprint, job_id)
-        earlier = json.loads(raw)
+        earlier = json.loads(str(raw))
         if earlier["fingerprint"] != request_fingerprint:
             raise IdempotencyConflict()
         return str(earlier["job_id"])
@@ -56,4 +59,5 @@ class IdempotencyKeys:
     def release(self, scope: str, key: str) -> None:
         """Forget a claim whose job could not be created, so a retry can succeed."""
         redis_key = self._key(scope, key)
-        self._store.call(lambda r: r.delete(redis_key))
+        with redis_errors():
+            self._redis.delete(redis_key)

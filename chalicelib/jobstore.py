@@ -1,22 +1,19 @@
-"""Job records in Redis: one hash per job with a TTL, atomic status transitions."""
+"""Job records in Redis: one hash per job with a TTL, atomic status transitions.
+
+``JobStore`` is the interface the service and the workers use; ``RedisJobStore``
+is the real one (tests also use an in-memory fake of the same interface).
+"""
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol
 
 import redis
 
 from chalicelib import jobs
-from chalicelib.errors import ServiceUnavailable
 from chalicelib.jobs import Job
-from chalicelib.settings import Settings
-
-T = TypeVar("T")
-log = logging.getLogger(__name__)
+from chalicelib.redis_client import redis_errors
 
 # Moves a job to ARGV[1] only if its current status is one of ARGV[2]
 # (comma-separated), then sets the field/value pairs from ARGV[5] on. Checking
@@ -57,29 +54,26 @@ return 1
 """
 
 
-def make_redis_client(settings: Settings, url: str | None = None) -> redis.Redis:
-    """A Redis client with short timeouts, so an outage is a quick 503, not a hang."""
-    return redis.Redis.from_url(
-        url or settings.redis_url,
-        socket_timeout=settings.redis_socket_timeout,
-        socket_connect_timeout=settings.redis_socket_timeout,
-        health_check_interval=30,
-        decode_responses=True,
-    )
+class JobStore(Protocol):
+    """Job records: created once, read, moved through the allowed statuses, deleted."""
 
+    def create(self, job: Job) -> bool: ...
 
-@contextmanager
-def redis_errors() -> Iterator[None]:
-    """Turn Redis connection faults into ``ServiceUnavailable``."""
-    try:
-        yield
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise ServiceUnavailable("The job store is unavailable; try again shortly.") from exc
-    except redis.ResponseError as exc:
-        # LOADING (restarting with AOF), READONLY (failover), OOM: all pass. The
-        # server's own words go to the log, not to clients.
-        log.warning("Redis refused a request: %s", exc)
-        raise ServiceUnavailable("The job store refused the request; try again shortly.") from exc
+    def get(self, job_id: str) -> Job | None: ...
+
+    def transition(self, job_id: str, target: str, **fields: Any) -> tuple[bool, str | None]: ...
+
+    def update_while(self, job_id: str, status: str, **fields: Any) -> bool: ...
+
+    def count_attempt(self, job_id: str) -> int: ...
+
+    def delete(self, job_id: str) -> bool: ...
+
+    def active_before(self, created_before: float, limit: int = 1000) -> list[str]: ...
+
+    def forget_active(self, job_id: str) -> None: ...
+
+    def ping(self) -> None: ...
 
 
 class RedisJobStore:
@@ -167,11 +161,6 @@ class RedisJobStore:
     def ping(self) -> None:
         with redis_errors():
             self._redis.ping()
-
-    def call(self, func: Callable[[redis.Redis], T]) -> T:
-        """Run ``func`` with the client, mapping connection faults (for small extras)."""
-        with redis_errors():
-            return func(self._redis)
 
 
 def _field_value(value: Any) -> str:

@@ -9,9 +9,9 @@ from typing import Any
 from chalicelib.callbacks import MAX_URL_LENGTH
 from chalicelib.contract import JOB_ID_PATTERN
 from chalicelib.idempotency import KEY_PATTERN
+from chalicelib.intake import TEXT_PATTERN, UPLOAD_CONTENT_TYPES
 from chalicelib.options import OPTIONS_SCHEMA
 from chalicelib.settings import Settings
-from chalicelib.uploads import TEXT_PATTERN, UPLOAD_CONTENT_TYPES
 
 JOB_ID = {
     "type": "string",

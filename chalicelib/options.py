@@ -53,7 +53,7 @@ import re
 from typing import Any
 
 from chalicelib.errors import InvalidOptions
-from chalicelib.uploads import parse_json, whole_number
+from chalicelib.intake import parse_json, whole_number
 
 MAX_RENDITIONS = 8
 MAX_DIMENSION = 4096

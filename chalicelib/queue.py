@@ -1,5 +1,7 @@
 """The Celery producer: sends tasks by name over a reused broker connection.
 
+``TaskQueue`` is what the job service needs of it (tests use a recording fake).
+
 The API never imports worker code: it needs only the task's name and payload
 (``chalicelib.contract``). Celery is imported on first use so that a cold
 Lambda start that serves only status reads never pays for it.
@@ -7,16 +9,17 @@ Lambda start that serves only status reads never pays for it.
 
 from __future__ import annotations
 
-import contextlib
-import json
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.contract import PROCESS_TASK, task_payload
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.settings import Settings
 
-# kombu's Redis transport keeps delivered, unacknowledged messages in this hash.
-UNACKED_KEY = "unacked"
+
+class TaskQueue(Protocol):
+    """Queues the processing task of a job."""
+
+    def enqueue(self, job_id: str) -> None: ...
 
 
 def broker_transport_options(settings: Settings) -> dict[str, Any]:
@@ -43,7 +46,6 @@ class CeleryTaskQueue:
     def __init__(self, settings: Settings):
         self._settings = settings
         self._app: Any = None
-        self._redis: Any = None
 
     def _celery(self) -> Any:
         if self._app is None:
@@ -81,46 +83,3 @@ class CeleryTaskQueue:
             )
         except Exception as exc:  # kombu and redis raise many connection errors
             raise ServiceUnavailable("The job queue is unavailable; try again shortly.") from exc
-
-    def _broker_redis(self) -> Any:
-        if self._redis is None:
-            from chalicelib.jobstore import make_redis_client
-
-            self._redis = make_redis_client(self._settings, self._settings.broker_url)
-        return self._redis
-
-    def queue_length(self) -> int:
-        """How many tasks wait in the queue (kombu keeps it as a Redis list)."""
-        try:
-            return int(self._broker_redis().llen(self._settings.celery_queue))
-        except Exception as exc:
-            raise ServiceUnavailable("The job queue is unavailable.") from exc
-
-    def oldest_task_id(self) -> str | None:
-        """The id of the task that has waited longest (kombu pushes left, pops right)."""
-        try:
-            raw = self._broker_redis().lindex(self._settings.celery_queue, -1)
-        except Exception as exc:
-            raise ServiceUnavailable("The job queue is unavailable.") from exc
-        try:
-            return str(json.loads(raw)["headers"]["id"]) if raw else None
-        except (ValueError, TypeError, KeyError):
-            return None
-
-    def known_task_ids(self) -> set[str]:
-        """Ids of the tasks waiting in the queue or delivered but not yet acknowledged."""
-        try:
-            client = self._broker_redis()
-            waiting = client.lrange(self._settings.celery_queue, 0, -1)
-            unacked = client.hvals(UNACKED_KEY)
-        except Exception as exc:
-            raise ServiceUnavailable("The job queue is unavailable.") from exc
-        ids: set[str] = set()
-        for raw in waiting:
-            with contextlib.suppress(ValueError, TypeError, KeyError):
-                ids.add(str(json.loads(raw)["headers"]["id"]))
-        for raw in unacked:
-            # kombu stores [message, exchange, routing_key] per unacked delivery.
-            with contextlib.suppress(ValueError, TypeError, KeyError, IndexError):
-                ids.add(str(json.loads(raw)[0]["headers"]["id"]))
-        return ids

@@ -14,8 +14,9 @@ import time
 from dataclasses import dataclass, field
 
 from chalicelib import jobs
-from chalicelib.jobstore import RedisJobStore
-from chalicelib.queue import CeleryTaskQueue
+from chalicelib.jobstore import JobStore
+from chalicelib.queue import TaskQueue
+from chalicelib.queue_inspection import QueueInspector
 from chalicelib.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,21 +32,28 @@ class ReconcileReport:
 
 
 def reconcile_stuck_jobs(
-    store: RedisJobStore, queue: CeleryTaskQueue, settings: Settings
+    store: JobStore,
+    queue: TaskQueue,
+    inspector: QueueInspector,
+    settings: Settings,
+    now: float | None = None,
 ) -> ReconcileReport:
     """One pass with the graces from ``settings``: a dead worker's task comes back by
     itself within the visibility timeout, so processing jobs get that plus a minute."""
     return reconcile(
         store,
         queue,
+        inspector,
         pending_grace=settings.reconcile_pending_grace,
         processing_grace=settings.visibility_timeout + 60,
+        now=now,
     )
 
 
 def reconcile(
-    store: RedisJobStore,
-    queue: CeleryTaskQueue,
+    store: JobStore,
+    queue: TaskQueue,
+    inspector: QueueInspector,
     pending_grace: float,
     processing_grace: float,
     now: float | None = None,
@@ -62,7 +70,7 @@ def reconcile(
     candidates = store.active_before(now - pending_grace)
     if not candidates:
         return report
-    known = queue.known_task_ids()
+    known = inspector.known_task_ids()
     for job_id in candidates:
         report.checked += 1
         job = store.get(job_id)

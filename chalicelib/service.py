@@ -6,7 +6,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import jobs
 from chalicelib.callbacks import Resolver, check_callback_url, system_resolver
@@ -22,20 +22,23 @@ from chalicelib.errors import (
     UploadTooLarge,
 )
 from chalicelib.idempotency import IdempotencyKeys, fingerprint
-from chalicelib.jobs import Job
-from chalicelib.jobstore import RedisJobStore
-from chalicelib.observability import emit_metrics
-from chalicelib.options import parse_options
-from chalicelib.queue import CeleryTaskQueue
-from chalicelib.settings import Settings
-from chalicelib.status import status_body
-from chalicelib.storage import S3ObjectStore
-from chalicelib.uploads import (
+from chalicelib.intake import (
     CONTENT_TYPES,
     UPLOAD_CONTENT_TYPES,
     sniff_image_format,
     validate_text,
 )
+from chalicelib.jobs import Job
+from chalicelib.jobstore import JobStore
+from chalicelib.options import parse_options
+from chalicelib.queue import TaskQueue
+from chalicelib.settings import Settings
+from chalicelib.status import status_body
+from chalicelib.storage import ObjectStore
+from chalicelib.telemetry import emit_metrics
+
+if TYPE_CHECKING:
+    from chalicelib.backends import Backends
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +76,10 @@ class JobService:
     def __init__(
         self,
         settings: Settings,
-        store: RedisJobStore,
-        objects: S3ObjectStore,
-        queue: CeleryTaskQueue,
+        store: JobStore,
+        objects: ObjectStore,
+        queue: TaskQueue,
+        idempotency: IdempotencyKeys,
         resolver: Resolver = system_resolver,
     ):
         self.settings = settings
@@ -83,7 +87,17 @@ class JobService:
         self.store = store
         self.objects = objects
         self.queue = queue
-        self.idempotency = IdempotencyKeys(store, settings.idempotency_ttl_seconds)
+        self.idempotency = idempotency
+
+    @classmethod
+    def from_backends(cls, backends: Backends) -> JobService:
+        return cls(
+            backends.settings,
+            backends.store,
+            backends.objects,
+            backends.queue,
+            backends.idempotency,
+        )
 
     # -- validation: everything cheap, before anything is stored -----------------
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from chalicelib import jobs
 from chalicelib.jobs import Job
-from chalicelib.storage import S3ObjectStore
+from chalicelib.storage import ObjectStore
 
 
-def status_body(job: Job, objects: S3ObjectStore, url_ttl: int) -> dict[str, Any]:
+def status_body(job: Job, objects: ObjectStore, url_ttl: int) -> dict[str, Any]:
     """``{job_id, status, message, progress, created_at, updated_at, result, error}``."""
     return {
         "job_id": job.job_id,
@@ -26,7 +26,7 @@ def status_body(job: Job, objects: S3ObjectStore, url_ttl: int) -> dict[str, Any
     }
 
 
-def _result_with_links(job: Job, objects: S3ObjectStore, url_ttl: int) -> dict[str, Any] | None:
+def _result_with_links(job: Job, objects: ObjectStore, url_ttl: int) -> dict[str, Any] | None:
     # The record holds a copy of result.json; read S3 only for records without one.
     result = job.result
     if result is None and job.result_key:

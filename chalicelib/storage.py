@@ -1,10 +1,14 @@
-"""The S3 object store: key layout, puts and gets, presigned URLs, error mapping."""
+"""The S3 object store: key layout, puts and gets, presigned URLs, error mapping.
+
+``ObjectStore`` is the interface the service and the workers use; tests also
+use an in-memory fake of it.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
@@ -65,6 +69,40 @@ def storage_error(exc: Exception, key: str = "") -> Exception:
     log.warning("S3 unreachable for %s: %s", key or "-", type(exc).__name__)
     # Connection refused, timeouts, broken responses: all passing faults.
     return ServiceUnavailable("The object store is unreachable; try again shortly.")
+
+
+class ObjectStore(Protocol):
+    """A job's objects under a fixed key layout, and links to them."""
+
+    def source_key(self, job_id: str) -> str: ...
+
+    def result_prefix(self, job_id: str) -> str: ...
+
+    def output_key(self, job_id: str, filename: str) -> str: ...
+
+    def put(self, key: str, data: bytes, content_type: str, **extra: Any) -> None: ...
+
+    def get(self, key: str, max_bytes: int | None = None) -> bytes: ...
+
+    def put_json(self, key: str, document: Any) -> None: ...
+
+    def get_json(self, key: str) -> Any: ...
+
+    def delete_prefix(self, prefix: str) -> int: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def presigned_get(self, key: str, expires_in: int) -> str: ...
+
+    def head(self, key: str) -> dict[str, Any]: ...
+
+    def get_head_bytes(self, key: str, count: int) -> bytes: ...
+
+    def presigned_post(
+        self, key: str, content_type: str, max_bytes: int, expires_in: int
+    ) -> dict[str, Any]: ...
+
+    def ping(self) -> None: ...
 
 
 class S3ObjectStore:

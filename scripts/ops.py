@@ -16,25 +16,20 @@ import json
 import sys
 from typing import Any
 
-from chalicelib.deadletters import DeadLetters, replayable_job_id
-from chalicelib.jobstore import RedisJobStore, make_redis_client
-from chalicelib.monitoring import queue_figures
-from chalicelib.queue import CeleryTaskQueue
+from chalicelib.backends import Backends
+from chalicelib.dead_letters import replayable_job_id
+from chalicelib.queue_health import queue_figures
 from chalicelib.reconcile import reconcile_stuck_jobs
 from chalicelib.settings import Settings
 
 
-def _store(settings: Settings) -> RedisJobStore:
-    return RedisJobStore(make_redis_client(settings), settings.job_ttl_seconds)
-
-
-def dead_letters(settings: Settings, replay: bool, purge: bool, limit: int) -> dict[str, Any]:
-    letters = DeadLetters(_store(settings))
+def dead_letters(backends: Backends, replay: bool, purge: bool, limit: int) -> dict[str, Any]:
+    letters = backends.dead_letters
     if purge:
         return {"purged": letters.purge()}
     if not replay:
         return {"count": letters.count(), "entries": letters.list(limit)}
-    queue = CeleryTaskQueue(settings)
+    queue = backends.queue
     replayed, kept = [], []
     # Take each entry once; what cannot be replayed goes back at the end.
     for _ in range(letters.count()):
@@ -52,8 +47,10 @@ def dead_letters(settings: Settings, replay: bool, purge: bool, limit: int) -> d
     return {"replayed": replayed, "kept": len(kept)}
 
 
-def run_reconcile(settings: Settings) -> dict[str, Any]:
-    report = reconcile_stuck_jobs(_store(settings), CeleryTaskQueue(settings), settings)
+def run_reconcile(backends: Backends) -> dict[str, Any]:
+    report = reconcile_stuck_jobs(
+        backends.store, backends.queue, backends.inspector, backends.settings
+    )
     return {
         "checked": report.checked,
         "requeued": report.requeued,
@@ -61,11 +58,11 @@ def run_reconcile(settings: Settings) -> dict[str, Any]:
     }
 
 
-def queue_state(settings: Settings) -> dict[str, Any]:
-    store = _store(settings)
+def queue_state(backends: Backends) -> dict[str, Any]:
+    store = backends.store
     return {
-        "queue": settings.celery_queue,
-        **queue_figures(store, CeleryTaskQueue(settings)),
+        "queue": backends.settings.celery_queue,
+        **queue_figures(store, backends.inspector, backends.dead_letters),
         "ActiveJobs": len(store.active_before(float("inf"), limit=100_000)),
     }
 
@@ -87,13 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("queue", help="queue length, active jobs, dead letters")
     args = parser.parse_args(argv)
 
-    settings = Settings.from_env(load_env())
+    backends = Backends.from_settings(Settings.from_env(load_env()))
     if args.command == "dead-letters":
-        result = dead_letters(settings, args.replay, args.purge, args.limit)
+        result = dead_letters(backends, args.replay, args.purge, args.limit)
     elif args.command == "reconcile":
-        result = run_reconcile(settings)
+        result = run_reconcile(backends)
     else:
-        result = queue_state(settings)
+        result = queue_state(backends)
     json.dump(result, sys.stdout, indent=2)
     print()
     return 0

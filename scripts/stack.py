@@ -348,18 +348,15 @@ class LocalStack:
 
     def reconcile(self) -> None:
         """Queue again jobs stuck without a task, as the cloud's scheduled function does."""
+        from chalicelib.backends import Backends
         from chalicelib.errors import ServiceError
-        from chalicelib.jobstore import RedisJobStore, make_redis_client
-        from chalicelib.queue import CeleryTaskQueue
         from chalicelib.reconcile import reconcile_stuck_jobs
         from chalicelib.settings import Settings
 
-        settings = Settings.from_env(self.env)
+        backends = Backends.from_settings(Settings.from_env(self.env))
         try:
             report = reconcile_stuck_jobs(
-                RedisJobStore(make_redis_client(settings), settings.job_ttl_seconds),
-                CeleryTaskQueue(settings),
-                settings,
+                backends.store, backends.queue, backends.inspector, backends.settings
             )
         except ServiceError as exc:
             print(f"reconcile skipped: {exc.message}", file=sys.stderr)

@@ -17,7 +17,7 @@ from typing import Any
 from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 
-from worker.deadletter import keep_dead_letter
+from worker.dead_lettering import keep_dead_letter
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from typing import Any
 from celery import Celery
 from celery.signals import setup_logging
 
-from chalicelib.observability import configure_logging
 from chalicelib.queue import broker_transport_options
 from chalicelib.settings import Settings
+from chalicelib.telemetry import configure_logging
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -47,7 +47,7 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         imports=("worker.tasks", "worker.webhooks"),
         # Keeps messages it cannot run in the dead-letter list for an operator.
-        worker_consumer="worker.deadletter:DeadLetteringConsumer",
+        worker_consumer="worker.dead_lettering:DeadLetteringConsumer",
     )
     return celery
 

@@ -1,37 +1,25 @@
-"""Per-process clients of a worker (boto3 and Redis clients are not fork-safe)."""
+"""Per-process backends of a worker (boto3 and Redis clients are not fork-safe).
+
+Built from the worker's one ``Settings`` (``worker.celery_app.settings``) on first
+use after a fork, so every task of a pool process shares them.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
-from chalicelib.jobstore import RedisJobStore, make_redis_client
-from chalicelib.settings import Settings
-from chalicelib.storage import S3ObjectStore
+from chalicelib.backends import Backends
 
-
-@dataclass(frozen=True)
-class WorkerContext:
-    """What a task needs: settings, the job store and the object store."""
-
-    settings: Settings
-    store: RedisJobStore
-    objects: S3ObjectStore
+_backends: Backends | None = None
+_backends_pid = 0
 
 
-_context: WorkerContext | None = None
-_context_pid = 0
+def get_context() -> Backends:
+    """This process's backends."""
+    global _backends, _backends_pid
+    if _backends is None or _backends_pid != os.getpid():
+        from worker.celery_app import settings
 
-
-def get_context() -> WorkerContext:
-    """This process's context, built on first use after a fork."""
-    global _context, _context_pid
-    if _context is None or _context_pid != os.getpid():
-        settings = Settings.from_env()
-        _context = WorkerContext(
-            settings=settings,
-            store=RedisJobStore(make_redis_client(settings), settings.job_ttl_seconds),
-            objects=S3ObjectStore.from_settings(settings),
-        )
-        _context_pid = os.getpid()
-    return _context
+        _backends = Backends.from_settings(settings)
+        _backends_pid = os.getpid()
+    return _backends

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from chalicelib import jobs
-from chalicelib.errors import JobTimeout
+from chalicelib.backends import Backends
 from chalicelib.jobs import Job
-from worker.context import WorkerContext
+from worker.deadline import Deadline
 from worker.imaging import ImageLimits, process_image
 from worker.text import analyze_text
 
@@ -18,43 +18,36 @@ EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif", "gif"
 
 
 class StageTimer:
-    """Collects wall-clock milliseconds per named stage, and enforces a deadline.
+    """Collects wall-clock milliseconds per named stage; checks the deadline between them."""
 
-    Celery's soft time limit raises inside whatever code runs at that moment,
-    and a library may swallow it (a blocked S3 read did); checking the deadline
-    at every stage boundary makes the limit hold regardless.
-    """
-
-    def __init__(self, expired: Callable[[], bool] | None = None) -> None:
+    def __init__(self, deadline: Deadline | None = None) -> None:
         self.timings_ms: dict[str, float] = {}
-        self._expired = expired
+        self._deadline = deadline
 
-    def check_deadline(self) -> None:
-        if self._expired is not None and self._expired():
-            raise JobTimeout()
+    def _check(self) -> None:
+        if self._deadline is not None:
+            self._deadline.check()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        self.check_deadline()
+        self._check()
         started = time.perf_counter()
         try:
             yield
         finally:
             elapsed = (time.perf_counter() - started) * 1000
             self.timings_ms[name] = round(self.timings_ms.get(name, 0.0) + elapsed, 1)
-        self.check_deadline()
+        self._check()
 
 
-def run_job(
-    ctx: WorkerContext, job: Job, expired: Callable[[], bool] | None = None
-) -> dict[str, Any]:
+def run_job(ctx: Backends, job: Job, deadline: Deadline | None = None) -> dict[str, Any]:
     """Process ``job`` (already ``processing``) and store its outputs and result.json.
 
     Output keys depend only on the job id and output names, so a second run of
     the same job overwrites the same objects: processing is idempotent.
     """
     settings = ctx.settings
-    timer = StageTimer(expired)
+    timer = StageTimer(deadline)
     started = time.perf_counter()
 
     def progress(percent: int, message: str) -> None:

@@ -5,27 +5,24 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import signal
-import time
 from typing import Any
 
-# The signal billiard's pool sends a task at its soft time limit.
-from billiard.pool import SIG_SOFT_TIMEOUT as SOFT_LIMIT_SIGNAL
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
 from chalicelib import jobs
+from chalicelib.backends import Backends
 from chalicelib.contract import PROCESS_TASK, check_job_id
-from chalicelib.deadletters import DeadLetters
 from chalicelib.errors import (
     InvalidJobId,
     JobTimeout,
     ServiceError,
     ServiceUnavailable,
 )
-from chalicelib.observability import emit_metrics
+from chalicelib.telemetry import emit_metrics
 from worker.celery_app import app, settings
-from worker.context import WorkerContext, get_context
+from worker.context import get_context
+from worker.deadline import Deadline
 from worker.pipeline import run_job
 from worker.text import warm_up
 from worker.webhooks import queue_webhook
@@ -49,28 +46,6 @@ def backoff_seconds(retries: int) -> float:
     return float(min(30, 2**retries))
 
 
-class _SoftLimit:
-    """Whether Celery's soft time limit struck during the current task.
-
-    The limit arrives as a signal that raises inside whatever code runs at that
-    moment, and a library may swallow the exception (a blocked S3 read did); the
-    flag lets the pipeline stop at its next stage boundary regardless.
-    """
-
-    hit = False
-
-    @classmethod
-    def arm(cls) -> None:
-        cls.hit = False
-        if SOFT_LIMIT_SIGNAL is not None:
-            signal.signal(SOFT_LIMIT_SIGNAL, cls._on_signal)
-
-    @classmethod
-    def _on_signal(cls, _signum: int, _frame: Any) -> None:
-        cls.hit = True
-        raise SoftTimeLimitExceeded()
-
-
 @app.task(name=PROCESS_TASK, bind=True, max_retries=settings.task_max_retries)
 def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
     """Process one job by id; returns what happened (for logs and tests).
@@ -78,13 +53,13 @@ def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
     Takes any arguments so that a malformed message is dead-lettered here
     rather than failing inside Celery before the task runs.
     """
-    _SoftLimit.arm()
+    deadline = Deadline.for_task(settings.task_soft_time_limit)
     ctx = get_context()
     raw_id = kwargs.get("job_id") if not args and set(kwargs) == {"job_id"} else None
     try:
         job_id = check_job_id(raw_id)
     except InvalidJobId:
-        DeadLetters(ctx.store).push(
+        ctx.dead_letters.push(
             "malformed task arguments",
             task=PROCESS_TASK,
             task_id=self.request.id,
@@ -93,7 +68,7 @@ def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
         )
         return "dead-lettered"
     try:
-        return _process(ctx, job_id)
+        return process(ctx, job_id, deadline)
     except ServiceUnavailable as exc:
         if self.request.retries >= self.max_retries:
             _fail(ctx, job_id, exc)
@@ -115,10 +90,15 @@ def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
         return "failed"
 
 
-def _process(ctx: WorkerContext, job_id: str) -> str:
+def process(ctx: Backends, job_id: str, deadline: Deadline) -> str:
+    """The task's work for one well-formed job id: the state machine around the pipeline.
+
+    Raises what the task maps to outcomes: ``ServiceUnavailable`` (retry),
+    ``JobTimeout``, any other ``ServiceError`` (fail at once).
+    """
     job = ctx.store.get(job_id)
     if job is None:
-        DeadLetters(ctx.store).push(
+        ctx.dead_letters.push(
             "unknown job id (expired or deleted)",
             task=PROCESS_TASK,
             task_id=job_id,
@@ -135,7 +115,7 @@ def _process(ctx: WorkerContext, job_id: str) -> str:
             job_id,
             ServiceError(f"The job was started {attempts - 1} times without finishing; giving up."),
         )
-        DeadLetters(ctx.store).push(
+        ctx.dead_letters.push(
             "too many attempts", task=PROCESS_TASK, task_id=job_id, kwargs={"job_id": job_id}
         )
         return "failed"
@@ -144,8 +124,7 @@ def _process(ctx: WorkerContext, job_id: str) -> str:
     )
     if not applied:
         return f"skipped-{before}"
-    deadline = time.monotonic() + ctx.settings.task_soft_time_limit
-    result = run_job(ctx, job, lambda: _SoftLimit.hit or time.monotonic() > deadline)
+    result = run_job(ctx, job, deadline)
     applied, before = ctx.store.transition(
         job_id,
         jobs.COMPLETED,
@@ -172,7 +151,7 @@ def _process(ctx: WorkerContext, job_id: str) -> str:
     return "completed"
 
 
-def _fail(ctx: WorkerContext, job_id: str, error: ServiceError) -> None:
+def _fail(ctx: Backends, job_id: str, error: ServiceError) -> None:
     log.info("job failed: %s", error.code, extra={"job_id": job_id})
     applied, _ = ctx.store.transition(
         job_id,
@@ -193,7 +172,7 @@ def _notify(callback_url: str | None, job_id: str) -> None:
         queue_webhook(job_id)
 
 
-def _note(ctx: WorkerContext, job_id: str, message: str) -> None:
+def _note(ctx: Backends, job_id: str, message: str) -> None:
     # If the store is what failed, the retry will report again.
     with contextlib.suppress(ServiceError):
         ctx.store.update_while(job_id, jobs.PROCESSING, message=message)

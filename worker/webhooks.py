@@ -11,13 +11,14 @@ import logging
 from typing import Any
 
 from chalicelib import jobs
+from chalicelib.backends import Backends
 from chalicelib.callbacks import Resolver, resolve_callback, system_resolver
 from chalicelib.contract import WEBHOOK_TASK
 from chalicelib.errors import InvalidCallback
 from chalicelib.status import status_body
 from chalicelib.webhook_signature import webhook_headers
 from worker.celery_app import app, settings
-from worker.context import WorkerContext, get_context
+from worker.context import get_context
 from worker.webhook_sender import DeliveryFailed, post_webhook
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def queue_webhook(job_id: str) -> None:
 
 
 def deliver_once(
-    ctx: WorkerContext, job_id: str, delivery_id: str, resolver: Resolver = system_resolver
+    ctx: Backends, job_id: str, delivery_id: str, resolver: Resolver = system_resolver
 ) -> str:
     """One delivery attempt of ``job_id``'s webhook; returns what happened.
 

@@ -9,6 +9,7 @@ import time
 import uuid
 
 from chalicelib import jobs
+from chalicelib.backends import Backends
 from chalicelib.contract import DEAD_LETTER_KEY, PROCESS_TASK
 from chalicelib.jobs import Job
 from chalicelib.jobstore import RedisJobStore
@@ -136,11 +137,12 @@ def test_the_reconciler_requeues_jobs_stuck_without_a_task(faults: Fragile, s3) 
     time.sleep(settings.reconcile_pending_grace + 0.5)
     assert all(faults.client.status(j).json()["status"] == "pending" for j in stranded)
 
-    report = reconcile_stuck_jobs(store, _queue(faults), settings)
+    backends = Backends.from_settings(settings)
+    report = reconcile_stuck_jobs(store, backends.queue, backends.inspector, settings)
     assert set(stranded) <= set(report.requeued)
     assert all(faults.client.wait(j, timeout=30)["status"] == "completed" for j in stranded)
     # A second pass finds nothing more to do for them.
-    again = reconcile_stuck_jobs(store, _queue(faults), settings)
+    again = reconcile_stuck_jobs(store, backends.queue, backends.inspector, settings)
     assert not set(stranded) & set(again.requeued)
 
 

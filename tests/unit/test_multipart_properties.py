@@ -1,8 +1,8 @@
-"""Properties of the multipart parser: hostile bodies raise only ClientErrors; round trips.
+"""Properties of the multipart parser: hostile bodies raise only InputErrors; round trips.
 
 ``parse_multipart`` reads whatever a client sends, so for any bytes, boundary and
 Content-Type it must either return a form or raise one of the service's
-``ClientError`` subclasses (a clear 4xx), never anything else. A well-formed body
+``InputError`` subclasses (a clear 4xx), never anything else. A well-formed body
 built from random fields must come back exactly.
 """
 
@@ -13,8 +13,8 @@ import string
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.errors import ClientError
-from chalicelib.uploads import MAX_PARTS, FormData, parse_multipart
+from chalicelib.errors import InputError
+from chalicelib.intake import MAX_PARTS, FormData, parse_multipart
 
 LIMIT = 64 * 1024
 # RFC 2046 boundary characters (without the space, which may not end a boundary).
@@ -29,7 +29,7 @@ PROPERTY_SETTINGS = settings(
 def parse_or_client_error(body: bytes, content_type: str) -> FormData | None:
     try:
         return parse_multipart(body, content_type, LIMIT)
-    except ClientError as exc:
+    except InputError as exc:
         assert 400 <= exc.status < 500
         assert exc.message
         return None

@@ -12,7 +12,6 @@ from typing import Any
 
 from celery.worker.consumer import Consumer
 
-from chalicelib.deadletters import DeadLetters
 from worker.context import get_context
 
 log = logging.getLogger(__name__)
@@ -26,7 +25,7 @@ def _headers(message: Any) -> dict[str, Any]:
 def keep_dead_letter(reason: str, **entry: Any) -> None:
     """Keep an entry in the dead-letter list; never raise (consuming must go on)."""
     try:
-        DeadLetters(get_context().store).push(reason, **entry)
+        get_context().dead_letters.push(reason, **entry)
     except Exception:  # a dead-letter failure must not stop the consumer
         log.exception("could not dead-letter a message: %s", reason)
 

@@ -12,7 +12,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from chalicelib.errors import (
-    ClientError,
+    InputError,
     InvalidOptions,
     InvalidRequest,
     InvalidText,
@@ -65,7 +65,7 @@ MAX_FIELD_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
 
 # A field over MAX_FIELD_BYTES is refused with the error its own limit would give.
-_OVERSIZE_ERRORS: dict[str, type[ClientError]] = {
+_OVERSIZE_ERRORS: dict[str, type[InputError]] = {
     "text": TextTooLong,
     "options": InvalidOptions,
 }
@@ -134,7 +134,7 @@ class _PartCollector:
     def __init__(self) -> None:
         self.form = FormData()
         self.error = ""
-        self.error_class: type[ClientError] = InvalidRequest
+        self.error_class: type[InputError] = InvalidRequest
         self.error_field: str | None = None
         self.complete = False
         self._parts = 0
@@ -208,7 +208,7 @@ class _PartCollector:
 
 def parse_json(
     raw: str | bytes,
-    error: type[ClientError] = InvalidRequest,
+    error: type[InputError] = InvalidRequest,
     what: str = "The body",
     field: str | None = None,
 ) -> Any:

@@ -14,7 +14,7 @@ from chalicelib.errors import (
     UnsupportedImage,
     UploadTooLarge,
 )
-from chalicelib.uploads import parse_json, parse_multipart, sniff_image_format, validate_text
+from chalicelib.intake import parse_json, parse_multipart, sniff_image_format, validate_text
 
 BOUNDARY = "b0undary"
 CT = f"multipart/form-data; boundary={BOUNDARY}"
@@ -153,7 +153,7 @@ def test_a_lone_carriage_return_is_a_line_end() -> None:
 
 def test_oversized_fields_get_their_own_codes() -> None:
     from chalicelib.errors import InvalidOptions
-    from chalicelib.uploads import MAX_FIELD_BYTES
+    from chalicelib.intake import MAX_FIELD_BYTES
 
     big = b"x" * (MAX_FIELD_BYTES + 1)
     with pytest.raises(TextTooLong):

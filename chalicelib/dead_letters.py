@@ -6,8 +6,10 @@ import json
 import time
 from typing import Any
 
+import redis
+
 from chalicelib.contract import DEAD_LETTER_KEY, PROCESS_TASK
-from chalicelib.jobstore import RedisJobStore
+from chalicelib.redis_client import redis_errors
 
 MAX_BODY_CHARS = 4096
 
@@ -15,8 +17,8 @@ MAX_BODY_CHARS = 4096
 class DeadLetters:
     """A Redis list of JSON entries ``{reason, task, task_id, args, kwargs, body, at}``."""
 
-    def __init__(self, store: RedisJobStore, key: str = DEAD_LETTER_KEY):
-        self._store = store
+    def __init__(self, client: redis.Redis, key: str = DEAD_LETTER_KEY):
+        self._redis = client
         self._key = key
 
     def push(self, reason: str, **entry: Any) -> None:
@@ -26,27 +28,35 @@ class DeadLetters:
             text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
             entry["body"] = text[:MAX_BODY_CHARS]
         raw = json.dumps(entry, default=repr)
-        self._store.call(lambda r: r.rpush(self._key, raw))
+        with redis_errors():
+            self._redis.rpush(self._key, raw)
 
     def list(self, limit: int = 100) -> list[dict[str, Any]]:
-        raw = self._store.call(lambda r: r.lrange(self._key, 0, limit - 1))
+        with redis_errors():
+            raw = self._redis.lrange(self._key, 0, limit - 1)
         return [json.loads(str(item)) for item in raw]
 
     def count(self) -> int:
-        return int(self._store.call(lambda r: r.llen(self._key)))
+        with redis_errors():
+            return int(self._redis.llen(self._key))
 
     def take(self) -> dict[str, Any] | None:
         """Remove and return the oldest entry."""
-        raw = self._store.call(lambda r: r.lpop(self._key))
+        with redis_errors():
+            raw = self._redis.lpop(self._key)
         return json.loads(str(raw)) if raw else None
 
     def put_back(self, entry: dict[str, Any]) -> None:
-        self._store.call(lambda r: r.rpush(self._key, json.dumps(entry, default=repr)))
+        with redis_errors():
+            self._redis.rpush(self._key, json.dumps(entry, default=repr))
 
     def purge(self) -> int:
-        count = self.count()
-        self._store.call(lambda r: r.delete(self._key))
-        return count
+        with redis_errors():
+            pipe = self._redis.pipeline()
+            pipe.llen(self._key)
+            pipe.delete(self._key)
+            count, _ = pipe.execute()
+        return int(count)
 
 
 def replayable_job_id(entry: dict[str, Any]) -> str | None:

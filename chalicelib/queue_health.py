@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 
-from chalicelib.deadletters import DeadLetters
-from chalicelib.jobstore import RedisJobStore
-from chalicelib.queue import CeleryTaskQueue
+from chalicelib.dead_letters import DeadLetters
+from chalicelib.jobstore import JobStore
+from chalicelib.queue_inspection import QueueInspector
 
 
-def queue_figures(store: RedisJobStore, queue: CeleryTaskQueue) -> dict[str, float]:
+def queue_figures(
+    store: JobStore, queue: QueueInspector, dead_letters: DeadLetters
+) -> dict[str, float]:
     """``QueueLength``, ``QueueOldestJobAge`` (seconds, 0 when empty) and ``DeadLetters``.
 
     These are the metrics the autoscaling policy and the alarms in ``infra/`` use.
@@ -23,5 +25,5 @@ def queue_figures(store: RedisJobStore, queue: CeleryTaskQueue) -> dict[str, flo
     return {
         "QueueLength": float(queue.queue_length()),
         "QueueOldestJobAge": round(oldest_age, 1),
-        "DeadLetters": float(DeadLetters(store).count()),
+        "DeadLetters": float(dead_letters.count()),
     }

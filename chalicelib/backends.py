@@ -1,0 +1,54 @@
+"""The service's backing clients, built once from ``Settings``: Redis, S3, the broker.
+
+Nothing connects here: redis-py and boto3 connect on first use. The API, the
+workers and the operator commands each build one ``Backends`` and pass its
+parts to the code that needs them; tests pass fakes instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from chalicelib.dead_letters import DeadLetters
+from chalicelib.idempotency import IdempotencyKeys
+from chalicelib.jobstore import JobStore, RedisJobStore
+from chalicelib.queue import CeleryTaskQueue, TaskQueue
+from chalicelib.queue_inspection import KombuRedisInspector, QueueInspector
+from chalicelib.redis_client import make_redis_client
+from chalicelib.settings import Settings
+from chalicelib.storage import ObjectStore, S3ObjectStore
+
+
+@dataclass(frozen=True)
+class Backends:
+    """Every client of one process, sharing one Redis connection pool."""
+
+    settings: Settings
+    redis: redis.Redis
+    store: JobStore
+    objects: ObjectStore
+    queue: TaskQueue
+    inspector: QueueInspector
+    dead_letters: DeadLetters
+    idempotency: IdempotencyKeys
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Backends:
+        client = make_redis_client(settings)
+        broker = (
+            client
+            if settings.broker_url == settings.redis_url
+            else make_redis_client(settings, settings.broker_url)
+        )
+        return cls(
+            settings=settings,
+            redis=client,
+            store=RedisJobStore(client, settings.job_ttl_seconds),
+            objects=S3ObjectStore.from_settings(settings),
+            queue=CeleryTaskQueue(settings),
+            inspector=KombuRedisInspector(broker, settings.celery_queue),
+            dead_letters=DeadLetters(client),
+            idempotency=IdempotencyKeys(client, settings.idempotency_ttl_seconds),
+        )
