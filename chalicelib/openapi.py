@@ -8,6 +8,7 @@ from typing import Any
 
 from chalicelib.callbacks import MAX_URL_LENGTH
 from chalicelib.contract import JOB_ID_PATTERN
+from chalicelib.formats import OUTPUT_NAMES
 from chalicelib.idempotency import KEY_PATTERN
 from chalicelib.intake import TEXT_PATTERN, UPLOAD_CONTENT_TYPES
 from chalicelib.options import OPTIONS_SCHEMA
@@ -41,7 +42,7 @@ OUTPUT = {
         "url": {"type": "string", "description": "A presigned GET URL; it expires."},
         "width": {"type": "integer", "minimum": 1},
         "height": {"type": "integer", "minimum": 1},
-        "format": {"type": "string", "enum": ["jpeg", "png", "webp", "avif", "gif"]},
+        "format": {"type": "string", "enum": list(OUTPUT_NAMES)},
         "bytes": {"type": "integer", "minimum": 0},
     },
 }

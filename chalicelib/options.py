@@ -1,58 +1,36 @@
-"""Validation of a job's optional ``options`` JSON into a normalized dict (pure; no Pillow).
+"""A job's ``options``: the JSON Schema that states them, and their validation (pure; no Pillow).
 
-The API validates at submit time and stores the normalized form; the worker
-normalizes again (a normalized dict is valid input and comes back unchanged).
+``OPTIONS_SCHEMA`` is the one statement of the options: the validator compiled
+from it, the OpenAPI document (``components.schemas.Options``) and the options
+table of docs/API.md all come from it. Only what a schema cannot say is code
+here: rendition names unique, ``keep_animation`` only for an animatable format,
+the per-format default quality, and the total work (``MAX_TOTAL_PIXELS``).
 
-Schema (every key is optional; an unknown key anywhere is an error)::
-
-    {
-      "renditions": [                 # replaces the default set; 0..8 entries
-        {
-          "name": "thumb",            # slug [a-z0-9][a-z0-9_-]{0,39}, unique, not "captioned"
-          "width": 512,               # 1..4096; width and/or height is required
-          "height": 512,              # 1..4096
-          "fit": "contain",           # contain | cover | fill            (default contain)
-          "format": "jpeg",           # jpeg | png | webp | avif | gif    (default jpeg)
-          "quality": 85,              # 1..100; default jpeg 85, webp 80, avif 60;
-                                      #   ignored (null) for the lossless png and gif
-          "background": "#ffffff",    # "#rrggbb", "#rgb" or a name (white, black, gray,
-                                      #   grey, red, green, blue); alpha is flattened onto
-                                      #   it for jpeg                 (default "#ffffff")
-          "keep_animation": false     # keep all frames of an animated source; gif/webp only
-        }
-      ],
-      "caption": {                    # the "captioned" output, made when the text is not blank
-        "enabled": true,              # false: no captioned output
-        "position": "bottom",         # top | bottom | center
-        "style": "band",              # band (text on a translucent band) | stroke (outlined text)
-        "color": "#ffffff",           # text colour; the band/stroke takes a contrasting one
-        "max_font_size": 64,          # 8..256 px; the size is fitted down from it
-        "size": 1280,                 # 64..4096: longest side of the captioned image
-        "format": "jpeg",             # jpeg | png | webp | avif
-        "quality": 85                 # as for renditions
-      }
-    }
+The API validates at submit time and stores the normalized form (every default
+filled in); the worker normalizes again, which leaves a normalized dict unchanged.
 
 Fits: ``contain`` scales to fit inside the box keeping the aspect ratio and never
-upscales; ``cover`` fills the box exactly and crops the centre; ``fill`` stretches to
-the box exactly. With only one of width/height the other follows the aspect ratio
-(all fits act as ``contain``), capped at 4096.
-
-The defaults, when ``renditions`` is absent: ``thumbnail`` (jpeg, contain, 512x512)
-and ``preview`` (jpeg, contain, 1280x1280).
-
-Limits: at most 8 renditions, each side at most 4096 px, and all outputs together at
-most 32 megapixels (a side left open counts as 4096), so a client cannot order an
-unbounded amount of work.
+upscales; ``cover`` fills the box exactly and crops the centre; ``fill`` stretches
+to the box exactly. With only one of width/height the other follows the aspect
+ratio (all fits act as ``contain``), capped at 4096.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.errors import InvalidOptions
+from chalicelib.formats import (
+    ANIMATABLE_OUTPUT_NAMES,
+    CAPTION_OUTPUT_NAMES,
+    OUTPUT_FORMATS,
+    OUTPUT_NAMES,
+)
 from chalicelib.intake import parse_json, whole_number
 
 MAX_RENDITIONS = 8
@@ -60,15 +38,6 @@ MAX_DIMENSION = 4096
 MAX_TOTAL_PIXELS = 32_000_000
 MAX_OPTIONS_BYTES = 16_384
 
-FITS = ("contain", "cover", "fill")
-FORMATS = ("jpeg", "png", "webp", "avif", "gif")
-CAPTION_FORMATS = ("jpeg", "png", "webp", "avif")
-ANIMATED_FORMATS = ("gif", "webp")
-LOSSLESS_FORMATS = ("png", "gif")
-POSITIONS = ("top", "bottom", "center")
-STYLES = ("band", "stroke")
-DEFAULT_QUALITY = {"jpeg": 85, "webp": 80, "avif": 60}
-RESERVED_NAMES = frozenset({"captioned"})
 COLOR_NAMES = {
     "white": "#ffffff",
     "black": "#000000",
@@ -78,60 +47,32 @@ COLOR_NAMES = {
     "green": "#008000",
     "blue": "#0000ff",
 }
+CAPTION_NAME = "captioned"
 
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 _HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
-_RENDITION_KEYS = (
-    "name",
-    "width",
-    "height",
-    "fit",
-    "format",
-    "quality",
-    "background",
-    "keep_animation",
-)
-_CAPTION_KEYS = (
-    "enabled",
-    "position",
-    "style",
-    "color",
-    "max_font_size",
-    "size",
-    "format",
-    "quality",
-)
-
 DEFAULT_RENDITIONS: tuple[dict[str, Any], ...] = (
-    {"name": "thumbnail", "width": 512, "height": 512, "format": "jpeg"},
-    {"name": "preview", "width": 1280, "height": 1280, "format": "jpeg"},
+    {"name": "thumbnail", "width": 512, "height": 512},
+    {"name": "preview", "width": 1280, "height": 1280},
 )
-DEFAULT_CAPTION: dict[str, Any] = {
-    "enabled": True,
-    "position": "bottom",
-    "style": "band",
-    "color": "#ffffff",
-    "max_font_size": 64,
-    "size": 1280,
-    "format": "jpeg",
-    "quality": None,
-}
 
-_COLOR_SCHEMA: dict[str, Any] = {
+_COLOR: dict[str, Any] = {
     "type": "string",
-    "description": '"#rrggbb", "#rgb" or one of ' + ", ".join(COLOR_NAMES),
+    "description": '"#rrggbb", "#rgb" or one of ' + ", ".join(COLOR_NAMES) + ".",
     "anyOf": [{"pattern": f"^{_HEX.pattern}$"}, {"enum": list(COLOR_NAMES)}],
 }
-_QUALITY_SCHEMA: dict[str, Any] = {
+_QUALITY: dict[str, Any] = {
     "type": ["integer", "null"],
     "minimum": 1,
     "maximum": 100,
-    "description": "Default jpeg 85, webp 80, avif 60; ignored for png and gif.",
+    "description": "Lossy formats' quality; default "
+    + ", ".join(f"{f.name} {f.default_quality}" for f in OUTPUT_FORMATS.values() if not f.lossless)
+    + "; ignored for the lossless ones.",
 }
+_SIDE: dict[str, Any] = {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_DIMENSION}
 
-# JSON-Schema (draft 2020-12 / OpenAPI 3.1) form of the same rules; the bounds
-# that depend on the whole document (unique names, total pixels) are only in code.
+# JSON Schema (draft 2020-12 / OpenAPI 3.1, also valid draft-07 for the compiled
+# validator). Every key is optional unless required; an unknown key is an error.
 OPTIONS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -139,28 +80,41 @@ OPTIONS_SCHEMA: dict[str, Any] = {
         "renditions": {
             "type": "array",
             "maxItems": MAX_RENDITIONS,
-            "description": "Replaces the default thumbnail (512) and preview (1280).",
+            "description": "Replaces the default set: thumbnail (512, jpeg) and preview "
+            "(1280, jpeg). Names must be unique.",
             "items": {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["name"],
                 "anyOf": [{"required": ["width"]}, {"required": ["height"]}],
                 "properties": {
-                    "name": {"type": "string", "pattern": f"^{_NAME.pattern}$"},
-                    "width": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_DIMENSION},
-                    "height": {
-                        "type": ["integer", "null"],
-                        "minimum": 1,
-                        "maximum": MAX_DIMENSION,
+                    "name": {
+                        "type": "string",
+                        "pattern": "^[a-z0-9][a-z0-9_-]{0,39}$",
+                        "not": {"enum": [CAPTION_NAME]},
+                        "description": f"A slug, unique, not {CAPTION_NAME!r}.",
                     },
-                    "fit": {"enum": list(FITS), "default": "contain"},
-                    "format": {"enum": list(FORMATS), "default": "jpeg"},
-                    "quality": _QUALITY_SCHEMA,
-                    "background": {**_COLOR_SCHEMA, "default": "#ffffff"},
+                    "width": {**_SIDE, "description": "Box width; width and/or height."},
+                    "height": {**_SIDE, "description": "Box height; width and/or height."},
+                    "fit": {
+                        "enum": ["contain", "cover", "fill"],
+                        "default": "contain",
+                        "description": "contain: inside the box, never upscaled; cover: fills "
+                        "the box, centre crop; fill: stretched to the box.",
+                    },
+                    "format": {"enum": list(OUTPUT_NAMES), "default": "jpeg"},
+                    "quality": _QUALITY,
+                    "background": {
+                        **_COLOR,
+                        "default": "#ffffff",
+                        "description": "Alpha is flattened onto it for formats without alpha.",
+                    },
                     "keep_animation": {
                         "type": "boolean",
                         "default": False,
-                        "description": "Only with format gif or webp.",
+                        "description": "Keep every frame of an animated source; only with "
+                        + " or ".join(ANIMATABLE_OUTPUT_NAMES)
+                        + ".",
                     },
                 },
             },
@@ -168,66 +122,79 @@ OPTIONS_SCHEMA: dict[str, Any] = {
         "caption": {
             "type": "object",
             "additionalProperties": False,
+            "description": "The captioned output: the text drawn on the image (not made for "
+            "a blank text).",
             "properties": {
                 "enabled": {"type": "boolean", "default": True},
-                "position": {"enum": list(POSITIONS), "default": "bottom"},
-                "style": {"enum": list(STYLES), "default": "band"},
-                "color": {**_COLOR_SCHEMA, "default": "#ffffff"},
+                "position": {"enum": ["top", "bottom", "center"], "default": "bottom"},
+                "style": {
+                    "enum": ["band", "stroke"],
+                    "default": "band",
+                    "description": "band: on a translucent band; stroke: outlined text.",
+                },
+                "color": {
+                    **_COLOR,
+                    "default": "#ffffff",
+                    "description": "Text colour; the band or stroke takes a contrasting one.",
+                },
                 "max_font_size": {"type": "integer", "minimum": 8, "maximum": 256, "default": 64},
                 "size": {
                     "type": "integer",
                     "minimum": 64,
                     "maximum": MAX_DIMENSION,
                     "default": 1280,
+                    "description": "Longest side of the captioned image.",
                 },
-                "format": {"enum": list(CAPTION_FORMATS), "default": "jpeg"},
-                "quality": _QUALITY_SCHEMA,
+                "format": {"enum": list(CAPTION_OUTPUT_NAMES), "default": "jpeg"},
+                "quality": _QUALITY,
             },
         },
     },
 }
 
 
-def parse_options(
-    raw: str | bytes | dict[str, Any] | None,
-    *,
-    max_renditions: int = MAX_RENDITIONS,
-    max_dimension: int = MAX_DIMENSION,
-) -> dict[str, Any]:
+@functools.cache
+def _validator() -> Callable[[Any], Any]:
+    """The schema compiled to Python, on first use (cold starts that read no options
+    never pay for it). It fills every default in."""
+    import fastjsonschema
+
+    schema: Callable[[Any], Any] = fastjsonschema.compile(OPTIONS_SCHEMA, use_default=True)
+    return schema
+
+
+def parse_options(raw: str | bytes | dict[str, Any] | None) -> dict[str, Any]:
     """Validate ``raw`` (JSON text or an already decoded dict) and return it normalized.
 
     The result always holds ``renditions`` (a list) and ``caption`` (a dict) with every
     default filled in. Raises ``InvalidOptions`` with ``field=`` naming the culprit.
     """
-    document = _decode(raw)
-    _check_keys(document, ("renditions", "caption"), "")
-    raw_renditions = document.get("renditions")
-    if raw_renditions is None:
-        raw_renditions = [dict(r) for r in DEFAULT_RENDITIONS]
-    if not isinstance(raw_renditions, list):
-        raise InvalidOptions("renditions must be a list", field="renditions")
-    if len(raw_renditions) > max_renditions:
-        raise InvalidOptions(f"at most {max_renditions} renditions are allowed", field="renditions")
-    renditions = []
-    seen: set[str] = set()
-    for index, item in enumerate(raw_renditions):
-        rendition = _rendition(item, f"renditions[{index}]", max_dimension)
-        if rendition["name"] in seen:
+    document = copy.deepcopy(_decode(raw))
+    document.setdefault("renditions", [dict(r) for r in DEFAULT_RENDITIONS])
+    document.setdefault("caption", {})
+    validate = _validator()
+    from fastjsonschema import JsonSchemaValueException
+
+    try:
+        validate(document)
+    except JsonSchemaValueException as exc:
+        raise _as_invalid_options(exc, document) from None
+    renditions = [_normalize(r, f"renditions[{i}]") for i, r in enumerate(document["renditions"])]
+    names = [r["name"] for r in renditions]
+    for index, name in enumerate(names):
+        if name in names[:index]:
             raise InvalidOptions(
-                f"rendition name {rendition['name']!r} is used twice",
-                field=f"renditions[{index}].name",
+                f"rendition name {name!r} is used twice", field=f"renditions[{index}].name"
             )
-        seen.add(rendition["name"])
-        renditions.append(rendition)
-    caption = _caption(document.get("caption"), max_dimension)
-    _check_total_pixels(renditions, caption, max_dimension)
+    caption = _normalize(document["caption"], "caption")
+    _check_total_pixels(renditions, caption)
     return {"renditions": renditions, "caption": caption}
 
 
 def _decode(raw: str | bytes | dict[str, Any] | None) -> dict[str, Any]:
     if raw is None:
         return {}
-    if isinstance(raw, (str, bytes, bytearray)):
+    if isinstance(raw, str | bytes | bytearray):
         if len(raw) > MAX_OPTIONS_BYTES:
             raise InvalidOptions(
                 f"options must be at most {MAX_OPTIONS_BYTES} bytes", field="options"
@@ -240,75 +207,92 @@ def _decode(raw: str | bytes | dict[str, Any] | None) -> dict[str, Any]:
     return raw
 
 
-def _check_keys(value: dict[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
-    for key in value:
-        if key not in allowed:
-            raise InvalidOptions(
-                f"unknown option {key!r}; allowed: {', '.join(allowed)}",
-                field=f"{prefix}{key}",
-            )
-
-
-def _rendition(item: Any, path: str, max_dimension: int) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        raise InvalidOptions("a rendition must be an object", field=path)
-    _check_keys(item, _RENDITION_KEYS, f"{path}.")
-    name = item.get("name")
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidOptions(
-            "name must be a slug: lowercase letters, digits, '-' or '_', at most 40",
-            field=f"{path}.name",
+def _as_invalid_options(exc: ValueError, document: dict[str, Any]) -> InvalidOptions:
+    """The validator's error as ``InvalidOptions`` naming the field in the options' terms."""
+    path = _path(getattr(exc, "path", ["data"])[1:], document)
+    rule = getattr(exc, "rule", "")
+    definition = getattr(exc, "rule_definition", None)
+    value = getattr(exc, "value", None)
+    field = _field(path)
+    if rule == "additionalProperties" and isinstance(value, dict):
+        known = list(getattr(exc, "definition", {}).get("properties", {}))
+        unknown = sorted(str(k) for k in value if k not in known)
+        field = _field([*path, unknown[0] if unknown else "?"])
+        return InvalidOptions(
+            f"unknown option {field!r}; allowed here: {', '.join(known)}", field=field
         )
-    if name in RESERVED_NAMES:
-        raise InvalidOptions(f"name {name!r} is reserved", field=f"{path}.name")
-    width = _optional_int(item.get("width"), f"{path}.width", 1, max_dimension)
-    height = _optional_int(item.get("height"), f"{path}.height", 1, max_dimension)
-    if width is None and height is None:
-        raise InvalidOptions("a rendition needs a width or a height", field=f"{path}.width")
-    fit = _choice(item.get("fit", "contain"), FITS, f"{path}.fit")
-    fmt = _choice(item.get("format", "jpeg"), FORMATS, f"{path}.format")
-    keep_animation = _bool(item.get("keep_animation", False), f"{path}.keep_animation")
-    if keep_animation and fmt not in ANIMATED_FORMATS:
-        raise InvalidOptions(
-            "keep_animation needs format gif or webp", field=f"{path}.keep_animation"
+    if rule == "required" and isinstance(value, dict) and isinstance(definition, list):
+        missing = [k for k in definition if k not in value]
+        field = _field([*path, missing[0] if missing else "?"])
+        return InvalidOptions(f"{field} is required", field=field)
+    if rule == "anyOf" and path[-1:] in (["background"], ["color"]):
+        return InvalidOptions(
+            f"{field} must be '#rrggbb', '#rgb' or one of {', '.join(COLOR_NAMES)}", field=field
         )
-    return {
-        "name": name,
-        "width": width,
-        "height": height,
-        "fit": fit,
-        "format": fmt,
-        "quality": _quality(item.get("quality"), fmt, f"{path}.quality"),
-        "background": _color(item.get("background", "#ffffff"), f"{path}.background"),
-        "keep_animation": keep_animation,
-    }
+    if rule == "anyOf":  # a rendition with neither side
+        field = _field([*path, "width"])
+        return InvalidOptions("a rendition needs a width or a height", field=field)
+    if rule == "not" and path[-1:] == ["name"]:
+        return InvalidOptions(f"the name {CAPTION_NAME!r} is reserved", field=field)
+    # The validator says "data.renditions[0].width must be ...": keep what it says.
+    rule_text = str(getattr(exc, "message", "")).partition(" ")[2] or "is invalid"
+    field = field or "options"
+    return InvalidOptions(f"{field} {rule_text}", field=field)
 
 
-def _caption(value: Any, max_dimension: int) -> dict[str, Any]:
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        raise InvalidOptions("caption must be an object", field="caption")
-    _check_keys(value, _CAPTION_KEYS, "caption.")
-    merged = {**DEFAULT_CAPTION, **{k: v for k, v in value.items() if v is not None}}
-    fmt = _choice(merged["format"], CAPTION_FORMATS, "caption.format")
-    return {
-        "enabled": _bool(merged["enabled"], "caption.enabled"),
-        "position": _choice(merged["position"], POSITIONS, "caption.position"),
-        "style": _choice(merged["style"], STYLES, "caption.style"),
-        "color": _color(merged["color"], "caption.color"),
-        "max_font_size": _int(merged["max_font_size"], "caption.max_font_size", 8, 256),
-        "size": _int(merged["size"], "caption.size", 64, max_dimension),
-        "format": fmt,
-        "quality": _quality(merged["quality"], fmt, "caption.quality"),
-    }
+def _path(parts: list[Any], document: Any) -> list[str | int]:
+    """The validator's path (all strings) with list indexes as ints, read off the document."""
+    path: list[str | int] = []
+    node = document
+    for part in parts:
+        if isinstance(node, list) and str(part).isdigit():
+            index = int(part)
+            path.append(index)
+            node = node[index] if index < len(node) else None
+        else:
+            path.append(str(part))
+            node = node.get(part) if isinstance(node, dict) else None
+    return path
 
 
-def _check_total_pixels(
-    renditions: list[dict[str, Any]], caption: dict[str, Any], max_dimension: int
-) -> None:
+def _field(path: list[str | int]) -> str:
+    """``["renditions", 0, "width"]`` -> ``renditions[0].width``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _normalize(item: dict[str, Any], path: str) -> dict[str, Any]:
+    """A valid rendition or caption with whole numbers as ints, colours as ``#rrggbb``,
+    the format's default quality, and no quality for a lossless format."""
+    out = {key: whole_number(value) for key, value in item.items()}
+    for side in ("width", "height"):
+        if path != "caption":
+            out.setdefault(side, None)
+    for key in ("background", "color"):
+        if key in out:
+            out[key] = _color(out[key])
+    fmt = OUTPUT_FORMATS[out["format"]]
+    out["quality"] = None if fmt.lossless else (out.get("quality") or fmt.default_quality)
+    if out.get("keep_animation") and not fmt.animatable:
+        raise InvalidOptions(
+            "keep_animation needs format " + " or ".join(ANIMATABLE_OUTPUT_NAMES),
+            field=f"{path}.keep_animation",
+        )
+    return out
+
+
+def _color(value: str) -> str:
+    if value in COLOR_NAMES:
+        return COLOR_NAMES[value]
+    digits = value[1:].lower()
+    return "#" + ("".join(c * 2 for c in digits) if len(digits) == 3 else digits)
+
+
+def _check_total_pixels(renditions: list[dict[str, Any]], caption: dict[str, Any]) -> None:
     # A side left open follows the source's aspect ratio, so count it at its cap.
-    total = sum((r["width"] or max_dimension) * (r["height"] or max_dimension) for r in renditions)
+    total = sum((r["width"] or MAX_DIMENSION) * (r["height"] or MAX_DIMENSION) for r in renditions)
     if caption["enabled"]:
         total += caption["size"] ** 2
     if total > MAX_TOTAL_PIXELS:
@@ -317,52 +301,3 @@ def _check_total_pixels(
             f"at most {MAX_TOTAL_PIXELS // 1_000_000} are allowed",
             field="renditions",
         )
-
-
-def _int(value: Any, field: str, low: int, high: int) -> int:
-    value = whole_number(value)
-    # bool is an int subclass; true/false as a size is a client mistake.
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidOptions(f"{field} must be an integer", field=field)
-    if not low <= value <= high:
-        raise InvalidOptions(f"{field} must be {low}..{high}", field=field)
-    return value
-
-
-def _optional_int(value: Any, field: str, low: int, high: int) -> int | None:
-    return None if value is None else _int(value, field, low, high)
-
-
-def _bool(value: Any, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidOptions(f"{field} must be true or false", field=field)
-    return value
-
-
-def _choice(value: Any, allowed: tuple[str, ...], field: str) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise InvalidOptions(f"{field} must be one of {', '.join(allowed)}", field=field)
-    return value
-
-
-def _quality(value: Any, fmt: str, field: str) -> int | None:
-    if value is not None:
-        _int(value, field, 1, 100)
-    if fmt in LOSSLESS_FORMATS:
-        return None
-    return DEFAULT_QUALITY[fmt] if value is None else int(value)
-
-
-def _color(value: Any, field: str) -> str:
-    # Exactly what the schema says: a name as listed, or hex digits of either case.
-    if isinstance(value, str):
-        if value in COLOR_NAMES:
-            return COLOR_NAMES[value]
-        if _HEX.fullmatch(value):
-            digits = value[1:].lower()
-            if len(digits) == 3:
-                digits = "".join(c * 2 for c in digits)
-            return "#" + digits
-    raise InvalidOptions(
-        f"{field} must be '#rrggbb', '#rgb' or one of {', '.join(COLOR_NAMES)}", field=field
-    )

@@ -9,12 +9,11 @@ from typing import Any
 
 from chalicelib import jobs
 from chalicelib.backends import Backends
+from chalicelib.formats import OUTPUT_FORMATS
 from chalicelib.jobs import Job
 from worker.deadline import Deadline
 from worker.imaging import ImageLimits, process_image
 from worker.text import analyze_text
-
-EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif", "gif": "gif"}
 
 
 class StageTimer:
@@ -71,7 +70,7 @@ def run_job(ctx: Backends, job: Job, deadline: Deadline | None = None) -> dict[s
     with timer.stage("upload"):
         for output in report.outputs:
             key = ctx.objects.output_key(
-                job.job_id, f"{output.name}.{EXTENSIONS.get(output.format, output.format)}"
+                job.job_id, f"{output.name}.{OUTPUT_FORMATS[output.format].extension}"
             )
             ctx.objects.put(key, output.data, output.content_type)
             outputs.append(

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.errors import InvalidOptions
-from chalicelib.options import OPTIONS_SCHEMA, parse_options
+from chalicelib.options import MAX_DIMENSION, MAX_RENDITIONS, OPTIONS_SCHEMA, parse_options
 
 
 def field_of(raw: Any) -> str:
@@ -186,11 +186,28 @@ def test_total_pixels_are_capped() -> None:
     parse_options({"renditions": wide[:3]})
 
 
-def test_limits_are_parameters() -> None:
-    with pytest.raises(InvalidOptions):
-        parse_options(one(width=200), max_dimension=100)
-    with pytest.raises(InvalidOptions):
-        parse_options({"renditions": [{"name": "a", "width": 1}] * 1}, max_renditions=0)
+def test_the_limits_are_stated_in_the_schema() -> None:
+    rendition = OPTIONS_SCHEMA["properties"]["renditions"]
+    assert rendition["maxItems"] == MAX_RENDITIONS
+    assert rendition["items"]["properties"]["width"]["maximum"] == MAX_DIMENSION
+    assert field_of(one(width=MAX_DIMENSION + 1)) == "renditions[0].width"
+    assert parse_options(one(width=MAX_DIMENSION))["renditions"][0]["width"] == MAX_DIMENSION
+
+
+def test_whole_numbers_written_as_floats_are_integers() -> None:
+    # JSON Schema counts 512.0 as an integer; it comes back as 512.
+    rendition = parse_options(one(width=512.0, quality=70.0, format="webp"))["renditions"][0]
+    assert (rendition["width"], rendition["quality"]) == (512, 70)
+    assert isinstance(rendition["width"], int)
+
+
+def test_messages_name_the_field_in_the_options_terms() -> None:
+    with pytest.raises(InvalidOptions) as caught:
+        parse_options(one(width=0))
+    assert caught.value.message.startswith("renditions[0].width ")
+    with pytest.raises(InvalidOptions) as caught:
+        parse_options({"renditions": [{"name": "captioned", "width": 8}]})
+    assert "reserved" in caught.value.message
 
 
 def test_schema_lists_the_same_keys() -> None:

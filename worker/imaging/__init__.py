@@ -13,9 +13,10 @@ from typing import Any
 from PIL import Image, ImageSequence
 
 from chalicelib.errors import ImageTooLarge
+from chalicelib.formats import OUTPUT_FORMATS
 from chalicelib.options import MAX_DIMENSION, parse_options
 from worker.imaging.caption import draw_caption
-from worker.imaging.encode import CONTENT_TYPES, encode, encode_animation
+from worker.imaging.encode import encode, encode_animation
 from worker.imaging.facts import dominant_colors, perceptual_hash
 from worker.imaging.geometry import Plan, plan
 from worker.imaging.source import (
@@ -190,7 +191,7 @@ def process_image(
                 payload = encode(job.image, fmt, quality, job.spec["background"])
                 size = job.image.size
             outputs.append(
-                RenderedOutput(job.name, payload, size[0], size[1], fmt, CONTENT_TYPES[fmt])
+                RenderedOutput(job.name, payload, size[0], size[1], fmt, OUTPUT_FORMATS[fmt].mime)
             )
             job.image = None
     return ImageReport(facts=facts, outputs=outputs)

@@ -8,14 +8,7 @@ from typing import Any
 
 from PIL import Image
 
-CONTENT_TYPES = {
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "avif": "image/avif",
-    "gif": "image/gif",
-}
-_PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF", "gif": "GIF"}
+from chalicelib.formats import OUTPUT_FORMATS
 
 
 def hex_to_rgb(color: str) -> tuple[int, int, int]:
@@ -35,12 +28,13 @@ def flatten(image: Image.Image, background: str) -> Image.Image:
 def _save_params(fmt: str, quality: int | None) -> dict[str, Any]:
     # Speed-leaning settings comparable to libvips' defaults: no Huffman optimisation
     # for JPEG, libwebp's method 4, libavif speed 6, zlib level 6.
+    quality = quality or OUTPUT_FORMATS[fmt].default_quality
     if fmt == "jpeg":
-        return {"quality": quality or 85, "optimize": False}
+        return {"quality": quality, "optimize": False}
     if fmt == "webp":
-        return {"quality": quality or 80, "method": 4}
+        return {"quality": quality, "method": 4}
     if fmt == "avif":
-        return {"quality": quality or 60, "speed": 6}
+        return {"quality": quality, "speed": 6}
     if fmt == "png":
         return {"compress_level": 6}
     return {}
@@ -55,10 +49,10 @@ def _clean(image: Image.Image) -> Image.Image:
 
 def encode(image: Image.Image, fmt: str, quality: int | None, background: str) -> bytes:
     """Encode one still image as ``fmt``; JPEG output gets alpha flattened onto ``background``."""
-    if fmt == "jpeg":
+    if fmt == "jpeg":  # the one output format without alpha
         image = flatten(image, background)
     buffer = io.BytesIO()
-    _clean(image).save(buffer, _PIL_FORMATS[fmt], **_save_params(fmt, quality))
+    _clean(image).save(buffer, OUTPUT_FORMATS[fmt].pillow, **_save_params(fmt, quality))
     return buffer.getvalue()
 
 
@@ -79,5 +73,5 @@ def encode_animation(
         params["disposal"] = 2
     else:
         params.update(_save_params(fmt, quality))
-    first.save(buffer, _PIL_FORMATS[fmt], **params)
+    first.save(buffer, OUTPUT_FORMATS[fmt].pillow, **params)
     return buffer.getvalue()
