@@ -5,6 +5,9 @@ sees it: bytes that are not JSON stop the worker ("Unrecoverable error"), and
 JSON without kombu's envelope breaks the connection. Such a message is already
 off the queue, so this channel checks each popped item first and moves one
 that is not a message to the dead-letter list, then carries on.
+
+It overrides two private kombu methods: fenced in ``worker/upstream.py`` with the
+kombu version they were written against, and guarded by a test.
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ This module loads the same file and keeps it compactly:
 Scoring itself is py3langid's own code (``LanguageIdentifier._decide``,
 ``_sparse_score``): it gets the same feature counts, in the same order, and the
 same float16 rows, so ``classify`` returns the same language and the same
-confidence bit for bit (``tests/unit/test_langid_compact.py`` checks this).
+confidence bit for bit (``tests/unit/test_compact_models.py`` checks this). Those
+private py3langid methods are fenced in ``worker/upstream.py`` (the version this
+was written against, and a guard test).
 
 Loading streams the model file in chunks, so the conversion never holds the
 whole table set at once; it takes about a second, once per process.

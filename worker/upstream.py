@@ -1,0 +1,79 @@
+"""The worker's reliance on libraries' private internals, fenced: what, where, which version.
+
+Three modules override or re-point code a library does not promise to keep:
+
+- ``worker.broker`` replaces kombu's Redis ``Channel._brpop_read`` and ``_get``
+  (kombu's own bodies with an envelope check added), so a garbage message is
+  dead-lettered instead of stopping the worker.
+- ``worker.text`` re-points textstat's ``_count_syllables.get_cmudict`` at a
+  compact lexicon (same answers, a tenth of the memory).
+- ``worker.langid_compact`` subclasses py3langid's ``LanguageIdentifier``,
+  relying on its constructor, ``_raw_score``, ``_sparse_score`` and ``_decide``.
+
+Each is listed here with the version it was written against and a digest of the
+upstream source it relies on. ``tests/unit/test_upstream_guards.py`` fails,
+naming the module to review, as soon as an upgrade changes either; after
+reviewing, update the version and digest here (the test prints the new digest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PrivateDependency:
+    """Private upstream code one of our modules relies on."""
+
+    package: str  # the distribution name, as pinned in constraints.txt
+    version: str  # the version the dependent module was written against
+    members: tuple[str, ...]  # "module:qualified.name" of each upstream member relied on
+    used_by: str  # our module that must be reviewed when they change
+    source_sha256: str  # digest of the members' source, in order
+
+    def current_digest(self) -> str:
+        """The digest of the installed members' source (``inspect.getsource``)."""
+        digest = hashlib.sha256()
+        for member in self.members:
+            module_name, _, qualified = member.partition(":")
+            target: object = importlib.import_module(module_name)
+            for part in qualified.split("."):
+                target = getattr(target, part)
+            digest.update(inspect.getsource(target).encode())  # type: ignore[arg-type]
+        return digest.hexdigest()
+
+
+PRIVATE_DEPENDENCIES = (
+    PrivateDependency(
+        package="kombu",
+        version="5.7.0",
+        members=(
+            "kombu.transport.redis:Channel._brpop_read",
+            "kombu.transport.redis:Channel._get",
+        ),
+        used_by="worker.broker",
+        source_sha256="46ef20f04bcc251572dc06225eb45063c8f90277474ff49c8f73c7e70e3788ca",
+    ),
+    PrivateDependency(
+        package="textstat",
+        version="0.7.8",
+        members=("textstat.backend.counts._count_syllables:count_syllables",),
+        used_by="worker.text",
+        source_sha256="93f5c392cf9b638d38970ce7010dfa4e78d9faf83708fb3c6b6e1447b6a3f3b6",
+    ),
+    PrivateDependency(
+        package="py3langid",
+        version="0.4.0",
+        members=(
+            "py3langid.langid:LanguageIdentifier.__init__",
+            "py3langid.langid:LanguageIdentifier._raw_score",
+            "py3langid.langid:LanguageIdentifier._sparse_score",
+            "py3langid.langid:LanguageIdentifier._decide",
+        ),
+        used_by="worker.langid_compact",
+        source_sha256="e0f061dfdca2acdbc30cd29eb05b52f878c0196ed97a1a2acb0e444f52b16828",
+    ),
+)
