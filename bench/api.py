@@ -48,6 +48,7 @@ def measure(stack: Any, count: int) -> dict[str, Any]:
     with stack_environ(stack):
         api_app._settings.cache_clear()
         api_app._service.cache_clear()
+        api_app._backends.cache_clear()
         service = api_app._service()
         settings = service.settings
 

@@ -123,6 +123,7 @@ def throughput(stack: LocalStack, workers: int, count: int) -> dict[str, Any]:
     with stack_environ(stack):
         api_app._settings.cache_clear()
         api_app._service.cache_clear()
+        api_app._backends.cache_clear()
         service = api_app._service()
         ids = [service.submit(service.validate(data, TEXT, None)).job_id for _ in range(count)]
         redis = service.store._redis

@@ -65,7 +65,7 @@ class JobStore(Protocol):
 
     def update_while(self, job_id: str, status: str, **fields: Any) -> bool: ...
 
-    def count_attempt(self, job_id: str) -> int: ...
+    def count_attempt(self, job_id: str, by: int = 1) -> int: ...
 
     def delete(self, job_id: str) -> bool: ...
 
@@ -118,7 +118,7 @@ class RedisJobStore:
         final = "1" if target in jobs.TERMINAL else "0"
         args = [target, ",".join(jobs.sources_of(target)), job_id, final]
         for name, value in fields.items():
-            args += [name, _field_value(value)]
+            args += [name, field_value(value)]
         with redis_errors():
             applied, before = self._transition(
                 keys=[self.key(job_id), self.ACTIVE_INDEX], args=args
@@ -130,14 +130,14 @@ class RedisJobStore:
         fields["updated_at"] = repr(time.time())
         args: list[str] = [status]
         for name, value in fields.items():
-            args += [name, _field_value(value)]
+            args += [name, field_value(value)]
         with redis_errors():
             return bool(self._update_if(keys=[self.key(job_id)], args=args))
 
-    def count_attempt(self, job_id: str) -> int:
-        """Add one to the job's attempt counter and return it."""
+    def count_attempt(self, job_id: str, by: int = 1) -> int:
+        """Add ``by`` to the job's attempt counter and return it."""
         with redis_errors():
-            return int(self._redis.hincrby(self.key(job_id), "attempts", 1))
+            return int(self._redis.hincrby(self.key(job_id), "attempts", by))
 
     def delete(self, job_id: str) -> bool:
         with redis_errors():
@@ -163,7 +163,8 @@ class RedisJobStore:
             self._redis.ping()
 
 
-def _field_value(value: Any) -> str:
+def field_value(value: Any) -> str:
+    """A field's value as the string Redis keeps (None as empty, floats exactly)."""
     if value is None:
         return ""
     if isinstance(value, float):

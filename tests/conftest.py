@@ -1,4 +1,9 @@
-"""Shared fixtures: a real Redis for the whole session (reused if one answers)."""
+"""Shared fixtures: a real Redis for the whole session (reused if one answers); the tiers.
+
+Tiers: ``tests/unit`` is the fast tier (no network, in-memory fakes;
+``pytest -m "not slow"`` runs it in well under a minute). Everything under the
+directories in ``SLOW_TIERS`` runs real servers or tools and is marked ``slow``.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,14 @@ from scripts.stack import free_port, redis_answers, wait_for
 
 # A database of its own on a shared Redis, so tests never touch a developer's data.
 TEST_REDIS_DB = 13
+SLOW_TIERS = ("integration", "reliability", "hostile", "infra")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of the live tiers ``slow``."""
+    for item in items:
+        if item.path.parent.name in SLOW_TIERS or item.path.parent.parent.name in SLOW_TIERS:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -75,6 +75,10 @@ def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
             return "failed"
         delay = backoff_seconds(self.request.retries)
         log.warning("transient error, retrying in %ss: %s", delay, exc, extra={"job_id": job_id})
+        # This run ended (in a passing error); the attempt counter is for runs that
+        # never end (a killed worker), so it does not count against them.
+        with contextlib.suppress(ServiceError):
+            ctx.store.count_attempt(job_id, -1)
         _note(ctx, job_id, f"Retrying after a passing error ({exc.code}).")
         raise self.retry(exc=exc, countdown=delay) from exc
     except (SoftTimeLimitExceeded, JobTimeout):

@@ -24,9 +24,11 @@ def lambda_app(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
 
     app_module._settings.cache_clear()
     app_module._service.cache_clear()
+    app_module._backends.cache_clear()
     yield app_module.app
     app_module._settings.cache_clear()
     app_module._service.cache_clear()
+    app_module._backends.cache_clear()
 
 
 def multipart(fields: dict[str, tuple[str | None, bytes]]) -> tuple[bytes, str]:

@@ -1,0 +1,138 @@
+"""JobService over in-memory fakes: what a submit stores, queues and undoes; reads; deletes."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pytest
+
+from chalicelib import jobs
+from chalicelib.errors import (
+    IdempotencyConflict,
+    InvalidCallback,
+    JobNotFound,
+    ServiceUnavailable,
+    UnsupportedImage,
+    UploadAlreadyUsed,
+    UploadNotFound,
+)
+from chalicelib.service import JobService
+from tests import imagegen
+from tests.fakes import FakeWorld, fake_world
+
+
+@pytest.fixture()
+def world() -> FakeWorld:
+    return fake_world()
+
+
+@pytest.fixture()
+def service(world: FakeWorld) -> JobService:
+    return JobService.from_backends(world.backends)
+
+
+def submit(service: JobService, key: str | None = None, text: str = "Hi") -> str:
+    submission = service.validate(imagegen.jpeg(64, 48), text, None)
+    return service.submit(submission, idempotency_key=key).job_id
+
+
+def test_a_submit_stores_the_image_records_the_job_and_queues_it(
+    service: JobService, world: FakeWorld
+) -> None:
+    job_id = submit(service)
+    job = world.store.get(job_id)
+    assert job is not None and job.status == jobs.PENDING and job.text == "Hi"
+    assert world.objects.objects[job.source_key] == (imagegen.jpeg(64, 48), "image/jpeg")
+    assert world.queue.enqueued == [job_id]
+    assert [r["name"] for r in job.options["renditions"]] == ["thumbnail", "preview"]
+
+
+def test_a_queue_that_is_down_leaves_no_record_and_no_image(
+    service: JobService, world: FakeWorld
+) -> None:
+    world.queue.down = True
+    with pytest.raises(ServiceUnavailable):
+        submit(service)
+    assert world.store.records == {}
+    assert world.objects.objects == {}
+
+
+def test_a_store_that_is_down_leaves_no_image(service: JobService, world: FakeWorld) -> None:
+    world.store.down = True
+    with pytest.raises(ServiceUnavailable):
+        submit(service)
+    assert world.objects.objects == {}
+    assert world.queue.enqueued == []
+
+
+def test_an_idempotency_key_gives_the_same_job_and_refuses_another_request(
+    service: JobService, world: FakeWorld
+) -> None:
+    first = submit(service, key="order-1")
+    assert submit(service, key="order-1") == first
+    assert world.queue.enqueued == [first]
+    with pytest.raises(IdempotencyConflict):
+        submit(service, key="order-1", text="another text")
+
+
+def test_a_failed_submit_releases_its_idempotency_key(
+    service: JobService, world: FakeWorld
+) -> None:
+    world.queue.down = True
+    with pytest.raises(ServiceUnavailable):
+        submit(service, key="retry-me")
+    world.queue.down = False
+    job_id = submit(service, key="retry-me")
+    assert world.queue.enqueued == [job_id]
+
+
+def test_an_upload_starts_one_job_only(service: JobService, world: FakeWorld) -> None:
+    upload = service.create_upload("big.jpg", "image/jpeg", 1000)
+    with pytest.raises(UploadNotFound):
+        service.validate_upload(upload["upload_id"], "x", None)
+    world.objects.put(world.objects.source_key(upload["upload_id"]), imagegen.jpeg(), "image/jpeg")
+    submission = service.validate_upload(upload["upload_id"], "x", None)
+    assert service.submit(submission).job_id == upload["upload_id"]
+    with pytest.raises(UploadAlreadyUsed):
+        service.submit(submission)
+
+
+def test_a_non_image_upload_is_refused_from_its_bytes(
+    service: JobService, world: FakeWorld
+) -> None:
+    upload = service.create_upload("x.jpg", "image/jpeg", 10)
+    world.objects.put(world.objects.source_key(upload["upload_id"]), b"%PDF-1.7", "image/jpeg")
+    with pytest.raises(UnsupportedImage):
+        service.validate_upload(upload["upload_id"], "x", None)
+
+
+def test_callback_urls_are_checked_with_the_services_resolver(service: JobService) -> None:
+    service.resolver = lambda host, port: [ipaddress.ip_address("10.0.0.7")]
+    with pytest.raises(InvalidCallback):
+        service.validate(imagegen.jpeg(), "x", None, "https://hooks.example.com/")
+    service.resolver = lambda host, port: [ipaddress.ip_address("93.184.216.34")]
+    assert service.validate(imagegen.jpeg(), "x", None, "https://hooks.example.com/").callback_url
+
+
+def test_status_links_and_deletion(service: JobService, world: FakeWorld) -> None:
+    job_id = submit(service)
+    key = world.objects.output_key(job_id, "thumbnail.jpg")
+    world.objects.put(key, b"jpeg", "image/jpeg")
+    result = {"outputs": [{"name": "thumbnail", "key": key}], "timings_ms": {}}
+    world.store.transition(job_id, jobs.PROCESSING)
+    world.store.transition(job_id, jobs.COMPLETED, result=json.dumps(result))
+    body = service.status(job_id)
+    assert body["status"] == "completed"
+    assert body["result"]["outputs"][0]["url"].startswith("memory://")
+    assert "key" not in body["result"]["outputs"][0]
+    service.delete(job_id)
+    assert world.objects.objects == {}
+    with pytest.raises(JobNotFound):
+        service.status(job_id)
+
+
+def test_health_names_the_failing_backend(service: JobService, world: FakeWorld) -> None:
+    assert service.health() == {"redis": "ok", "s3": "ok"}
+    world.objects.down = True
+    assert service.health() == {"redis": "ok", "s3": "service_unavailable"}
