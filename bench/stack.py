@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from scripts.stack import LocalStack, free_port
+from scripts.stack import LocalStack, free_port, isolated_env
 
 
 @contextmanager
 def bench_stack() -> Iterator[LocalStack]:
-    run = uuid.uuid4().hex[:8]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CELERY_", "S3_"))}
-    env.update(
-        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
-        S3_BUCKET=f"bench-media-{run}",
-        CELERY_QUEUE=f"images-bench-{run}",
-    )
+    env = isolated_env(f"redis://127.0.0.1:{free_port()}/0", "bench")
     env.pop("REDIS_PASSWORD", None)
     stack = LocalStack(env, log_dir=Path(tempfile.mkdtemp(prefix="bench-stack-")))
     try:

@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -70,6 +71,30 @@ def http_answers(url: str, timeout: float = 1.0) -> int | None:
         return int(exc.code)
     except (urllib.error.URLError, OSError):
         return None
+
+
+def redis_server_argv(server: str, port: int, data_dir: Path, aof: bool = False) -> list[str]:
+    """The one way this project starts a redis-server of its own: loopback only, and
+    nothing kept on disk unless ``aof`` (an append-only file, synced every second)."""
+    persistence = ["yes", "--appendfsync", "everysec"] if aof else ["no"]
+    return [
+        server,
+        *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir)),
+        *("--save", "", "--appendonly", *persistence),
+    ]
+
+
+def isolated_env(redis_url: str, name: str, **overrides: str) -> dict[str, str]:
+    """This process's environment for a stack of its own: the given Redis, and a bucket
+    and queue named ``<name>-<random>`` that no other stack uses (no AWS_, CELERY_ or
+    S3_ settings inherited)."""
+    run = uuid.uuid4().hex[:8]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CELERY_", "S3_"))}
+    env.update(
+        REDIS_URL=redis_url, S3_BUCKET=f"{name}-media-{run}", CELERY_QUEUE=f"images-{name}-{run}"
+    )
+    env.update(overrides)
+    return env
 
 
 def wait_for(check: Any, what: str, timeout: float, process: ManagedProcess | None = None) -> None:
@@ -181,22 +206,7 @@ class LocalStack:
             port = free_port()
         data_dir = ROOT / ".local" / "redis"
         data_dir.mkdir(parents=True, exist_ok=True)
-        redis_process = self._start(
-            "redis",
-            [
-                server,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(data_dir),
-            ],
-        )
+        redis_process = self._start("redis", redis_server_argv(server, port, data_dir))
         url = f"redis://127.0.0.1:{port}/0"
         wait_for(lambda: redis_answers(url), "redis-server", 20, redis_process)
         self.env["REDIS_URL"] = url

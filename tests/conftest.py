@@ -12,10 +12,11 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from scripts.stack import free_port, redis_answers, wait_for
+from scripts.stack import free_port, redis_answers, redis_server_argv, wait_for
 
 # A database of its own on a shared Redis, so tests never touch a developer's data.
 TEST_REDIS_DB = 13
@@ -48,19 +49,7 @@ def redis_url() -> Iterator[str]:
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="test-redis-")
     process = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            data_dir,
-        ],
+        redis_server_argv(server, port, Path(data_dir)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

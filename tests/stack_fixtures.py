@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from scripts.stack import LocalStack, free_port
+from scripts.stack import LocalStack, free_port, isolated_env
 from tests.faults import FaultyProxy
 
 # Small limits so that the "too large" cases stay cheap to send.
@@ -33,17 +31,7 @@ TEST_LIMITS = {
 
 def stack_env(redis_url: str, **overrides: str) -> dict[str, str]:
     """Settings for a stack of the tests' own: its own bucket and queue on the test Redis."""
-    run = uuid.uuid4().hex[:8]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CELERY_", "S3_"))}
-    env.update(
-        REDIS_URL=redis_url,
-        S3_BUCKET=f"test-media-{run}",
-        CELERY_QUEUE=f"images-test-{run}",
-        WORKER_COUNT="2",
-        **TEST_LIMITS,
-    )
-    env.update(overrides)
-    return env
+    return isolated_env(redis_url, "test", WORKER_COUNT="2", **{**TEST_LIMITS, **overrides})
 
 
 @pytest.fixture(scope="session")

@@ -8,18 +8,9 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.integration.conftest import ApiClient
-from tests.integration.test_end_to_end import jpeg
-
-
-def assert_error(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    return body["error"]
+from tests.helpers import assert_error
+from tests.imagegen import jpeg
+from tests.stack_fixtures import ApiClient
 
 
 def test_missing_image(client: ApiClient) -> None:

@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from scripts.stack import LocalStack, free_port
-from tests.integration.test_api_errors import assert_error
-from tests.integration.test_end_to_end import jpeg
+from tests.helpers import assert_error
+from tests.imagegen import jpeg
 
 
 @pytest.fixture(scope="module")

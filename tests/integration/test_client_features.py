@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from chalicelib.webhook_signature import verify_webhook
-from tests.integration.conftest import ApiClient
-from tests.integration.test_api_errors import assert_error
-from tests.integration.test_end_to_end import jpeg
+from tests.helpers import assert_error
+from tests.imagegen import jpeg
+from tests.stack_fixtures import ApiClient
 
 
 def presigned_upload(

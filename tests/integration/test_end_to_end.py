@@ -8,20 +8,14 @@ import json
 import requests
 from PIL import Image
 
-from tests.integration.conftest import ApiClient
-
-
-def jpeg(width: int = 1600, height: int = 1200) -> bytes:
-    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
+from tests.imagegen import jpeg
+from tests.stack_fixtures import ApiClient
 
 
 def test_a_jpeg_and_a_text_end_completed_with_a_downloadable_thumbnail(
     client: ApiClient, s3, bucket: str
 ) -> None:
-    response = client.submit(jpeg(), "Hello world.\nSecond line here.")
+    response = client.submit(jpeg(1600, 1200), "Hello world.\nSecond line here.")
     assert response.status_code == 202, response.text
     accepted = response.json()
     job_id = accepted["job_id"]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from scripts.stack import LocalStack
-from tests.integration.conftest import ApiClient
-from tests.integration.test_end_to_end import jpeg
+from tests.imagegen import jpeg
+from tests.stack_fixtures import ApiClient
 
 
 @pytest.fixture()

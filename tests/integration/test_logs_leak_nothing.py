@@ -9,7 +9,7 @@ from typing import Any
 import requests
 
 from scripts.stack import LocalStack, wait_for
-from tests.integration.test_end_to_end import jpeg
+from tests.imagegen import jpeg
 from tests.stack_fixtures import TEST_LIMITS, ApiClient
 
 

@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 import requests
 
-from tests.integration.conftest import ApiClient
-from tests.integration.test_end_to_end import jpeg
+from tests.imagegen import jpeg
+from tests.stack_fixtures import ApiClient
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import redis
 import requests
 
 from scripts.stack import LocalStack, free_port
-from tests.integration.conftest import ApiClient, stack_env
-from tests.integration.test_api_errors import assert_error
-from tests.integration.test_end_to_end import jpeg
+from tests.helpers import assert_error
+from tests.imagegen import jpeg
+from tests.stack_fixtures import ApiClient, stack_env
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import redis
 
 from scripts.stack import LocalStack, wait_for
-from tests.integration.test_end_to_end import jpeg
+from tests.imagegen import jpeg
 from tests.stack_fixtures import ApiClient
 
 JOBS = 1000

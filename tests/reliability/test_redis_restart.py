@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from scripts.stack import LocalStack, free_port, redis_answers, wait_for
-from tests.integration.test_end_to_end import jpeg
+from scripts.stack import LocalStack, free_port, redis_answers, redis_server_argv, wait_for
+from tests.imagegen import jpeg
 from tests.reliability.conftest import SHORT_TIMINGS
 from tests.stack_fixtures import ApiClient, stack_env
 
@@ -32,21 +32,7 @@ class OwnRedis:
         server = shutil.which("redis-server")
         assert server, "redis-server is needed (apt-get install redis-server)"
         self.process = subprocess.Popen(
-            [
-                server,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.dir),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "everysec",
-                "--save",
-                "",
-            ],
+            redis_server_argv(server, self.port, self.dir, aof=True),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

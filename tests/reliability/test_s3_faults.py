@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from tests.faults import Fault
-from tests.integration.test_end_to_end import jpeg
+from tests.imagegen import jpeg
 from tests.reliability.conftest import Fragile
 
 

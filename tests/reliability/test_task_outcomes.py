@@ -18,7 +18,7 @@ from chalicelib.reconcile import reconcile_stuck_jobs
 from chalicelib.settings import Settings
 from scripts.stack import ROOT, wait_for
 from tests.faults import Fault
-from tests.integration.test_end_to_end import jpeg
+from tests.imagegen import jpeg
 from tests.reliability.conftest import Fragile
 
 

@@ -10,7 +10,7 @@ import psutil
 
 from scripts.stack import ManagedProcess
 from tests.faults import Fault
-from tests.integration.test_end_to_end import jpeg
+from tests.imagegen import jpeg
 from tests.reliability.conftest import Fragile, running
 
 SOURCE = r"/uploads/[0-9a-f]+/source"

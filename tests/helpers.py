@@ -1,0 +1,18 @@
+"""Assertions the live tests share (images come from ``tests.imagegen``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+
+def assert_error(response: requests.Response, status: int, code: str) -> dict[str, Any]:
+    """The answer is the API's JSON error shape with ``status`` and ``code``; its error."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    return dict(body["error"])
