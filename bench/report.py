@@ -16,7 +16,7 @@ def _x(a: float | None, b: float | None) -> str:
     return "n/a" if not a or not b else f"{a / b:.2f}x"
 
 
-def _median(row: dict[str, Any], impl: str) -> float | None:
+def _best_ms(row: dict[str, Any], impl: str) -> float | None:
     # The best of the repeated runs: on a shared machine the other runs carry other
     # processes' bursts, and the best is the closest to what the code itself costs.
     # (The medians are in the JSON beside it.)
@@ -57,18 +57,18 @@ def markdown(results: dict[str, Any], info: dict[str, Any], command: str) -> str
         for row in pipeline.values():
             if not isinstance(row, dict):
                 continue
-            service = _median(row, "service")
-            vips = _median(row, "vips")
-            naive = _median(row, "naive")
+            service = _best_ms(row, "service")
+            vips = _best_ms(row, "vips")
+            naive = _best_ms(row, "naive")
             add(
                 f"| {row['label']} ({row['bytes'] / 1e6:.1f} MB) | {_ms(service)} "
-                f"| {_ms(_median(row, 'service_caption'))} | {_ms(vips)} "
-                f"| {_ms(_median(row, 'vips_1thread'))} | {_ms(naive)} "
+                f"| {_ms(_best_ms(row, 'service_caption'))} | {_ms(vips)} "
+                f"| {_ms(_best_ms(row, 'vips_1thread'))} | {_ms(naive)} "
                 f"| {_x(service, vips)} | {_x(naive, service)} faster |"
             )
         row = pipeline.get("jpeg12")
         if row:
-            service, vips, naive = (_median(row, k) for k in ("service", "vips", "naive"))
+            service, vips, naive = (_best_ms(row, k) for k in ("service", "vips", "naive"))
             if service and vips and naive:
                 targets.append(
                     ("12 MP JPEG within 1.5x of pyvips", _x(service, vips), service <= 1.5 * vips)
@@ -256,7 +256,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
     impls = [("service", "service"), ("vips", "pyvips"), ("naive", "naive Pillow")]
     width = 0.27
     for i, (impl, label) in enumerate(impls):
-        values = [(_median(pipeline[k], impl) or 0) for k in keys]
+        values = [(_best_ms(pipeline[k], impl) or 0) for k in keys]
         ax.bar([x + (i - 1) * width for x in range(len(keys))], values, width, label=label)
     ax.set_xticks(range(len(keys)), keys)
     ax.set_ylabel("ms per image (lower is better)")
@@ -280,8 +280,8 @@ def chart(results: dict[str, Any], path: Path) -> None:
     ax = axes[2]
     ratios: list[tuple[str, float, float]] = []
     row = pipeline.get("jpeg12")
-    if row and _median(row, "vips"):
-        ratios.append(("12MP / pyvips", _median(row, "service") / _median(row, "vips"), 1.5))
+    if row and _best_ms(row, "vips"):
+        ratios.append(("12MP / pyvips", _best_ms(row, "service") / _best_ms(row, "vips"), 1.5))
     if results.get("memory"):
         ratios.append(
             ("12MP RSS / 200MB", results["memory"]["jpeg12"]["service"]["peak_bytes"] / 200e6, 1.0)
@@ -289,9 +289,9 @@ def chart(results: dict[str, Any], path: Path) -> None:
     if e2e:
         scaling = e2e["throughput_2"]["jobs_per_s"] / e2e["throughput_1"]["jobs_per_s"]
         ratios.append(("1.8 / (2w / 1w)", 1.8 / scaling, 1.0))
-    if row and _median(row, "naive"):
+    if row and _best_ms(row, "naive"):
         ratios.append(
-            ("4 / (naive / service)", 4 * _median(row, "service") / _median(row, "naive"), 1.0)
+            ("4 / (naive / service)", 4 * _best_ms(row, "service") / _best_ms(row, "naive"), 1.0)
         )
     api = results.get("api")
     if api:
