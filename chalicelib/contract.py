@@ -11,7 +11,6 @@ from chalicelib.errors import InvalidJobId
 PROCESS_TASK = "media.process_job"
 WEBHOOK_TASK = "media.deliver_webhook"
 DEAD_LETTER_KEY = "media:dead-letters"
-DEFAULT_QUEUE = "images"
 
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
 #: The job id rule as an anchored pattern (OpenAPI, JSON Schema).

@@ -47,6 +47,8 @@ class Settings:
     # (dev, prod), and a deployed stage refuses unsafe settings.
     stage: str = "local"
     debug: bool = False
+    # Accepted for compatibility with Flask + Celery deployments and unused: nothing
+    # here signs with it (webhooks have WEBHOOK_SECRET, API keys are stored hashed).
     secret_key: str = ""
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Empty means "same as REDIS_URL": the seed's names keep working when set.

@@ -5,17 +5,17 @@
 # chalice.tf.json (+ deployment.zip), so the API and the rest of the system
 # are one Terraform configuration, planned and applied together.
 #
-# The stage's settings in .chalice/config.json refer to the values below by
-# name, as Terraform interpolations that Chalice copies through untouched:
+# .chalice/config.json refers to the values below by name, as Terraform
+# interpolations that Chalice copies through untouched:
 #
 #   "manage_iam_role": false,
 #   "iam_role_arn": "${local.api_role_arn}",
 #   "subnet_ids": ["${local.api_subnet_ids[0]}", "${local.api_subnet_ids[1]}"],
 #   "security_group_ids": ["${local.api_security_group_id}"],
-#   "environment_variables": {"S3_BUCKET": "${local.api_environment.S3_BUCKET}", ...}
 #
-# so nothing is copied by hand from one apply to the next. tests/infra checks
-# that every name config.json uses is defined here.
+# and scripts/chalice_tf.py sets every function's environment to
+# local.api_environment, so the deployed API's settings are listed once, here.
+# tests/infra checks that every name the generated file uses is defined here.
 
 locals {
   api_role_arn          = aws_iam_role.api.arn
@@ -28,6 +28,9 @@ locals {
   # (scripts/chalice_tf.py sets kms_key_arn on every function).
   api_environment = merge(local.common_environment, {
     REDIS_URL = local.redis_url
+    # API Gateway takes 10 MB and Lambda 6 MB, base64 included: bigger images go
+    # straight to S3 (POST /api/uploads).
+    MAX_UPLOAD_BYTES = "4500000"
   })
 }
 

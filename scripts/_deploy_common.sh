@@ -23,7 +23,7 @@ python_bin() {
   elif command -v python3 >/dev/null 2>&1; then
     command -v python3
   else
-    die "python3 not found: run 'make install' (creates .venv) first"
+    die "python3 not found: run 'make venv' (creates .venv) first"
   fi
 }
 

@@ -8,9 +8,11 @@ this script adapts it and copies it beside the hand-written files:
   Terraform < 1.4) contradict infra/versions.tf, which owns the pins;
 - drops the ``null_data_source`` Chalice adds only as a label (deprecated,
   and it would pull in the null provider);
-- on every Lambda function: checks the VPC settings are there, encrypts the
-  environment (it holds REDIS_URL) with the service's KMS key, turns on
-  X-Ray tracing, and makes the function wait for its role policy (the ENI
+- on every Lambda function: checks the VPC settings are there, sets the
+  environment to ``local.api_environment`` (infra/api.tf: the one list of the
+  deployed API's settings, so .chalice/config.json repeats none of them),
+  encrypts it (it holds REDIS_URL) with the service's KMS key, turns on X-Ray
+  tracing, and makes the function wait for its role policy (the ENI
   permissions are checked when the function is created) and its log group.
 
 Usage: python scripts/chalice_tf.py <chalice package output dir> <infra dir>
@@ -29,6 +31,7 @@ PACKAGE_NAME = "deployment.zip"
 
 # Names defined in infra/*.tf that the adapted functions refer to.
 KMS_KEY_REF = "${local.api_kms_key_arn}"
+ENVIRONMENT_REF = "${local.api_environment}"
 FUNCTION_DEPENDS_ON = ["aws_iam_role_policy.api", "aws_cloudwatch_log_group.api"]
 
 
@@ -61,6 +64,7 @@ def adapt(document: dict[str, Any]) -> dict[str, Any]:
                 f"Lambda function {name!r} does not use the role from infra/iam.tf: set "
                 'manage_iam_role to false and iam_role_arn to "${local.api_role_arn}"'
             )
+        function["environment"] = {"variables": ENVIRONMENT_REF}
         function["kms_key_arn"] = KMS_KEY_REF
         function["tracing_config"] = {"mode": "Active"}
         depends_on = list(function.get("depends_on", []))

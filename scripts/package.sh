@@ -14,7 +14,7 @@ CHALICE="${CHALICE:-$ROOT/.venv/bin/chalice}"
 if [[ ! -x "$CHALICE" ]]; then
   CHALICE="$(command -v chalice || true)"
 fi
-[[ -n "$CHALICE" ]] || die "chalice not found: run 'make install' (it installs chalice into .venv)"
+[[ -n "$CHALICE" ]] || die "chalice not found: run 'make venv' (it installs chalice into .venv)"
 
 OUT="$ROOT/build/chalice-$STAGE"
 rm -rf "$OUT"
