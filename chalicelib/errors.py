@@ -34,7 +34,7 @@ Workers use the same classes: an ``InputError`` ends a job ``failed`` at once, a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 class ServiceError(Exception):
@@ -43,6 +43,8 @@ class ServiceError(Exception):
     code = "internal_error"
     status = 500
     default_message = "An internal error occurred."
+    # False for the errors only a worker meets (a job ends failed with them).
+    api_answer: ClassVar[bool] = True
 
     def __init__(self, message: str | None = None, **details: Any) -> None:
         self.message = message or self.default_message
@@ -65,138 +67,193 @@ class InputError(ServiceError):
 
 
 class MissingField(InputError):
+    """No `image` or no `text`, or an empty image."""
+
     code = "missing_field"
     status = 400
     default_message = "A required field is missing."
 
 
 class InvalidRequest(InputError):
+    """Not well-formed multipart or JSON (UTF-8 only, at most 32 levels deep, no lone
+    surrogates), an unknown or repeated field, a bad Idempotency-Key (1-255 printable ASCII
+    characters).
+    """
+
     code = "invalid_request"
     status = 400
 
 
 class InvalidJobId(InputError):
+    """A job id that is not 32 lowercase hex characters."""
+
     code = "invalid_job_id"
     status = 400
     default_message = "The job id is malformed."
 
 
 class InvalidText(InputError):
+    """Text that is not UTF-8 or holds control characters."""
+
     code = "invalid_text"
     status = 400
     default_message = "The text must be UTF-8 without control characters."
 
 
 class Unauthorized(InputError):
+    """`API_KEYS` is set and `X-Api-Key` is missing or wrong."""
+
     code = "unauthorized"
     status = 401
     default_message = "A valid X-Api-Key header is required."
 
 
 class IdempotencyConflict(InputError):
+    """An Idempotency-Key reused for another request."""
+
     code = "idempotency_conflict"
     status = 409
     default_message = "This Idempotency-Key was used with a different request."
 
 
 class UploadAlreadyUsed(InputError):
+    """An `upload_id` that already started a job."""
+
     code = "upload_already_used"
     status = 409
     default_message = "This upload_id already started a job."
 
 
 class InvalidCallback(InputError):
+    """A callback URL that breaks a webhook rule (the message names the rule, never an address)."""
+
     code = "invalid_callback_url"
     status = 422
     default_message = "The callback URL is not acceptable."
 
 
 class UploadNotFound(InputError):
+    """Nothing was uploaded under `upload_id`."""
+
     code = "upload_not_found"
     status = 422
     default_message = "Nothing was uploaded under this upload_id (or the upload expired)."
 
 
 class JobNotFound(InputError):
+    """No such job (or it expired after `JOB_TTL_SECONDS`)."""
+
     code = "job_not_found"
     status = 404
     default_message = "No job has this id (it may have expired)."
 
 
 class RouteNotFound(InputError):
+    """No such route."""
+
     code = "not_found"
     status = 404
     default_message = "No such route; see /api/openapi.json."
 
 
 class MethodNotAllowed(InputError):
+    """A method the route does not have (the `Allow` header lists them)."""
+
     code = "method_not_allowed"
     status = 405
     default_message = "This method is not allowed here."
 
 
 class RequestTimeout(InputError):
+    """The local server got no whole request within 30 s."""
+
     code = "request_timeout"
     status = 408
     default_message = "The request was not received in time."
 
 
 class UploadTooLarge(InputError):
+    """Body over `MAX_UPLOAD_BYTES`, or an upload over `MAX_SOURCE_BYTES`."""
+
     code = "upload_too_large"
     status = 413
     default_message = "The upload is larger than the service accepts."
 
 
 class TextTooLong(InputError):
+    """Text over `MAX_TEXT_CHARS`."""
+
     code = "text_too_long"
     status = 413
     default_message = "The text is longer than the service accepts."
 
 
 class ImageTooLarge(InputError):
+    """The image has more pixels, frames or larger sides than the limits, or decoding it needs
+    more memory than a job may use.
+    """
+
     code = "image_too_large"
     status = 413
     default_message = "The image has too many pixels, frames or too large dimensions."
 
 
 class UnsupportedImage(InputError):
+    """The bytes are not an image in a supported format (the file name and Content-Type are
+    never trusted).
+    """
+
     code = "unsupported_image"
     status = 415
     default_message = "The file is not an image in a supported format."
 
 
 class UnsupportedMediaType(InputError):
+    """A body that is not multipart/form-data or JSON."""
+
     code = "unsupported_media_type"
     status = 415
     default_message = "The request body must be multipart/form-data or application/json."
 
 
 class InvalidOptions(InputError):
+    """Bad `options`; the offending field is named in `field`."""
+
     code = "invalid_options"
     status = 422
     default_message = "The options are invalid."
 
 
 class CorruptImage(InputError):
+    """The image is truncated or damaged."""
+
     code = "corrupt_image"
     status = 422
     default_message = "The image could not be decoded; it is truncated or corrupt."
+    api_answer = False
 
 
 class SourceMissing(InputError):
+    """The job's source image is no longer in storage."""
+
     code = "source_missing"
     status = 422
     default_message = "The job's source image is no longer in storage."
+    api_answer = False
 
 
 class ServiceUnavailable(ServiceError):
+    """Redis or S3 is down: nothing was stored or queued (a job: the passing errors outlived
+    the retries).
+    """
+
     code = "service_unavailable"
     status = 503
     default_message = "A backing service is unavailable; try again shortly."
 
 
 class StorageError(ServiceError):
-    """S3 refused a request for a reason retrying cannot fix (access, missing bucket)."""
+    """S3 refused for good (access, a missing bucket): a deployment fault."""
 
     code = "storage_error"
     status = 503
@@ -204,6 +261,23 @@ class StorageError(ServiceError):
 
 
 class JobTimeout(ServiceError):
+    """The job ran past `TASK_SOFT_TIME_LIMIT`."""
+
     code = "timeout"
     status = 504
     default_message = "Processing took longer than the time limit."
+
+
+#: The codes a job can end ``failed`` with (``error.code`` of the status), besides
+#: ``internal_error``: each class's docstring says when.
+JOB_FAILURES: tuple[type[ServiceError], ...] = (
+    CorruptImage,
+    ImageTooLarge,
+    UnsupportedImage,
+    InvalidOptions,
+    UploadTooLarge,
+    SourceMissing,
+    StorageError,
+    JobTimeout,
+    ServiceUnavailable,
+)

@@ -125,7 +125,11 @@ OPTIONS_SCHEMA: dict[str, Any] = {
             "description": "The captioned output: the text drawn on the image (not made for "
             "a blank text).",
             "properties": {
-                "enabled": {"type": "boolean", "default": True},
+                "enabled": {
+                    "type": "boolean",
+                    "default": True,
+                    "description": "false: no captioned output.",
+                },
                 "position": {"enum": ["top", "bottom", "center"], "default": "bottom"},
                 "style": {
                     "enum": ["band", "stroke"],
@@ -137,7 +141,13 @@ OPTIONS_SCHEMA: dict[str, Any] = {
                     "default": "#ffffff",
                     "description": "Text colour; the band or stroke takes a contrasting one.",
                 },
-                "max_font_size": {"type": "integer", "minimum": 8, "maximum": 256, "default": 64},
+                "max_font_size": {
+                    "type": "integer",
+                    "minimum": 8,
+                    "maximum": 256,
+                    "default": 64,
+                    "description": "px; the font size is fitted down from it to the box.",
+                },
                 "size": {
                     "type": "integer",
                     "minimum": 64,
@@ -151,6 +161,10 @@ OPTIONS_SCHEMA: dict[str, Any] = {
         },
     },
 }
+OPTIONS_SCHEMA["description"] = (
+    "All outputs together may total at most "
+    f"{MAX_TOTAL_PIXELS // 1_000_000} megapixels (an open side counts as {MAX_DIMENSION})."
+)
 
 
 @functools.cache

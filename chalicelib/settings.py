@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import ClassVar
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 from chalicelib.callbacks import CallbackPolicy
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+
+def setting(default: Any, doc: str) -> Any:
+    """A settings field with its one-line meaning (docs/OPERATIONS.md is generated from it)."""
+    return field(default=default, metadata={"doc": doc})
 
 
 class SettingsError(ValueError):
@@ -40,68 +45,112 @@ def _int(name: str, raw: str, minimum: int = 0) -> int:
 class Settings:
     """Every setting of the API and the workers, with safe local defaults.
 
-    Field names are the environment variable names, lower-cased.
+    Field names are the environment variable names, lower-cased; each says what it
+    means (``setting(default, doc)``), and the settings table of docs/OPERATIONS.md
+    is generated from them.
     """
 
-    # "local" for make dev, the tests and compose; the deployed stages set their name
-    # (dev, prod), and a deployed stage refuses unsafe settings.
-    stage: str = "local"
-    debug: bool = False
-    # Accepted for compatibility with Flask + Celery deployments and unused: nothing
-    # here signs with it (webhooks have WEBHOOK_SECRET, API keys are stored hashed).
-    secret_key: str = ""
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    # Empty means "same as REDIS_URL": the seed's names keep working when set.
-    celery_broker_url: str = ""
-    celery_result_backend: str = ""
-    celery_queue: str = "images"
-    worker_count: int = 2
-    s3_bucket: str = "media-jobs-local"
-    upload_folder: str = "uploads"
-    results_folder: str = "results"
-    aws_endpoint_url: str = ""
-    aws_region: str = "us-east-1"
-    max_upload_bytes: int = 10 * 1024 * 1024
-    # Largest source image a worker reads (direct-to-S3 uploads can exceed the API's).
-    max_source_bytes: int = 50 * 1024 * 1024
-    max_text_chars: int = 10_000
-    max_image_pixels: int = 100_000_000
-    max_image_dimension: int = 20_000
-    max_image_frames: int = 200
-    job_ttl_seconds: int = 7 * 24 * 3600
-    result_url_ttl: int = 900
-    task_soft_time_limit: int = 120
-    task_hard_time_limit: int = 150
-    # Must stay above the hard limit, else a slow task would be delivered twice.
-    visibility_timeout: int = 300
-    task_max_retries: int = 5
-    # A pending job with no task this long after its last update is queued again.
-    reconcile_pending_grace: int = 60
-    api_port: int = 8000
-    # CloudWatch metrics and log fields; Terraform sets both in the cloud.
-    powertools_metrics_namespace: str = "MediaJobs"
-    powertools_service_name: str = "media-jobs-local"
-    # Direct-to-S3 uploads: how long a presigned POST stays usable.
-    upload_url_ttl: int = 900
-    idempotency_ttl_seconds: int = 24 * 3600
-    # Comma-separated; when set, every /api/* route but /api/health needs X-Api-Key.
-    api_keys: str = ""
-    # HMAC-SHA256 key of the Webhook-Signature header; required outside the local stage.
-    webhook_secret: str = ""
-    # During a rotation: the old secret, still signing beside the new one.
-    webhook_secret_previous: str = ""
-    # Webhooks to loopback and private addresses are refused unless this is true.
-    allow_private_callbacks: bool = False
-    # Ports a callback URL may name: comma-separated, or "any".
-    webhook_ports: str = "80,443"
-    webhook_max_retries: int = 8
-    # One delivery attempt, connect to answer, never takes longer than this.
-    webhook_timeout: float = 10.0
-    # Webhooks have a queue and workers of their own; empty: "<CELERY_QUEUE>-webhooks".
-    webhook_queue: str = ""
-    # Threads of the webhook worker (deliveries wait on the network, not the CPU).
-    webhook_concurrency: int = 8
-    redis_socket_timeout: float = 5.0
+    stage: str = setting(
+        "local",
+        "`local` for `make dev`, the tests and compose; the deployed stages set `dev` or "
+        "`prod`, which refuse unsafe settings (a worker will not start without "
+        "`WEBHOOK_SECRET`)",
+    )
+    debug: bool = setting(False, "more logging (errors never show a trace to clients)")
+    secret_key: str = setting(
+        "",
+        "accepted for compatibility with Flask + Celery setups, and unused: nothing here "
+        "signs with it (webhooks have `WEBHOOK_SECRET`)",
+    )
+    redis_url: str = setting(
+        "redis://127.0.0.1:6379/0",
+        "job records; also the broker unless `CELERY_BROKER_URL` is set",
+    )
+    celery_broker_url: str = setting("", "Celery broker; empty: `REDIS_URL`")
+    celery_result_backend: str = setting(
+        "", "optional Celery result backend (job state lives in the job record)"
+    )
+    celery_queue: str = setting("images", "the queue of processing tasks")
+    worker_count: int = setting(2, "worker processes `make dev` starts")
+    s3_bucket: str = setting("media-jobs-local", "the private bucket")
+    upload_folder: str = setting(
+        "uploads", "key prefix of sources: `<UPLOAD_FOLDER>/<job_id>/source`"
+    )
+    results_folder: str = setting("results", "key prefix of outputs and `result.json`")
+    aws_endpoint_url: str = setting(
+        "", "S3 endpoint (LocalStack or moto); empty means AWS, or moto under `make dev`"
+    )
+    aws_region: str = setting("us-east-1", "region (also read from `AWS_DEFAULT_REGION`)")
+    max_upload_bytes: int = setting(
+        10 * 1024 * 1024,
+        "request body limit (the deployed API: 4.5 MB, under Lambda's 6 MB after base64)",
+    )
+    max_source_bytes: int = setting(
+        50 * 1024 * 1024,
+        "largest source image a worker reads (direct-to-S3 uploads may exceed the body limit)",
+    )
+    max_text_chars: int = setting(10_000, "text limit, in characters")
+    max_image_pixels: int = setting(
+        100_000_000, "pixel limit, checked from the header before decoding"
+    )
+    max_image_dimension: int = setting(20_000, "largest width or height")
+    max_image_frames: int = setting(200, "most frames of an animation")
+    job_ttl_seconds: int = setting(7 * 24 * 3600, "life of a job record (seconds)")
+    result_url_ttl: int = setting(900, "expiry of presigned output links (seconds)")
+    task_soft_time_limit: int = setting(
+        120, "a job still running after this many seconds fails with `timeout`"
+    )
+    task_hard_time_limit: int = setting(
+        150, "the worker process running a job this long is killed (seconds)"
+    )
+    visibility_timeout: int = setting(
+        300,
+        "a task unacknowledged this long is redelivered; above the hard limit, else a "
+        "slow task would run twice",
+    )
+    task_max_retries: int = setting(5, "retries with backoff on transient S3/Redis errors")
+    reconcile_pending_grace: int = setting(
+        60, "a pending job with no task this long after its last update is queued again"
+    )
+    api_port: int = setting(8000, "port of the local API server under `make dev`")
+    powertools_metrics_namespace: str = setting("MediaJobs", "CloudWatch namespace of the metrics")
+    powertools_service_name: str = setting(
+        "media-jobs-local", "the `service` field of logs and metrics"
+    )
+    upload_url_ttl: int = setting(900, "expiry of presigned upload POSTs (seconds)")
+    idempotency_ttl_seconds: int = setting(
+        24 * 3600, "how long an Idempotency-Key is remembered (seconds)"
+    )
+    api_keys: str = setting(
+        "",
+        "comma-separated keys; when set, every `/api/*` route but `/api/health` needs "
+        "`X-Api-Key`; empty leaves the API open (local use)",
+    )
+    webhook_secret: str = setting(
+        "",
+        "HMAC-SHA256 key of the `Webhook-Signature` header (from SSM in the cloud); "
+        "required outside `local`",
+    )
+    webhook_secret_previous: str = setting(
+        "", "during a rotation, the old key, which keeps signing beside the new one"
+    )
+    allow_private_callbacks: bool = setting(
+        False, "allow webhooks to loopback and private addresses (`.env.example`: true)"
+    )
+    webhook_ports: str = setting(
+        "80,443",
+        "ports a callback URL may name, comma-separated, or `any` (`.env.example`: any; "
+        "the cloud: 443)",
+    )
+    webhook_max_retries: int = setting(8, "webhook retries, backoff 5 s doubling to 10 min")
+    webhook_timeout: float = setting(
+        10.0, "one delivery attempt in all: connect, TLS, send, answer (seconds)"
+    )
+    webhook_queue: str = setting("", "the webhooks' own queue; empty: `<CELERY_QUEUE>-webhooks`")
+    webhook_concurrency: int = setting(8, "delivery threads of a webhook worker")
+    redis_socket_timeout: float = setting(
+        5.0, "Redis connect and read timeout: an outage is a quick 503, not a hang (seconds)"
+    )
 
     _INT_MINIMUMS: ClassVar[dict[str, int]] = {
         "worker_count": 1,
