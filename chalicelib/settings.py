@@ -61,6 +61,10 @@ class Settings:
     max_image_pixels: int = 100_000_000
     max_image_dimension: int = 20_000
     max_image_frames: int = 200
+    # Memory one job may spend decoding its source (pixels as decoded, the working copy,
+    # the codec's buffers; every frame when an animation is kept). Sized for a 2 GB
+    # worker task running WORKER_COUNT=2 pool processes of ~230 MB each at rest.
+    max_decode_bytes: int = 768 * 1024 * 1024
     job_ttl_seconds: int = 7 * 24 * 3600
     result_url_ttl: int = 900
     task_soft_time_limit: int = 120
@@ -90,6 +94,7 @@ class Settings:
         "worker_count": 1,
         "max_upload_bytes": 1,
         "result_url_ttl": 1,
+        "max_decode_bytes": 1,
     }
 
     @classmethod
