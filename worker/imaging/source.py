@@ -109,6 +109,12 @@ _TIFF_COMPRESSION_NAMES = {
 _BMP_COMPRESSIONS = {4: "JPEG compression", 5: "PNG compression", 6: "alpha bit fields"}
 
 _SRGB = ImageCms.createProfile("sRGB")
+# Embedded profiles are converted with the profile's own rendering intent (relative
+# colorimetric for most camera, scanner and press profiles) and, like libvips (whose
+# icc_transform leaves black_point_compensation off, also in thumbnail), without
+# black-point compensation: with it, a CMYK chart's mean CIEDE2000 error from the
+# colorimetric truth rose from 1.5 to 5.7 (libvips: 0.4); tests/unit/test_colour.py.
+CMS_FLAGS = ImageCms.Flags.NONE
 _HIGH_BIT_DEPTH = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
@@ -181,11 +187,14 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
     Metadata is read without decoding (a decode here whose error were swallowed would
     leave a half-decoded image behind for the real decode).
     """
-    # The per-call check below is the real guard; this keeps Pillow's own bomb check
-    # (also applied to every frame it seeks to) in line with the service's limit.
-    Image.MAX_IMAGE_PIXELS = max_pixels
     with decoding():
-        image = _open(data, max_pixels, max_dimension)
+        # The checks below give the client the dimensions; Pillow's own bomb check is
+        # kept for every later frame it seeks to, in line with the service's limit.
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            image = _open(data, max_pixels, max_dimension)
+        finally:
+            Image.MAX_IMAGE_PIXELS = max_pixels
         fmt = ALLOWED_FORMATS.get(image.format or "")
         if fmt is None:
             raise UnsupportedImage()
@@ -415,9 +424,9 @@ def to_working_mode(image: Image.Image) -> Image.Image:
     """Convert a decoded frame to sRGB ``RGB`` or ``RGBA``, the modes every step expects.
 
     An embedded ICC profile is honoured for every mode (RGB, RGBA, CMYK, P, L, LA, 16-bit
-    grey): converted to sRGB with the profile's rendering intent and black-point
-    compensation, as libvips does. Transparency (an alpha band, a palette's or tRNS
-    transparent colour, also of 16-bit grey) is kept as alpha.
+    grey): converted to sRGB with the profile's rendering intent, as libvips does.
+    Transparency (an alpha band, a palette's or tRNS transparent colour, also of 16-bit
+    grey) is kept as alpha.
     """
     icc = image.info.get("icc_profile")
     alpha = has_alpha(image)
@@ -486,7 +495,7 @@ def _to_srgb(image: Image.Image, icc: bytes, target: str) -> Image.Image | None:
             colour.mode,
             "RGB",
             renderingIntent=ImageCms.Intent(ImageCms.getDefaultIntent(profile)),
-            flags=ImageCms.Flags.BLACKPOINTCOMPENSATION,
+            flags=CMS_FLAGS,
         )
         converted = ImageCms.applyTransform(colour, transform)
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
