@@ -174,3 +174,15 @@ def test_options_that_are_not_utf8_are_invalid_options() -> None:
 def test_a_content_type_outside_latin1_is_invalid() -> None:
     with pytest.raises(InvalidRequest):
         parse_multipart(b"", "multipart/form-data; boundary=\u2603", 10_000)
+
+
+@pytest.mark.parametrize("byte_order", ["<", ">"])
+def test_bigtiff_is_a_tiff(byte_order: str) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, "TIFF", big_tiff=True)
+    data = buffer.getvalue()
+    assert data[:4] == b"II+\x00"
+    if byte_order == ">":
+        # The big-endian signature, as Pillow's hopper_bigtiff.tif peers write it.
+        data = b"MM\x00+" + data[4:]
+    assert sniff_image_format(data) == "tiff"
