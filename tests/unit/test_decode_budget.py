@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from worker.imaging.budget import (
 )
 from worker.imaging.source import gif_extent
 
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 DEFAULT = ImageLimits(100_000_000, 20_000, 200)
 SMALL_BUDGET = ImageLimits(100_000_000, 20_000, 200, max_decode_bytes=64 * 2**20)
 
@@ -182,3 +184,16 @@ def test_a_multi_page_fax_passes() -> None:
     assert len(data) < 10_000
     report = run(data)
     assert report.facts["frames"] == 3 and report.facts["width"] == 1728
+
+
+def test_a_gif_frame_past_the_limits_matters_only_when_frames_are_decoded() -> None:
+    # Pillow's decompression_bomb_extents.gif: a 100x100 GIF whose later frame claims
+    # 65635x65635. Its first frame is a fine still; its animation is not.
+    data = (CORPUS / "pillow" / "decompression_bomb_extents.gif").read_bytes()
+    report = run(data)
+    assert (report.facts["width"], report.facts["height"]) == (100, 100)
+    animation = {
+        "renditions": [{"name": "a", "width": 64, "format": "gif", "keep_animation": True}]
+    }
+    with pytest.raises(ImageTooLarge, match="animation"):
+        run(data, animation)

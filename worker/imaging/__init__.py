@@ -137,7 +137,7 @@ def process_image(
             )
         facts_job = _Job("", plan(upright, FACTS_SIDE, FACTS_SIDE, "contain", FACTS_SIDE), {})
         if any(j.animated for j in jobs):
-            volume = source.frames * source.width * source.height
+            volume = source.frames * source.canvas[0] * source.canvas[1]
             if volume > limits.max_pixels:
                 raise ImageTooLarge(
                     f"Keeping the animation means decoding {volume} pixels; "
@@ -151,7 +151,9 @@ def process_image(
         # scale, and every frame counts only when an output keeps the animation.
         reduction = shrink_on_load(source, scale, DRAFT_GAP)
         decoded_frames = source.frames if keep_animation else 1
-        check_decode_budget(source, reduction, decoded_frames, limits.max_decode_bytes)
+        check_decode_budget(
+            source, reduction, decoded_frames, limits.max_decode_bytes, limits.max_dimension
+        )
         base = decode(source, detach=keep_animation)
 
     stills = [j for j in jobs if not j.animated and j.name != CAPTION_NAME]

@@ -205,13 +205,9 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
         canvas = image.size
         if fmt == "gif":
             # A later frame may reach past the logical screen; Pillow then grows the
-            # canvas while decoding it, past every check made on the first frame.
+            # canvas while decoding it. That matters only when later frames are decoded
+            # (an output keeps the animation): check_decode_budget checks it then.
             extent = gif_extent(data)
-            if extent[0] > max_dimension or extent[1] > max_dimension:
-                raise ImageTooLarge(
-                    f"A frame of the GIF reaches {extent[0]}x{extent[1]}; "
-                    f"each side must be at most {max_dimension}."
-                )
             canvas = (max(width, extent[0]), max(height, extent[1]))
         frames = int(getattr(image, "n_frames", 1) or 1)
         if frames > max_frames:
@@ -333,20 +329,26 @@ def shrink_on_load(source: Source, scale: float, gap: float) -> int:
     return 1
 
 
-def check_decode_budget(source: Source, reduction: int, frames: int, budget: int) -> DecodeCost:
+def check_decode_budget(
+    source: Source, reduction: int, frames: int, budget: int, max_dimension: int
+) -> DecodeCost:
     """Refuse a decode that needs more memory than ``budget``; the cost otherwise.
 
     ``frames``: the frames that will be decoded (all of them only when an output keeps
     the animation). A GIF's frames are composed onto an RGBA canvas as large as the
-    largest frame reaches.
+    largest frame reaches, which must also keep within ``max_dimension``.
     """
     image = source.image
     width, height = source.stored_size
     mode = image.mode
     if frames > 1:
-        # Frames are composed onto an RGBA canvas (a GIF's as large as any frame reaches).
         width, height = source.canvas
         mode = "RGBA"
+        if width > max_dimension or height > max_dimension:
+            raise ImageTooLarge(
+                f"A frame of the animation reaches {width}x{height}; "
+                f"each side must be at most {max_dimension}."
+            )
     progressive_bands = 0
     if source.format == "jpeg" and (image.info.get("progressive") or image.info.get("progression")):
         progressive_bands = len(image.getbands())
