@@ -559,6 +559,11 @@ def _exif_facts(image: Image.Image, fmt: str, data: bytes) -> tuple[dict[str, An
     facts["taken_at"] = _timestamp(sub.get(0x9003) or sub.get(0x9004) or base.get(0x0132))
     # pillow-heif applies the HEIF transforms itself and keeps the original value aside.
     raw_orientation = image.info.get("original_orientation") or base.get(0x0112)
+    if fmt == "avif":
+        # The irot/imir boxes are AVIF's orientation; Pillow writes them into the EXIF
+        # tag. An XMP tiff:Orientation (which getexif() falls back to) is ignored, as
+        # libheif does for HEIF and libvips for both.
+        raw_orientation = _exif_orientation(image.info.get("exif"))
     orientation = (
         raw_orientation if isinstance(raw_orientation, int) and 1 <= raw_orientation <= 8 else None
     )
@@ -568,6 +573,18 @@ def _exif_facts(image: Image.Image, fmt: str, data: bytes) -> tuple[dict[str, An
         xmp = xmp.encode("utf-8", "replace")
     facts["had_gps"] = bool(gps) or b"GPSLatitude" in xmp
     return facts, orientation
+
+
+def _exif_orientation(raw: bytes | None) -> int | None:
+    if not raw:
+        return None
+    exif = Image.Exif()
+    try:
+        exif.load(raw)
+    except DECODE_ERRORS:
+        return None
+    value = exif.get(0x0112)
+    return value if isinstance(value, int) else None
 
 
 def _text(value: Any) -> str | None:
