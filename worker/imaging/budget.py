@@ -23,9 +23,10 @@ WORKING_BYTES = 4
 # What a codec holds beside Pillow's image while it decodes, per decoded pixel:
 # libheif's RGB(A) plane plus the HEVC decoder's YUV 4:2:0 picture (1.5 bytes at
 # 8 bits, twice that at 10 or 12), libavif's YUV picture plus the RGB(A) copy handed
-# to Pillow, libwebp's RGBA buffer. PNG, GIF, BMP, TIFF and JPEG decode straight
-# into Pillow's image.
-CODEC_BYTES = {"heif": 4 + 3.0, "avif": 4 + 3.0, "webp": 4.0}
+# to Pillow; libwebp's RGBA buffer and the copy Pillow reads it through (measured:
+# a 64 MP WebP adds 970 MiB to a worker, 15.9 bytes a pixel; bench/decode_budget.py).
+# PNG, GIF, BMP, TIFF and JPEG decode straight into Pillow's image.
+CODEC_BYTES = {"heif": 4 + 3.0, "avif": 4 + 3.0, "webp": 8.0}
 # A progressive JPEG keeps every DCT coefficient of the whole image (2 bytes each, all
 # components) until the last scan, whatever scale it is decoded at.
 PROGRESSIVE_COEFFICIENT_BYTES = 2
