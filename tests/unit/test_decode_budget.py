@@ -100,7 +100,7 @@ def test_the_default_budget_is_the_setting() -> None:
 def test_a_huge_png_header_is_refused_with_its_size() -> None:
     data = imagegen.png_header_bomb(100_000, 100_000)
     assert len(data) < 50_000
-    with pytest.raises(ImageTooLarge, match="100000x100000"):
+    with pytest.raises(ImageTooLarge, match="declares 10000000000 pixels; at most 100000000"):
         run(data)
 
 
@@ -110,7 +110,7 @@ def test_a_gif_of_ten_thousand_frames_is_refused() -> None:
 
 
 def test_a_jpeg_declaring_65535_a_side_is_refused() -> None:
-    with pytest.raises(ImageTooLarge, match="65535"):
+    with pytest.raises(ImageTooLarge, match="declares 4294836225 pixels"):
         run(corpus.jpeg_with_dimensions(65_535, 65_535))
 
 

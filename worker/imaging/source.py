@@ -187,14 +187,12 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
     Metadata is read without decoding (a decode here whose error were swallowed would
     leave a half-decoded image behind for the real decode).
     """
+    # The per-call checks below are the real guard; this keeps Pillow's own bomb check
+    # (which some plugins apply while opening, and to every frame they seek to) in line
+    # with the service's limit.
+    Image.MAX_IMAGE_PIXELS = max_pixels
     with decoding():
-        # The checks below give the client the dimensions; Pillow's own bomb check is
-        # kept for every later frame it seeks to, in line with the service's limit.
-        Image.MAX_IMAGE_PIXELS = None
-        try:
-            image = _open(data, max_pixels, max_dimension)
-        finally:
-            Image.MAX_IMAGE_PIXELS = max_pixels
+        image = _open(data, max_pixels, max_dimension)
         fmt = ALLOWED_FORMATS.get(image.format or "")
         if fmt is None:
             raise UnsupportedImage()
