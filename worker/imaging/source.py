@@ -60,16 +60,14 @@ DECODE_ERRORS = (
 
 # Signatures of the allowed formats: bytes that start like one of them but do not
 # open are corrupt rather than unsupported. BigTIFF (II+ / MM+) is a TIFF too.
+_TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _SIGNATURES = (
     b"\xff\xd8\xff",
     b"\x89PNG\r\n\x1a\n",
     b"GIF87a",
     b"GIF89a",
     b"BM",
-    b"II*\x00",
-    b"MM\x00*",
-    b"II+\x00",
-    b"MM\x00+",
+    *_TIFF_SIGNATURES,
 )
 _FTYP_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif")
 
@@ -96,7 +94,6 @@ ORIENTED_ON_LOAD = frozenset({"tiff", "heif"})
 # variant, not a corrupt file.
 _TIFF_BASELINE_COMPRESSIONS = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 32773, 32946})
 _TIFF_COMPRESSION_NAMES = {
-    6: "old-style JPEG",
     34661: "JBIG",
     34712: "JPEG 2000",
     34887: "LERC",
@@ -291,7 +288,7 @@ def _variant(data: bytes, error: Exception | None = None) -> str | None:
         if error is not None and "bitfields layout" in str(error):
             return "A BMP with an unusual bit-field layout"
         return None
-    if data.startswith(_SIGNATURES[5:]):
+    if data.startswith(_TIFF_SIGNATURES):
         # Pillow says only "cannot identify"; its TIFF plugin says why.
         try:
             TiffImagePlugin.TiffImageFile(io.BytesIO(data))
@@ -466,7 +463,7 @@ def _high_bit_depth_grey(image: Image.Image) -> Image.Image:
     Scaled, not clipped; the tRNS value is matched on the 16-bit samples, before the
     scaling merges neighbouring values.
     """
-    samples = np.asarray(image.convert("I") if image.mode == "I" else image).astype(np.int64)
+    samples = np.asarray(image).astype(np.int64)
     grey = Image.fromarray(np.clip((samples * 255 + 32767) // 65535, 0, 255).astype(np.uint8), "L")
     transparent = image.info.get("transparency")
     if isinstance(transparent, int):
