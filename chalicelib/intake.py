@@ -52,6 +52,8 @@ _FILETYPE_NAMES = {
 # HEIF brands phones write that ``filetype`` does not list (it knows heic/mif1).
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
+# BigTIFF (64-bit offsets), which ``filetype`` does not know; the workers read it.
+_BIGTIFF_SIGNATURES = (b"II+\x00", b"MM\x00+")
 
 # C0 controls, DEL and the C1 controls (a terminal reads U+009B as an escape, U+0085
 # as a line end), except tab, line feed and carriage return.
@@ -291,6 +293,8 @@ def sniff_image_format(data: bytes) -> str:
         raise MissingField("The image is empty.")
     kind = filetype.guess(data[:8192])
     name = _FILETYPE_NAMES.get(kind.extension) if kind else None
+    if name is None and data.startswith(_BIGTIFF_SIGNATURES):
+        name = "tiff"
     if name is None and data[4:8] == b"ftyp":
         brand = data[8:12]
         if brand in _AVIF_BRANDS:

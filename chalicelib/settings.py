@@ -95,6 +95,12 @@ class Settings:
     )
     max_image_dimension: int = setting(20_000, "largest width or height")
     max_image_frames: int = setting(200, "most frames of an animation")
+    max_decode_bytes: int = setting(
+        768 * 1024 * 1024,
+        "memory one job may spend decoding its source: pixels as decoded, the working copy, "
+        "the codec's buffers, every frame when an animation is kept; sized for a 2 GB "
+        "worker task running two pool processes (docs/HOSTILE_INPUT.md has the figures)",
+    )
     job_ttl_seconds: int = setting(7 * 24 * 3600, "life of a job record (seconds)")
     result_url_ttl: int = setting(900, "expiry of presigned output links (seconds)")
     task_soft_time_limit: int = setting(
@@ -157,6 +163,7 @@ class Settings:
         "webhook_concurrency": 1,
         "max_upload_bytes": 1,
         "result_url_ttl": 1,
+        "max_decode_bytes": 1,
     }
 
     @classmethod

@@ -84,7 +84,7 @@ def options_table() -> str:
 
 
 def _when(error: type[errors.ServiceError]) -> str:
-    return " ".join((inspect.getdoc(error) or "").split()).rstrip(".")
+    return " ".join((inspect.getdoc(error) or "").replace("``", "`").split()).rstrip(".")
 
 
 def errors_table() -> str:

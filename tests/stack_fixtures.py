@@ -19,6 +19,10 @@ TEST_LIMITS = {
     "MAX_UPLOAD_BYTES": str(3 * 1024 * 1024),
     "MAX_SOURCE_BYTES": str(5 * 1024 * 1024),
     "MAX_TEXT_CHARS": "2000",
+    # A decode budget that keeps a pool process near its ~230 MB baseline (the hostile
+    # corpus holds every pool process under 256 MB): the tests' largest real photo,
+    # 2000x2000, needs 32 MB; every flat in-limit bomb of the corpus needs 50 MB or more.
+    "MAX_DECODE_BYTES": str(40 * 1024 * 1024),
     "RESULT_URL_TTL": "120",
     # Test records on a shared Redis clean themselves up.
     "JOB_TTL_SECONDS": "3600",

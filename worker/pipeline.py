@@ -62,6 +62,7 @@ def run_job(ctx: Backends, job: Job, deadline: Deadline | None = None) -> dict[s
         max_pixels=settings.max_image_pixels,
         max_dimension=settings.max_image_dimension,
         max_frames=settings.max_image_frames,
+        max_decode_bytes=settings.max_decode_bytes,
     )
     report = process_image(source, job.text, job.options, limits, timer.stage)
     del source

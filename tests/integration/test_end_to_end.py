@@ -95,3 +95,26 @@ def test_an_undecodable_image_fails_at_once_with_a_code(client: ApiClient) -> No
     assert body["status"] == "failed"
     assert body["error"]["code"] == "corrupt_image"
     assert body["result"] is None
+
+
+def test_peer_corpus_files_through_the_live_api(client: ApiClient) -> None:
+    """A few files of tests/corpus through the real stack: BigTIFF is accepted at submit
+    (it was a 415), damaged PNG data fails (it used to complete half black), a valid
+    variant this build cannot decode is named."""
+    from tests.corpus.test_corpus import CORPUS
+
+    cases = {
+        "pillow/hopper_bigtiff.tif": ("completed", None),
+        "pillow/broken_data_stream.png": ("failed", "corrupt_image"),
+        "pillow/hopper_webp.tif": ("failed", "unsupported_image"),
+    }
+    for name, (status, code) in cases.items():
+        response = client.submit((CORPUS / name).read_bytes(), "peer corpus")
+        assert response.status_code == 202, (name, response.text)
+        body = client.wait(response.json()["job_id"], timeout=30)
+        assert body["status"] == status, (name, body)
+        if code is None:
+            assert body["result"]["image"]["format"] == "tiff"
+        else:
+            assert body["error"]["code"] == code, (name, body)
+    assert "WebP" in body["error"]["message"]

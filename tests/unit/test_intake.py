@@ -208,3 +208,15 @@ def test_client_json_within_the_rules_is_parsed() -> None:
 def test_json_errors_take_the_callers_class() -> None:
     with pytest.raises(InvalidOptions):
         parse_json('{"a": "\\ud800"}', InvalidOptions, "options")
+
+
+@pytest.mark.parametrize("byte_order", ["<", ">"])
+def test_bigtiff_is_a_tiff(byte_order: str) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, "TIFF", big_tiff=True)
+    data = buffer.getvalue()
+    assert data[:4] == b"II+\x00"
+    if byte_order == ">":
+        # The big-endian signature, as Pillow's hopper_bigtiff.tif peers write it.
+        data = b"MM\x00+" + data[4:]
+    assert sniff_image_format(data) == "tiff"

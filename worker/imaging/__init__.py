@@ -15,18 +15,19 @@ from PIL import Image, ImageSequence
 from chalicelib.errors import ImageTooLarge
 from chalicelib.formats import OUTPUT_FORMATS
 from chalicelib.options import MAX_DIMENSION, parse_options
+from chalicelib.settings import Settings
 from worker.imaging.caption import draw_caption
 from worker.imaging.encode import encode, encode_animation
 from worker.imaging.facts import dominant_colors, perceptual_hash
 from worker.imaging.geometry import Plan, plan
 from worker.imaging.source import (
     Source,
-    check_decode_memory,
+    check_decode_budget,
+    decode,
     decoding,
     has_alpha,
     open_source,
-    to_working_mode,
-    transpose_for,
+    shrink_on_load,
 )
 
 __all__ = ["ImageLimits", "ImageReport", "RenderedOutput", "process_image"]
@@ -64,6 +65,8 @@ class ImageLimits:
     max_pixels: int
     max_dimension: int
     max_frames: int
+    # Memory one decode may need (MAX_DECODE_BYTES); the default is the setting's.
+    max_decode_bytes: int = Settings.max_decode_bytes
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def process_image(
             )
         facts_job = _Job("", plan(upright, FACTS_SIDE, FACTS_SIDE, "contain", FACTS_SIDE), {})
         if any(j.animated for j in jobs):
-            volume = source.frames * source.width * source.height
+            volume = source.frames * source.canvas[0] * source.canvas[1]
             if volume > limits.max_pixels:
                 raise ImageTooLarge(
                     f"Keeping the animation means decoding {volume} pixels; "
@@ -144,10 +147,15 @@ def process_image(
 
     with stage("decode"):
         scale = max(j.plan.scale for j in [*jobs, facts_job])
-        # Checked again now that the outputs are planned: a JPEG decodes at their scale,
-        # so options asking for near-full-size outputs of a flat bomb are caught here.
-        check_decode_memory(source.image, source.format, len(data), scale)
-        base = _decode(source, scale, detach=any(j.animated for j in jobs))
+        keep_animation = any(j.animated for j in jobs)
+        # The budget is decided once the outputs are planned: a JPEG decodes at their
+        # scale, and every frame counts only when an output keeps the animation.
+        reduction = shrink_on_load(source, scale, DRAFT_GAP)
+        decoded_frames = source.frames if keep_animation else 1
+        check_decode_budget(
+            source, reduction, decoded_frames, limits.max_decode_bytes, limits.max_dimension
+        )
+        base = decode(source, detach=keep_animation)
 
     stills = [j for j in jobs if not j.animated and j.name != CAPTION_NAME]
     caption_job = next((j for j in jobs if j.name == CAPTION_NAME), None)
@@ -195,30 +203,6 @@ def process_image(
             )
             job.image = None
     return ImageReport(facts=facts, outputs=outputs)
-
-
-def _decode(source: Source, scale: float, detach: bool) -> Image.Image:
-    """Decode the first frame once, as small as the largest output allows; upright, sRGB.
-
-    ``detach``: return a copy even when no conversion made one, because later frames
-    will be read through the same image object.
-    """
-    image = source.image
-    with decoding():
-        if source.format == "jpeg" and scale * DRAFT_GAP < 0.5:
-            # The header size is in stored orientation; the scale is the same on both axes.
-            w, h = image.size
-            image.draft(None, (math.ceil(w * scale * DRAFT_GAP), math.ceil(h * scale * DRAFT_GAP)))
-        image.load()
-        frame = to_working_mode(image)
-        method = transpose_for(source.orientation)
-        if method is not None:
-            frame = frame.transpose(method)
-        elif frame is image and detach:
-            # Detach from the file object, which later frames (animation) reuse. Only
-            # then: copying a decoded 12 MP photo costs more than its facts.
-            frame = image.copy()
-    return frame
 
 
 def _cascade(base: Image.Image, upright: tuple[int, int], jobs: list[_Job]) -> None:
@@ -332,9 +316,9 @@ def _animate(
     results: dict[str, tuple[list[Image.Image], list[int], int]] = {
         j.name: ([], [], int(source.image.info.get("loop", 0) or 0)) for j in jobs
     }
-    method = transpose_for(source.orientation)
+    method = source.transpose
     upright = (source.width, source.height)
-    with decoding():
+    with decoding(source):
         for frame in ImageSequence.Iterator(source.image):
             duration = int(frame.info.get("duration", 100) or 100)
             rgba = frame.convert("RGBA")

@@ -1,10 +1,9 @@
-"""Opening a source image safely: format allowlist, header limits, decode errors, EXIF facts."""
+"""Opening and decoding a source safely: allowlist, header limits, budget, orientation, colour."""
 
 from __future__ import annotations
 
 import io
 import logging
-import math
 import re
 import struct
 import warnings
@@ -14,10 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pillow_heif
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, TiffImagePlugin
 
 from chalicelib.errors import CorruptImage, ImageTooLarge, UnsupportedImage
+from worker.imaging.budget import DecodeCost, decode_cost, jpeg_reduction, over_budget_message
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +59,15 @@ DECODE_ERRORS = (
 )
 
 # Signatures of the allowed formats: bytes that start like one of them but do not
-# open are corrupt rather than unsupported.
+# open are corrupt rather than unsupported. BigTIFF (II+ / MM+) is a TIFF too.
+_TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _SIGNATURES = (
     b"\xff\xd8\xff",
     b"\x89PNG\r\n\x1a\n",
     b"GIF87a",
     b"GIF89a",
     b"BM",
-    b"II*\x00",
-    b"MM\x00*",
+    *_TIFF_SIGNATURES,
 )
 _FTYP_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif")
 
@@ -79,22 +80,40 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+# Who turns the pixels upright, by format. Pillow's TIFF plugin applies the orientation
+# tag while it loads (Pillow 13; its header size is already upright), and libheif
+# applies HEIF's irot/imir boxes (pillow-heif then resets the EXIF tag to 1 and keeps
+# the value as ``original_orientation``). Everything else comes out as stored and the
+# worker applies the EXIF orientation once; for AVIF Pillow writes the irot/imir boxes
+# into that EXIF orientation (and ignores a stale EXIF tag, as the format says).
+# tests/unit/test_orientation.py checks these facts against the installed libraries.
+ORIENTED_ON_LOAD = frozenset({"tiff", "heif"})
+
+# TIFF compressions of the TIFF 6.0 baseline and its common extensions: a file using
+# another one (WebP, JPEG 2000, LERC, ...) that fails to decode is an unsupported
+# variant, not a corrupt file.
+_TIFF_BASELINE_COMPRESSIONS = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 32773, 32946})
+_TIFF_COMPRESSION_NAMES = {
+    34661: "JBIG",
+    34712: "JPEG 2000",
+    34887: "LERC",
+    34925: "LZMA",
+    50000: "Zstandard",
+    50001: "WebP",
+    50002: "JPEG XL",
+}
+# BMP variants that are valid but that Pillow does not decode, by compression field.
+_BMP_COMPRESSIONS = {4: "JPEG compression", 5: "PNG compression", 6: "alpha bit fields"}
 
 _SRGB = ImageCms.createProfile("sRGB")
-
-# Decompression bombs within the pixel limit: a file whose decode needs more than
-# DECODE_FLOOR_BYTES (64 MB) and more than MAX_EXPANSION times its own size is refused. Real
-# photos expand 5-40 times (a 12 MP HEIC of 2.5 MB needs ~96 MB), flat screenshots and
-# scans up to a few hundred; a flat 10000x10000 PNG, WebP or RLE BMP of a few hundred
-# bytes or KB needs 400+ MB and expands 1000+. The margin between the two keeps real
-# flat images (a 5K screenshot, a smooth gradient) working.
-DECODE_FLOOR_BYTES = 64 * 1024 * 1024
-MAX_EXPANSION = 250
-# Bytes a pixel takes in Pillow's memory, by mode (RGB is stored in 4 bytes).
-_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
-# DCT scaling assumed for a baseline JPEG before the outputs are planned: outputs a
-# quarter of the source's side or smaller (libjpeg offers down to 1/8).
-_JPEG_PROBE_REDUCTION = 4
+# Embedded profiles are converted with the profile's own rendering intent (relative
+# colorimetric for most camera, scanner and press profiles) and, like libvips (whose
+# icc_transform leaves black_point_compensation off, also in thumbnail), without
+# black-point compensation: with it, the CMYK chart of tests/unit/test_colour.py is
+# off the profile's colorimetric values by a mean CIEDE2000 of 4.1 instead of 0.7
+# (libvips: 0.7; the perceptual table used before: 4.4).
+CMS_FLAGS = ImageCms.Flags.NONE
+_HIGH_BIT_DEPTH = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
 @dataclass
@@ -107,8 +126,17 @@ class Source:
     height: int  # upright
     frames: int
     animated: bool
-    orientation: int | None
+    orientation: int | None  # what the file states (EXIF, or HEIF/AVIF boxes)
     exif: dict[str, Any]
+    # What the worker still has to do to make the decoded pixels upright (None when
+    # the codec already did it, or nothing is needed).
+    transpose: Image.Transpose | None = None
+    # A valid variant this installation may not decode ("TIFF with WebP compression"):
+    # a decode error then means unsupported, not corrupt.
+    variant: str | None = None
+    # The header's size before any shrink-on-load, and the canvas all frames need.
+    stored_size: tuple[int, int] = (0, 0)
+    canvas: tuple[int, int] = (0, 0)
 
 
 def looks_like_supported(data: bytes) -> bool:
@@ -120,66 +148,69 @@ def looks_like_supported(data: bytes) -> bool:
     return data[4:8] == b"ftyp" and data[8:12] in _FTYP_BRANDS
 
 
+def _pixel_refusal(exc: Exception) -> str:
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    if match:
+        limit = Image.MAX_IMAGE_PIXELS
+        return f"The image declares {match[1]} pixels; at most {limit} are allowed."
+    return "The image declares more pixels than the service accepts."
+
+
 @contextmanager
-def decoding() -> Iterator[None]:
-    """Turn Pillow's errors on bad data into the service's errors."""
+def decoding(source: Source | None = None) -> Iterator[None]:
+    """Turn Pillow's errors on bad data into the service's errors.
+
+    With ``source``, a decode error of a valid variant this installation cannot decode
+    (``source.variant``) is ``UnsupportedImage`` naming it; any other is ``CorruptImage``.
+    """
     try:
         with warnings.catch_warnings():
             # A size just above the limit only warns by default; refuse it instead.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise ImageTooLarge("The image declares more pixels than the service accepts.") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ImageTooLarge(_pixel_refusal(exc)) from None
     except MemoryError:
         raise ImageTooLarge("The image needs more memory than a worker has.") from None
     except DECODE_ERRORS as exc:
         log.info("decode failed: %r", exc)
+        if source is not None and source.variant:
+            raise UnsupportedImage(f"{source.variant} is not supported.") from None
         raise CorruptImage() from None
 
 
 def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: int) -> Source:
-    """Open ``data`` lazily and check its header against the limits; decodes no pixels."""
-    # The per-call check below is the real guard; this keeps Pillow's own bomb check
-    # (also applied to every frame it seeks to) in line with the service's limit.
+    """Open ``data`` lazily and check its header against the limits; decodes no pixels.
+
+    Metadata is read without decoding (a decode here whose error were swallowed would
+    leave a half-decoded image behind for the real decode).
+    """
+    # The per-call checks below are the real guard; this keeps Pillow's own bomb check
+    # (which some plugins apply while opening, and to every frame they seek to) in line
+    # with the service's limit.
     Image.MAX_IMAGE_PIXELS = max_pixels
     with decoding():
-        try:
-            image = Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
-        except Image.UnidentifiedImageError:
-            if looks_like_supported(data):
-                raise CorruptImage() from None
-            raise UnsupportedImage() from None
+        image = _open(data, max_pixels, max_dimension)
         fmt = ALLOWED_FORMATS.get(image.format or "")
         if fmt is None:
             raise UnsupportedImage()
         width, height = image.size
         if width < 1 or height < 1:
             raise CorruptImage()
-        if width > max_dimension or height > max_dimension:
-            raise ImageTooLarge(
-                f"The image is {width}x{height}; each side must be at most {max_dimension}."
-            )
-        if width * height > max_pixels:
-            raise ImageTooLarge(
-                f"The image has {width * height} pixels; at most {max_pixels} are allowed."
-            )
+        _check_dimensions(width, height, max_pixels, max_dimension)
+        canvas = image.size
         if fmt == "gif":
             # A later frame may reach past the logical screen; Pillow then grows the
-            # canvas while decoding it, past every check made on the first frame.
+            # canvas while decoding it. That matters only when later frames are decoded
+            # (an output keeps the animation): check_decode_budget checks it then.
             extent = gif_extent(data)
-            if extent[0] > max_dimension or extent[1] > max_dimension:
-                raise ImageTooLarge(
-                    f"A frame of the GIF reaches {extent[0]}x{extent[1]}; "
-                    f"each side must be at most {max_dimension}."
-                )
-            # Palette frames, composed onto an RGBA canvas (1 + 4 bytes a pixel).
-            _refuse_bomb(extent[0] * extent[1] * 5, len(data))
-        check_decode_memory(image, fmt, len(data))
+            canvas = (max(width, extent[0]), max(height, extent[1]))
         frames = int(getattr(image, "n_frames", 1) or 1)
         if frames > max_frames:
             raise ImageTooLarge(f"The image has {frames} frames; at most {max_frames} are allowed.")
-        exif, orientation = _exif_facts(image)
-        if orientation in (5, 6, 7, 8):
+        exif, orientation = _exif_facts(image, fmt, data)
+        transpose = None if fmt in ORIENTED_ON_LOAD else _TRANSPOSE.get(orientation or 1)
+        if transpose is not None and orientation in (5, 6, 7, 8):
             width, height = height, width
         return Source(
             image=image,
@@ -190,46 +221,165 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
             animated=bool(getattr(image, "is_animated", False)) and frames > 1,
             orientation=orientation,
             exif=exif,
+            transpose=transpose,
+            variant=_tiff_variant(image) if fmt == "tiff" else None,
+            stored_size=image.size,
+            canvas=canvas,
         )
 
 
-def decode_bytes(image: Image.Image, fmt: str, reduction: int = 1) -> int:
-    """Memory the first frame's decode needs: the decoded frame plus its working copy.
-
-    ``reduction`` is the JPEG DCT scaling the decode will use (1, 2, 4 or 8 a side).
-    A progressive JPEG also holds every DCT coefficient of the full-size image
-    (2 bytes each) whatever the scaling; that is its bomb.
-    """
-    width, height = image.size
-    pixels = math.ceil(width / reduction) * math.ceil(height / reduction)
-    bands = len(image.getbands())
-    # The decoded frame in its own mode, then the RGB(A) working copy (4 bytes a pixel).
-    needed = pixels * (_MODE_BYTES.get(image.mode, 4) + 4)
-    if fmt == "jpeg" and (image.info.get("progressive") or image.info.get("progression")):
-        needed += width * height * bands * 2
-    return needed
-
-
-def check_decode_memory(image: Image.Image, fmt: str, file_bytes: int, scale: float = 0.0) -> None:
-    """Refuse a decompression bomb: a decode far larger than the file, over the floor.
-
-    ``scale`` is the largest output's scale when known; for a baseline JPEG the
-    decode shrinks to it (0 means unknown yet: a quarter), other formats decode whole.
-    """
-    reduction = 1
-    if fmt == "jpeg":
-        reduction = _JPEG_PROBE_REDUCTION if scale <= 0 else 8
-        while reduction > 1 and scale * reduction > 1:
-            reduction //= 2
-    _refuse_bomb(decode_bytes(image, fmt, reduction), file_bytes)
+def _open(data: bytes, max_pixels: int, max_dimension: int) -> Image.Image:
+    try:
+        return Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
+    except Image.UnidentifiedImageError:
+        if not looks_like_supported(data):
+            raise UnsupportedImage() from None
+        _refuse_declared_size(data, max_pixels, max_dimension)
+        variant = _variant(data)
+        if variant:
+            raise UnsupportedImage(f"{variant} is not supported.") from None
+        raise CorruptImage() from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError, MemoryError):
+        raise
+    except DECODE_ERRORS as exc:
+        # Some plugins (BMP) raise their own error for a header they do not handle.
+        variant = _variant(data, exc)
+        if variant:
+            raise UnsupportedImage(f"{variant} is not supported.") from None
+        raise
 
 
-def _refuse_bomb(needed: int, file_bytes: int) -> None:
-    if needed > DECODE_FLOOR_BYTES and needed > MAX_EXPANSION * max(file_bytes, 1):
+def _check_dimensions(width: int, height: int, max_pixels: int, max_dimension: int) -> None:
+    if width > max_dimension or height > max_dimension:
         raise ImageTooLarge(
-            f"Decoding the image would need about {needed // 2**20} MB from a "
-            f"{file_bytes}-byte file; it is refused as a decompression bomb."
+            f"The image is {width}x{height}; each side must be at most {max_dimension}."
         )
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"The image is {width}x{height} ({width * height} pixels); "
+            f"at most {max_pixels} pixels are allowed."
+        )
+
+
+def _refuse_declared_size(data: bytes, max_pixels: int, max_dimension: int) -> None:
+    """A HEIF/AVIF container whose codec refused to open it: refuse a declared size over
+    the limits as too large (libavif stops at 16384x16384 before Pillow sees a size)."""
+    if data[4:8] != b"ftyp":
+        return
+    head = data[: 1 << 16]
+    at = head.find(b"ispe")
+    while at != -1 and at + 16 <= len(head):
+        width, height = struct.unpack_from(">II", head, at + 8)
+        _check_dimensions(width, height, max_pixels, max_dimension)
+        at = head.find(b"ispe", at + 4)
+
+
+def _variant(data: bytes, error: Exception | None = None) -> str | None:
+    """The name of a valid variant Pillow cannot open, from the header; else None."""
+    if data.startswith(b"BM") and len(data) >= 34:
+        header_size = struct.unpack_from("<I", data, 14)[0]
+        if header_size in (16, 64) and error is not None and "header" in str(error):
+            return f"An OS/2 2.x BMP ({header_size}-byte header)"
+        if header_size >= 40:
+            bits, compression = struct.unpack_from("<HI", data, 28)
+            if compression in _BMP_COMPRESSIONS:
+                return f"A BMP with {_BMP_COMPRESSIONS[compression]}"
+            if bits == 2:
+                return "A 2-bit BMP"
+        if error is not None and "bitfields layout" in str(error):
+            return "A BMP with an unusual bit-field layout"
+        return None
+    if data.startswith(_TIFF_SIGNATURES):
+        # Pillow says only "cannot identify"; its TIFF plugin says why.
+        try:
+            TiffImagePlugin.TiffImageFile(io.BytesIO(data))
+        except DECODE_ERRORS as exc:
+            if "unknown pixel mode" in str(exc):
+                return "A TIFF with a pixel layout the service cannot decode"
+        return None
+    return None
+
+
+def _tiff_variant(image: Image.Image) -> str | None:
+    tags = getattr(image, "tag_v2", {})
+    compression = tags.get(259, 1)
+    if compression in _TIFF_BASELINE_COMPRESSIONS:
+        return None
+    name = _TIFF_COMPRESSION_NAMES.get(compression, f"compression {compression}")
+    return f"A TIFF with {name} compression"
+
+
+def shrink_on_load(source: Source, scale: float, gap: float) -> int:
+    """Ask the codec for the smallest decode that still serves outputs at ``scale``.
+
+    Only JPEG scales while decoding (DCT scaling by 2, 4 or 8). Returns the factor.
+    """
+    if source.format != "jpeg":
+        return 1
+    reduction = jpeg_reduction(scale, gap)
+    width, height = source.stored_size
+    if reduction > 1 and width >= reduction and height >= reduction:
+        # Pillow picks the largest factor that keeps the decode at least this size.
+        source.image.draft(None, (width // reduction, height // reduction))
+        return reduction
+    return 1
+
+
+def check_decode_budget(
+    source: Source, reduction: int, frames: int, budget: int, max_dimension: int
+) -> DecodeCost:
+    """Refuse a decode that needs more memory than ``budget``; the cost otherwise.
+
+    ``frames``: the frames that will be decoded (all of them only when an output keeps
+    the animation). A GIF's frames are composed onto an RGBA canvas as large as the
+    largest frame reaches, which must also keep within ``max_dimension``.
+    """
+    image = source.image
+    width, height = source.stored_size
+    mode = image.mode
+    if frames > 1:
+        width, height = source.canvas
+        mode = "RGBA"
+        if width > max_dimension or height > max_dimension:
+            raise ImageTooLarge(
+                f"A frame of the animation reaches {width}x{height}; "
+                f"each side must be at most {max_dimension}."
+            )
+    progressive_bands = 0
+    if source.format == "jpeg" and (image.info.get("progressive") or image.info.get("progression")):
+        progressive_bands = len(image.getbands())
+    cost = decode_cost(
+        width,
+        height,
+        mode,
+        source.format,
+        frames=frames,
+        reduction=reduction,
+        progressive_bands=progressive_bands,
+    )
+    message = over_budget_message(cost, budget)
+    if message:
+        raise ImageTooLarge(message)
+    return cost
+
+
+def decode(source: Source, detach: bool = False) -> Image.Image:
+    """The one decode of the first frame: every error raised, upright, sRGB RGB(A).
+
+    ``detach``: return a copy even when no conversion made one, because later frames
+    will be read through the same image object.
+    """
+    image = source.image
+    with decoding(source):
+        image.load()
+        frame = to_working_mode(image)
+        if source.transpose is not None:
+            frame = frame.transpose(source.transpose)
+        elif frame is image and detach:
+            # Detach from the file object, which later frames (animation) reuse. Only
+            # then: copying a decoded 12 MP photo costs more than its facts.
+            frame = image.copy()
+    return frame
 
 
 def gif_extent(data: bytes) -> tuple[int, int]:
@@ -269,16 +419,18 @@ def has_alpha(image: Image.Image) -> bool:
 
 
 def to_working_mode(image: Image.Image) -> Image.Image:
-    """Convert a decoded frame to sRGB ``RGB`` or ``RGBA``, the modes every step expects."""
-    alpha = has_alpha(image)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # High bit depth: scale to 8 bits rather than clip everything above 255.
-        image = image.convert("I").point(lambda v: v / 256).convert("L")
-    elif image.mode == "F":
-        image = image.convert("L")
+    """Convert a decoded frame to sRGB ``RGB`` or ``RGBA``, the modes every step expects.
+
+    An embedded ICC profile is honoured for every mode (RGB, RGBA, CMYK, P, L, LA, 16-bit
+    grey): converted to sRGB with the profile's rendering intent, as libvips does.
+    Transparency (an alpha band, a palette's or tRNS transparent colour, also of 16-bit
+    grey) is kept as alpha.
+    """
     icc = image.info.get("icc_profile")
+    alpha = has_alpha(image)
     target = "RGBA" if alpha else "RGB"
-    if icc and image.mode in ("RGB", "RGBA", "CMYK"):
+    image = _to_managed_mode(image)
+    if icc and image.mode in ("RGB", "RGBA", "CMYK", "L", "LA"):
         converted = _to_srgb(image, icc, target)
         if converted is not None:
             return converted
@@ -287,16 +439,63 @@ def to_working_mode(image: Image.Image) -> Image.Image:
     return image.convert(target)
 
 
+def _to_managed_mode(image: Image.Image) -> Image.Image:
+    """The frame in a mode a colour transform takes: RGB(A), CMYK, L or LA."""
+    mode = image.mode
+    if mode in _HIGH_BIT_DEPTH:
+        return _high_bit_depth_grey(image)
+    if mode == "F":
+        return image.convert("L")
+    if mode in ("P", "PA"):
+        # The palette's colours are in the profile's space too: expand first, keep it.
+        return image.convert("RGBA" if has_alpha(image) else "RGB")
+    if mode == "1":
+        return image.convert("L")
+    if mode in ("L", "RGB") and "transparency" in image.info:
+        return image.convert("LA" if mode == "L" else "RGBA")
+    if mode in ("RGB", "RGBA", "CMYK", "L", "LA"):
+        return image
+    return image.convert("RGB")
+
+
+def _high_bit_depth_grey(image: Image.Image) -> Image.Image:
+    """16- or 32-bit grey as 8-bit ``L`` (or ``LA`` when a transparent value is set).
+
+    Scaled, not clipped; the tRNS value is matched on the 16-bit samples, before the
+    scaling merges neighbouring values.
+    """
+    samples = np.asarray(image).astype(np.int64)
+    grey = Image.fromarray(np.clip((samples * 255 + 32767) // 65535, 0, 255).astype(np.uint8), "L")
+    transparent = image.info.get("transparency")
+    if isinstance(transparent, int):
+        alpha = np.where(samples == transparent, 0, 255).astype(np.uint8)
+        grey = Image.merge("LA", (grey, Image.fromarray(alpha, "L")))
+    return grey
+
+
 def _to_srgb(image: Image.Image, icc: bytes, target: str) -> Image.Image | None:
+    """``image`` converted from its embedded profile to sRGB ``target``, or None if the
+    profile is unusable (broken, or of another colour space than the pixels)."""
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        description = ImageCms.getProfileDescription(profile) or ""
-        if "srgb" in description.lower() and image.mode == target:
-            return image
-        mode_in = image.mode
-        mode_out = target if mode_in != "CMYK" else "RGB"
-        transform = ImageCms.buildTransform(profile, _SRGB, mode_in, mode_out)
-        converted = ImageCms.applyTransform(image, transform)
+        space = profile.profile.xcolor_space.strip()
+        expected = {"RGB": "RGB", "RGBA": "RGB", "CMYK": "CMYK", "L": "GRAY", "LA": "GRAY"}
+        if space != expected[image.mode]:
+            log.info("ignoring a %s profile on %s pixels", space, image.mode)
+            return None
+        alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
+        colour = image.convert("L") if image.mode == "LA" else image
+        if colour.mode == "RGBA":
+            colour = colour.convert("RGB")
+        transform = ImageCms.buildTransform(
+            profile,
+            _SRGB,
+            colour.mode,
+            "RGB",
+            renderingIntent=ImageCms.Intent(ImageCms.getDefaultIntent(profile)),
+            flags=CMS_FLAGS,
+        )
+        converted = ImageCms.applyTransform(colour, transform)
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
         # A broken profile is common enough; the pixels are still usable as sRGB.
         log.info("ignoring an unusable ICC profile: %r", exc)
@@ -304,13 +503,33 @@ def _to_srgb(image: Image.Image, icc: bytes, target: str) -> Image.Image | None:
     if converted is None:
         return None
     converted.info.pop("icc_profile", None)
+    if alpha is not None and target == "RGBA":
+        converted.putalpha(alpha)
     return converted if converted.mode == target else converted.convert(target)
 
 
 _DATETIME = re.compile(r"^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 
 
-def _exif_facts(image: Image.Image) -> tuple[dict[str, Any], int | None]:
+def png_exif(data: bytes) -> bytes:
+    """The payload of a PNG's eXIf chunk, wherever it is, from the chunk headers alone.
+
+    Pillow's PNG plugin decodes the whole image to find an eXIf chunk after the pixel
+    data; walking the chunk lengths finds it without decoding anything.
+    """
+    at = 8
+    while at + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, at)
+        if kind == b"eXIf":
+            return data[at + 8 : at + 8 + length]
+        if kind == b"IEND":
+            break
+        at += 12 + length
+    return b""
+
+
+def _exif_facts(image: Image.Image, fmt: str, data: bytes) -> tuple[dict[str, Any], int | None]:
+    """The EXIF facts and the orientation the file states, read without decoding."""
     facts: dict[str, Any] = {
         "make": None,
         "model": None,
@@ -318,6 +537,9 @@ def _exif_facts(image: Image.Image) -> tuple[dict[str, Any], int | None]:
         "orientation": None,
         "had_gps": False,
     }
+    if fmt == "png" and "exif" not in image.info:
+        # Given here, Pillow's getexif() reads it instead of loading the image to look.
+        image.info["exif"] = png_exif(data)
     try:
         exif = image.getexif()
         base = dict(exif)
@@ -325,6 +547,7 @@ def _exif_facts(image: Image.Image) -> tuple[dict[str, Any], int | None]:
         gps = dict(exif.get_ifd(0x8825))
     except DECODE_ERRORS as exc:
         # Broken metadata must not fail the image; it is stripped from outputs anyway.
+        # (Only metadata is parsed here: no pixel decode can fail unnoticed.)
         log.info("unreadable EXIF: %r", exc)
         base, sub, gps = {}, {}, {}
     facts["make"] = _text(base.get(0x010F))
@@ -332,6 +555,11 @@ def _exif_facts(image: Image.Image) -> tuple[dict[str, Any], int | None]:
     facts["taken_at"] = _timestamp(sub.get(0x9003) or sub.get(0x9004) or base.get(0x0132))
     # pillow-heif applies the HEIF transforms itself and keeps the original value aside.
     raw_orientation = image.info.get("original_orientation") or base.get(0x0112)
+    if fmt == "avif":
+        # The irot/imir boxes are AVIF's orientation; Pillow writes them into the EXIF
+        # tag. An XMP tiff:Orientation (which getexif() falls back to) is ignored, as
+        # libheif does for HEIF and libvips for both.
+        raw_orientation = _exif_orientation(image.info.get("exif"))
     orientation = (
         raw_orientation if isinstance(raw_orientation, int) and 1 <= raw_orientation <= 8 else None
     )
@@ -340,9 +568,19 @@ def _exif_facts(image: Image.Image) -> tuple[dict[str, Any], int | None]:
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8", "replace")
     facts["had_gps"] = bool(gps) or b"GPSLatitude" in xmp
-    # For HEIF the pixels come out upright already; only the fact is reported.
-    effective = None if "original_orientation" in image.info else orientation
-    return facts, effective
+    return facts, orientation
+
+
+def _exif_orientation(raw: bytes | None) -> int | None:
+    if not raw:
+        return None
+    exif = Image.Exif()
+    try:
+        exif.load(raw)
+    except DECODE_ERRORS:
+        return None
+    value = exif.get(0x0112)
+    return value if isinstance(value, int) else None
 
 
 def _text(value: Any) -> str | None:
