@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 import struct
-import warnings
-import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pillow_heif
-from PIL import Image, ImageCms, TiffImagePlugin
+from PIL import Image, TiffImagePlugin
 
 from chalicelib.errors import CorruptImage, ImageTooLarge, UnsupportedImage
 from worker.imaging.budget import DecodeCost, decode_cost, jpeg_reduction, over_budget_message
+from worker.imaging.colour import to_working_mode
+from worker.imaging.errors import DECODE_ERRORS, decoding
+from worker.imaging.metadata import exif_facts
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +38,6 @@ ALLOWED_FORMATS = {
 # Only these plugins may even look at the bytes: no EPS (Ghostscript), no PDF, no SVG.
 # MPO has no opener of its own: the JPEG plugin hands over to it.
 _OPEN_FORMATS = [name for name in ALLOWED_FORMATS if name != "MPO"]
-
-# Errors Pillow and its codecs raise on truncated or malformed data. Deliberately not
-# ``Exception``: Celery's SoftTimeLimitExceeded must pass through untouched.
-DECODE_ERRORS = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    struct.error,
-    IndexError,
-    KeyError,
-    TypeError,
-    ZeroDivisionError,
-    RuntimeError,
-    zlib.error,
-)
 
 # Signatures of the allowed formats: bytes that start like one of them but do not
 # open are corrupt rather than unsupported. BigTIFF (II+ / MM+) is a TIFF too.
@@ -105,16 +86,6 @@ _TIFF_COMPRESSION_NAMES = {
 # BMP variants that are valid but that Pillow does not decode, by compression field.
 _BMP_COMPRESSIONS = {4: "JPEG compression", 5: "PNG compression", 6: "alpha bit fields"}
 
-_SRGB = ImageCms.createProfile("sRGB")
-# Embedded profiles are converted with the profile's own rendering intent (relative
-# colorimetric for most camera, scanner and press profiles) and, like libvips (whose
-# icc_transform leaves black_point_compensation off, also in thumbnail), without
-# black-point compensation: with it, the CMYK chart of tests/unit/test_colour.py is
-# off the profile's colorimetric values by a mean CIEDE2000 of 4.1 instead of 0.7
-# (libvips: 0.7; the perceptual table used before: 4.4).
-CMS_FLAGS = ImageCms.Flags.NONE
-_HIGH_BIT_DEPTH = ("I;16", "I;16B", "I;16L", "I;16N", "I")
-
 
 @dataclass
 class Source:
@@ -148,37 +119,6 @@ def looks_like_supported(data: bytes) -> bool:
     return data[4:8] == b"ftyp" and data[8:12] in _FTYP_BRANDS
 
 
-def _pixel_refusal(exc: Exception) -> str:
-    match = re.search(r"\((\d+) pixels\)", str(exc))
-    if match:
-        limit = Image.MAX_IMAGE_PIXELS
-        return f"The image declares {match[1]} pixels; at most {limit} are allowed."
-    return "The image declares more pixels than the service accepts."
-
-
-@contextmanager
-def decoding(source: Source | None = None) -> Iterator[None]:
-    """Turn Pillow's errors on bad data into the service's errors.
-
-    With ``source``, a decode error of a valid variant this installation cannot decode
-    (``source.variant``) is ``UnsupportedImage`` naming it; any other is ``CorruptImage``.
-    """
-    try:
-        with warnings.catch_warnings():
-            # A size just above the limit only warns by default; refuse it instead.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            yield
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise ImageTooLarge(_pixel_refusal(exc)) from None
-    except MemoryError:
-        raise ImageTooLarge("The image needs more memory than a worker has.") from None
-    except DECODE_ERRORS as exc:
-        log.info("decode failed: %r", exc)
-        if source is not None and source.variant:
-            raise UnsupportedImage(f"{source.variant} is not supported.") from None
-        raise CorruptImage() from None
-
-
 def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: int) -> Source:
     """Open ``data`` lazily and check its header against the limits; decodes no pixels.
 
@@ -208,7 +148,7 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
         frames = int(getattr(image, "n_frames", 1) or 1)
         if frames > max_frames:
             raise ImageTooLarge(f"The image has {frames} frames; at most {max_frames} are allowed.")
-        exif, orientation = _exif_facts(image, fmt, data)
+        exif, orientation = exif_facts(image, fmt, data)
         transpose = None if fmt in ORIENTED_ON_LOAD else _TRANSPOSE.get(orientation or 1)
         if transpose is not None and orientation in (5, 6, 7, 8):
             width, height = height, width
@@ -370,7 +310,7 @@ def decode(source: Source, detach: bool = False) -> Image.Image:
     will be read through the same image object.
     """
     image = source.image
-    with decoding(source):
+    with decoding(source.variant):
         image.load()
         frame = to_working_mode(image)
         if source.transpose is not None:
@@ -411,193 +351,3 @@ def gif_extent(data: bytes) -> tuple[int, int]:
 def transpose_for(orientation: int | None) -> Image.Transpose | None:
     """The transpose that makes an image with this EXIF orientation upright."""
     return _TRANSPOSE.get(orientation or 1)
-
-
-def has_alpha(image: Image.Image) -> bool:
-    """True if ``image`` carries transparency (an alpha band or a transparent colour)."""
-    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-
-
-def to_working_mode(image: Image.Image) -> Image.Image:
-    """Convert a decoded frame to sRGB ``RGB`` or ``RGBA``, the modes every step expects.
-
-    An embedded ICC profile is honoured for every mode (RGB, RGBA, CMYK, P, L, LA, 16-bit
-    grey): converted to sRGB with the profile's rendering intent, as libvips does.
-    Transparency (an alpha band, a palette's or tRNS transparent colour, also of 16-bit
-    grey) is kept as alpha.
-    """
-    icc = image.info.get("icc_profile")
-    alpha = has_alpha(image)
-    target = "RGBA" if alpha else "RGB"
-    image = _to_managed_mode(image)
-    if icc and image.mode in ("RGB", "RGBA", "CMYK", "L", "LA"):
-        converted = _to_srgb(image, icc, target)
-        if converted is not None:
-            return converted
-    if image.mode == target:
-        return image
-    return image.convert(target)
-
-
-def _to_managed_mode(image: Image.Image) -> Image.Image:
-    """The frame in a mode a colour transform takes: RGB(A), CMYK, L or LA."""
-    mode = image.mode
-    if mode in _HIGH_BIT_DEPTH:
-        return _high_bit_depth_grey(image)
-    if mode == "F":
-        return image.convert("L")
-    if mode in ("P", "PA"):
-        # The palette's colours are in the profile's space too: expand first, keep it.
-        return image.convert("RGBA" if has_alpha(image) else "RGB")
-    if mode == "1":
-        return image.convert("L")
-    if mode in ("L", "RGB") and "transparency" in image.info:
-        return image.convert("LA" if mode == "L" else "RGBA")
-    if mode in ("RGB", "RGBA", "CMYK", "L", "LA"):
-        return image
-    return image.convert("RGB")
-
-
-def _high_bit_depth_grey(image: Image.Image) -> Image.Image:
-    """16- or 32-bit grey as 8-bit ``L`` (or ``LA`` when a transparent value is set).
-
-    Scaled, not clipped; the tRNS value is matched on the 16-bit samples, before the
-    scaling merges neighbouring values.
-    """
-    samples = np.asarray(image).astype(np.int64)
-    grey = Image.fromarray(np.clip((samples * 255 + 32767) // 65535, 0, 255).astype(np.uint8), "L")
-    transparent = image.info.get("transparency")
-    if isinstance(transparent, int):
-        alpha = np.where(samples == transparent, 0, 255).astype(np.uint8)
-        grey = Image.merge("LA", (grey, Image.fromarray(alpha, "L")))
-    return grey
-
-
-def _to_srgb(image: Image.Image, icc: bytes, target: str) -> Image.Image | None:
-    """``image`` converted from its embedded profile to sRGB ``target``, or None if the
-    profile is unusable (broken, or of another colour space than the pixels)."""
-    try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        space = profile.profile.xcolor_space.strip()
-        expected = {"RGB": "RGB", "RGBA": "RGB", "CMYK": "CMYK", "L": "GRAY", "LA": "GRAY"}
-        if space != expected[image.mode]:
-            log.info("ignoring a %s profile on %s pixels", space, image.mode)
-            return None
-        alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
-        colour = image.convert("L") if image.mode == "LA" else image
-        if colour.mode == "RGBA":
-            colour = colour.convert("RGB")
-        transform = ImageCms.buildTransform(
-            profile,
-            _SRGB,
-            colour.mode,
-            "RGB",
-            renderingIntent=ImageCms.Intent(ImageCms.getDefaultIntent(profile)),
-            flags=CMS_FLAGS,
-        )
-        converted = ImageCms.applyTransform(colour, transform)
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
-        # A broken profile is common enough; the pixels are still usable as sRGB.
-        log.info("ignoring an unusable ICC profile: %r", exc)
-        return None
-    if converted is None:
-        return None
-    converted.info.pop("icc_profile", None)
-    if alpha is not None and target == "RGBA":
-        converted.putalpha(alpha)
-    return converted if converted.mode == target else converted.convert(target)
-
-
-_DATETIME = re.compile(r"^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
-
-
-def png_exif(data: bytes) -> bytes:
-    """The payload of a PNG's eXIf chunk, wherever it is, from the chunk headers alone.
-
-    Pillow's PNG plugin decodes the whole image to find an eXIf chunk after the pixel
-    data; walking the chunk lengths finds it without decoding anything.
-    """
-    at = 8
-    while at + 8 <= len(data):
-        length, kind = struct.unpack_from(">I4s", data, at)
-        if kind == b"eXIf":
-            return data[at + 8 : at + 8 + length]
-        if kind == b"IEND":
-            break
-        at += 12 + length
-    return b""
-
-
-def _exif_facts(image: Image.Image, fmt: str, data: bytes) -> tuple[dict[str, Any], int | None]:
-    """The EXIF facts and the orientation the file states, read without decoding."""
-    facts: dict[str, Any] = {
-        "make": None,
-        "model": None,
-        "taken_at": None,
-        "orientation": None,
-        "had_gps": False,
-    }
-    if fmt == "png" and "exif" not in image.info:
-        # Given here, Pillow's getexif() reads it instead of loading the image to look.
-        image.info["exif"] = png_exif(data)
-    try:
-        exif = image.getexif()
-        base = dict(exif)
-        sub = dict(exif.get_ifd(0x8769))
-        gps = dict(exif.get_ifd(0x8825))
-    except DECODE_ERRORS as exc:
-        # Broken metadata must not fail the image; it is stripped from outputs anyway.
-        # (Only metadata is parsed here: no pixel decode can fail unnoticed.)
-        log.info("unreadable EXIF: %r", exc)
-        base, sub, gps = {}, {}, {}
-    facts["make"] = _text(base.get(0x010F))
-    facts["model"] = _text(base.get(0x0110))
-    facts["taken_at"] = _timestamp(sub.get(0x9003) or sub.get(0x9004) or base.get(0x0132))
-    # pillow-heif applies the HEIF transforms itself and keeps the original value aside.
-    raw_orientation = image.info.get("original_orientation") or base.get(0x0112)
-    if fmt == "avif":
-        # The irot/imir boxes are AVIF's orientation; Pillow writes them into the EXIF
-        # tag. An XMP tiff:Orientation (which getexif() falls back to) is ignored, as
-        # libheif does for HEIF and libvips for both.
-        raw_orientation = _exif_orientation(image.info.get("exif"))
-    orientation = (
-        raw_orientation if isinstance(raw_orientation, int) and 1 <= raw_orientation <= 8 else None
-    )
-    facts["orientation"] = orientation
-    xmp = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp") or b""
-    if isinstance(xmp, str):
-        xmp = xmp.encode("utf-8", "replace")
-    facts["had_gps"] = bool(gps) or b"GPSLatitude" in xmp
-    return facts, orientation
-
-
-def _exif_orientation(raw: bytes | None) -> int | None:
-    if not raw:
-        return None
-    exif = Image.Exif()
-    try:
-        exif.load(raw)
-    except DECODE_ERRORS:
-        return None
-    value = exif.get(0x0112)
-    return value if isinstance(value, int) else None
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if not isinstance(value, str):
-        return None
-    cleaned = "".join(ch for ch in value if ch.isprintable()).strip()
-    return cleaned[:100] or None
-
-
-def _timestamp(value: Any) -> str | None:
-    text = _text(value)
-    if text is None:
-        return None
-    match = _DATETIME.match(text)
-    if match is None:
-        return None
-    y, mo, d, h, mi, s = match.groups()
-    return f"{y}-{mo}-{d}T{h}:{mi}:{s}"

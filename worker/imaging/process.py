@@ -1,0 +1,259 @@
+"""One job's image work, bytes in and bytes out: probe, decode once, derive outputs, facts.
+
+``process_image`` runs the stages in order, each a function of its own: plan the
+outputs from the header, decode once (within the memory budget), resize every still
+output through the cascade, draw the caption, compute the facts, resize the frames
+of kept animations, and encode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image, ImageSequence
+
+from chalicelib.errors import ImageTooLarge
+from chalicelib.formats import OUTPUT_FORMATS
+from chalicelib.options import CAPTION_NAME, MAX_DIMENSION, parse_options
+from chalicelib.settings import Settings
+from worker.imaging.caption import draw_caption
+from worker.imaging.colour import has_alpha
+from worker.imaging.encode import encode, encode_animation
+from worker.imaging.errors import decoding
+from worker.imaging.facts import dominant_colors, perceptual_hash
+from worker.imaging.geometry import Plan, plan
+from worker.imaging.resize import REDUCING_GAP, cascade
+from worker.imaging.source import (
+    Source,
+    check_decode_budget,
+    decode,
+    open_source,
+    shrink_on_load,
+)
+
+# Side of the small image the colour palette and the perceptual hash are computed on.
+FACTS_SIDE = 64
+# JPEG DCT scaling only when it saves work: the decode must stay at least this many
+# times larger than the largest output.
+DRAFT_GAP = 1.0
+
+Stage = Callable[[str], AbstractContextManager[None]]
+# An animation's frames, their durations (ms) and its loop count.
+Animation = tuple[list[Image.Image], list[int], int]
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What a worker accepts: checked from the header before any pixel is decoded."""
+
+    max_pixels: int
+    max_dimension: int
+    max_frames: int
+    # Memory one decode may need (MAX_DECODE_BYTES); the default is the setting's.
+    max_decode_bytes: int = Settings.max_decode_bytes
+
+
+@dataclass(frozen=True)
+class RenderedOutput:
+    """One encoded output image."""
+
+    name: str
+    data: bytes
+    width: int
+    height: int
+    format: str  # a name of chalicelib.formats.OUTPUT_FORMATS
+    content_type: str
+
+
+@dataclass
+class ImageReport:
+    """The facts about the source and the encoded outputs, in the order asked for."""
+
+    facts: dict[str, Any]
+    outputs: list[RenderedOutput] = field(default_factory=list)
+
+
+@dataclass
+class OutputPlan:
+    """One output being made: what was asked (``spec``), how it is cut, and its picture."""
+
+    name: str
+    plan: Plan
+    spec: dict[str, Any]
+    animated: bool = False
+    image: Image.Image | None = None
+
+
+def process_image(
+    data: bytes,
+    text: str,
+    options: dict[str, Any] | None,
+    limits: ImageLimits,
+    stage: Stage,
+) -> ImageReport:
+    """Process one source image into its renditions, the captioned image and facts.
+
+    ``options`` is what ``chalicelib.options.parse_options`` returns (it is normalized
+    again here, which leaves a normalized dict unchanged). Stages are timed through
+    ``stage(name)``: probe, decode, resize, caption, facts, animation, encode.
+
+    Raises ``UnsupportedImage``, ``ImageTooLarge``, ``CorruptImage`` or
+    ``InvalidOptions``; no raw Pillow error escapes.
+    """
+    opts = parse_options(options)
+    caption_opts = opts["caption"]
+    caption_text = text.strip() if caption_opts["enabled"] else ""
+
+    with stage("probe"):
+        source = open_source(data, limits.max_pixels, limits.max_dimension, limits.max_frames)
+        outputs = plan_outputs(source, opts, with_caption=bool(caption_text))
+        check_animation_volume(source, outputs, limits)
+        facts_output = OutputPlan("", _facts_plan(source), {})
+    with stage("decode"):
+        base = decode_once(source, [*outputs, facts_output], limits)
+    stills = [o for o in outputs if not o.animated]
+    with stage("resize"):
+        cascade(base, (source.width, source.height), [*stills, facts_output])
+    del base
+    captioned = next((o for o in outputs if o.name == CAPTION_NAME), None)
+    if captioned is not None:
+        with stage("caption"):
+            add_caption(captioned, caption_text, caption_opts)
+    with stage("facts"):
+        assert facts_output.image is not None
+        facts = image_facts(source, facts_output.image)
+    animations: dict[str, Animation] = {}
+    if any(o.animated for o in outputs):
+        with stage("animation"):
+            animations = animate(source, [o for o in outputs if o.animated])
+    source.image.close()
+    with stage("encode"):
+        rendered = [encode_output(output, animations.get(output.name)) for output in outputs]
+    return ImageReport(facts=facts, outputs=rendered)
+
+
+def plan_outputs(source: Source, opts: dict[str, Any], with_caption: bool) -> list[OutputPlan]:
+    """Every output of the job, in the order asked for, the captioned image last."""
+    upright = (source.width, source.height)
+    outputs = [
+        OutputPlan(
+            r["name"],
+            plan(upright, r["width"], r["height"], r["fit"], MAX_DIMENSION),
+            r,
+            animated=r["keep_animation"] and source.animated,
+        )
+        for r in opts["renditions"]
+    ]
+    if with_caption:
+        caption = opts["caption"]
+        size = caption["size"]
+        spec = {**caption, "background": "#ffffff"}
+        outputs.append(OutputPlan(CAPTION_NAME, plan(upright, size, size, "contain", size), spec))
+    return outputs
+
+
+def _facts_plan(source: Source) -> Plan:
+    return plan((source.width, source.height), FACTS_SIDE, FACTS_SIDE, "contain", FACTS_SIDE)
+
+
+def check_animation_volume(source: Source, outputs: list[OutputPlan], limits: ImageLimits) -> None:
+    """Refuse keeping an animation whose frames together exceed the pixel limit."""
+    if any(o.animated for o in outputs):
+        volume = source.frames * source.canvas[0] * source.canvas[1]
+        if volume > limits.max_pixels:
+            raise ImageTooLarge(
+                f"Keeping the animation means decoding {volume} pixels; "
+                f"at most {limits.max_pixels} are allowed."
+            )
+
+
+def decode_once(source: Source, outputs: list[OutputPlan], limits: ImageLimits) -> Image.Image:
+    """The first frame, decoded as small as the largest output allows, within the budget.
+
+    The budget is decided once the outputs are planned: a JPEG decodes at their scale,
+    and every frame counts only when an output keeps the animation.
+    """
+    scale = max(o.plan.scale for o in outputs)
+    keep_animation = any(o.animated for o in outputs)
+    reduction = shrink_on_load(source, scale, DRAFT_GAP)
+    frames = source.frames if keep_animation else 1
+    check_decode_budget(source, reduction, frames, limits.max_decode_bytes, limits.max_dimension)
+    return decode(source, detach=keep_animation)
+
+
+def add_caption(output: OutputPlan, text: str, caption: dict[str, Any]) -> None:
+    """Draw the text onto the captioned output's picture."""
+    assert output.image is not None
+    output.image = draw_caption(
+        output.image,
+        text,
+        position=caption["position"],
+        style=caption["style"],
+        color=caption["color"],
+        max_font_size=caption["max_font_size"],
+    )
+
+
+def image_facts(source: Source, small: Image.Image) -> dict[str, Any]:
+    """The ``result.image`` facts: header facts, and those computed on a small copy."""
+    image = source.image
+    return {
+        "width": source.width,
+        "height": source.height,
+        "format": source.format,
+        "mode": image.mode,
+        "has_alpha": has_alpha(image),
+        "animated": source.animated,
+        "frames": source.frames,
+        "dominant_colors": dominant_colors(small),
+        "phash": perceptual_hash(small),
+        "exif": source.exif,
+    }
+
+
+def animate(source: Source, outputs: list[OutputPlan]) -> dict[str, Animation]:
+    """Decode every frame once and resize it for each animation-keeping output."""
+    results: dict[str, Animation] = {
+        o.name: ([], [], int(source.image.info.get("loop", 0) or 0)) for o in outputs
+    }
+    upright = (source.width, source.height)
+    with decoding(source.variant):
+        for frame in ImageSequence.Iterator(source.image):
+            duration = int(frame.info.get("duration", 100) or 100)
+            rgba = frame.convert("RGBA")
+            if source.transpose is not None:
+                rgba = rgba.transpose(source.transpose)
+            for output in outputs:
+                frames, durations, _ = results[output.name]
+                left, top, right, bottom = output.plan.crop
+                scale_x = rgba.width / upright[0]
+                scale_y = rgba.height / upright[1]
+                box = (left * scale_x, top * scale_y, right * scale_x, bottom * scale_y)
+                frames.append(
+                    rgba.resize(
+                        output.plan.size,
+                        Image.Resampling.LANCZOS,
+                        box=box,
+                        reducing_gap=REDUCING_GAP,
+                    )
+                )
+                durations.append(duration)
+    return results
+
+
+def encode_output(output: OutputPlan, animation: Animation | None) -> RenderedOutput:
+    """Encode one output (its frames when it keeps an animation); frees its picture."""
+    fmt, quality = output.spec["format"], output.spec["quality"]
+    if animation is not None:
+        frames, durations, loop = animation
+        payload = encode_animation(frames, durations, loop, fmt, quality)
+        size = frames[0].size
+    else:
+        assert output.image is not None
+        payload = encode(output.image, fmt, quality, output.spec["background"])
+        size = output.image.size
+    output.image = None
+    return RenderedOutput(output.name, payload, size[0], size[1], fmt, OUTPUT_FORMATS[fmt].mime)
