@@ -1,13 +1,82 @@
-"""Every image format the service reads or writes, and what is true of each: one table.
+"""Every image format the service reads or writes, and what is true of each: two tables.
 
-The options schema, the OpenAPI document, the encoder, the output keys and the
-README all read these tables; adding an output format is one entry in
-``OUTPUT_FORMATS`` plus its encoder settings in ``worker/imaging/encode.py``.
+``INPUT_FORMATS``: what a source may be, how its bytes are recognised (``sniff``, the
+one sniffer of the API, the worker and the client) and which Pillow plugins open it.
+``OUTPUT_FORMATS``: what outputs may be. The intake, the options schema, the OpenAPI
+document, the worker's opener and encoder, the output keys and the docs all read
+these tables; adding an output format is one entry in ``OUTPUT_FORMATS`` plus its
+encoder settings in ``worker/imaging/encode.py``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """A format sources may be in."""
+
+    name: str  # what the service reports ("jpeg")
+    mime: str  # the Content-Type a source is stored with
+    pillow: tuple[str, ...]  # Pillow's names for it; the first is the plugin that opens it
+    signatures: tuple[bytes, ...] = ()  # how the file starts
+    riff_form: bytes = b""  # a RIFF container's form type (WebP)
+    brands: tuple[bytes, ...] = ()  # ISO BMFF ftyp brands (HEIF, AVIF)
+    upload_mimes: tuple[str, ...] = ()  # other content types a presigned upload may declare
+
+
+INPUT_FORMATS: dict[str, InputFormat] = {
+    f.name: f
+    for f in (
+        # MPO is how Pillow opens the multi-picture JPEGs phones write; to a client it
+        # is a JPEG, and it has no opener of its own (the JPEG plugin hands over).
+        InputFormat(
+            "jpeg", "image/jpeg", ("JPEG", "MPO"), (b"\xff\xd8\xff",), upload_mimes=("image/jpg",)
+        ),
+        InputFormat("png", "image/png", ("PNG",), (b"\x89PNG\r\n\x1a\n",)),
+        InputFormat("gif", "image/gif", ("GIF",), (b"GIF87a", b"GIF89a")),
+        InputFormat("webp", "image/webp", ("WEBP",), riff_form=b"WEBP"),
+        InputFormat("bmp", "image/bmp", ("BMP",), (b"BM",)),
+        # BigTIFF (II+ / MM+, 64-bit offsets) is a TIFF too.
+        InputFormat(
+            "tiff", "image/tiff", ("TIFF",), (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+        ),
+        # AVIF before HEIF: an AVIF file may name a HEIF brand (mif1) first.
+        InputFormat("avif", "image/avif", ("AVIF",), brands=(b"avif", b"avis")),
+        InputFormat(
+            "heif",
+            "image/heif",
+            ("HEIF",),
+            brands=(b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"),
+            upload_mimes=("image/heic",),
+        ),
+    )
+}
+INPUT_NAMES = tuple(INPUT_FORMATS)
+#: What a presigned upload may declare as its content type (the bytes are checked later).
+UPLOAD_MIMES = tuple(sorted({m for f in INPUT_FORMATS.values() for m in (f.mime, *f.upload_mimes)}))
+#: Pillow format name -> the input format it reads.
+BY_PILLOW_NAME = {name: f for f in INPUT_FORMATS.values() for name in f.pillow}
+
+
+def sniff(data: bytes) -> InputFormat | None:
+    """The input format ``data`` is in, from its first bytes alone; None if none."""
+    if data[:4] == b"RIFF":
+        return next((f for f in INPUT_FORMATS.values() if f.riff_form == data[8:12]), None)
+    if data[4:8] == b"ftyp":
+        size = int.from_bytes(data[:4], "big")
+        box = data[8 : min(max(size, 16), 256)]
+        # The major brand, then the compatible brands (the minor version sits between).
+        brands = [box[:4]] + [box[i : i + 4] for i in range(8, len(box) - 3, 4)]
+        for fmt in INPUT_FORMATS.values():
+            if fmt.brands and any(b in fmt.brands for b in brands):
+                return fmt
+        return None
+    return next(
+        (f for f in INPUT_FORMATS.values() if f.signatures and data.startswith(f.signatures)),
+        None,
+    )
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import filetype
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -21,39 +20,7 @@ from chalicelib.errors import (
     UnsupportedImage,
     UploadTooLarge,
 )
-
-# Formats the workers decode, by the name ``sniff_image_format`` returns, and the
-# Content-Type a source of each is stored with.
-CONTENT_TYPES = {
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "bmp": "image/bmp",
-    "tiff": "image/tiff",
-    "heif": "image/heif",
-    "avif": "image/avif",
-}
-SUPPORTED_FORMATS = tuple(CONTENT_TYPES)
-# What a presigned upload may declare as its content_type (the bytes are checked later).
-UPLOAD_CONTENT_TYPES = tuple(sorted({*CONTENT_TYPES.values(), "image/heic", "image/jpg"}))
-
-_FILETYPE_NAMES = {
-    "jpg": "jpeg",
-    "png": "png",
-    "apng": "png",
-    "gif": "gif",
-    "webp": "webp",
-    "bmp": "bmp",
-    "tif": "tiff",
-    "heic": "heif",
-    "avif": "avif",
-}
-# HEIF brands phones write that ``filetype`` does not list (it knows heic/mif1).
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
-_AVIF_BRANDS = {b"avif", b"avis"}
-# BigTIFF (64-bit offsets), which ``filetype`` does not know; the workers read it.
-_BIGTIFF_SIGNATURES = (b"II+\x00", b"MM\x00+")
+from chalicelib.formats import INPUT_NAMES, sniff
 
 # C0 controls, DEL and the C1 controls (a terminal reads U+009B as an escape, U+0085
 # as a line end), except tab, line feed and carriage return.
@@ -291,23 +258,12 @@ def sniff_image_format(data: bytes) -> str:
     """
     if not data:
         raise MissingField("The image is empty.")
-    kind = filetype.guess(data[:8192])
-    name = _FILETYPE_NAMES.get(kind.extension) if kind else None
-    if name is None and data.startswith(_BIGTIFF_SIGNATURES):
-        name = "tiff"
-    if name is None and data[4:8] == b"ftyp":
-        brand = data[8:12]
-        if brand in _AVIF_BRANDS:
-            name = "avif"
-        elif brand in _HEIF_BRANDS:
-            name = "heif"
-    if name is None:
-        described = f" ({kind.mime})" if kind else ""
+    found = sniff(data)
+    if found is None:
         raise UnsupportedImage(
-            f"The file is not a supported image{described}; "
-            f"send one of: {', '.join(SUPPORTED_FORMATS)}."
+            f"The file is not a supported image; send one of: {', '.join(INPUT_NAMES)}."
         )
-    return name
+    return found.name
 
 
 SUBMIT_FIELDS = ("image", "text", "options", "callback_url")

@@ -8,9 +8,9 @@ from typing import Any
 
 from chalicelib.callbacks import MAX_URL_LENGTH
 from chalicelib.contract import JOB_ID_PATTERN
-from chalicelib.formats import OUTPUT_NAMES
+from chalicelib.formats import OUTPUT_NAMES, UPLOAD_MIMES
 from chalicelib.idempotency import KEY_PATTERN
-from chalicelib.intake import TEXT_PATTERN, UPLOAD_CONTENT_TYPES
+from chalicelib.intake import TEXT_PATTERN
 from chalicelib.options import OPTIONS_SCHEMA
 from chalicelib.settings import Settings
 
@@ -162,7 +162,7 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "filename": {"type": "string", "minLength": 1, "maxLength": 255},
-            "content_type": {"type": "string", "enum": list(UPLOAD_CONTENT_TYPES)},
+            "content_type": {"type": "string", "enum": list(UPLOAD_MIMES)},
             # "maximum" is set from MAX_SOURCE_BYTES when the document is built.
             "size": {"type": "integer", "minimum": 1},
         },

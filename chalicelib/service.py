@@ -21,13 +21,9 @@ from chalicelib.errors import (
     UploadNotFound,
     UploadTooLarge,
 )
+from chalicelib.formats import INPUT_FORMATS, UPLOAD_MIMES
 from chalicelib.idempotency import IdempotencyKeys, fingerprint
-from chalicelib.intake import (
-    CONTENT_TYPES,
-    UPLOAD_CONTENT_TYPES,
-    sniff_image_format,
-    validate_text,
-)
+from chalicelib.intake import sniff_image_format, validate_text
 from chalicelib.jobs import Job
 from chalicelib.jobstore import JobStore
 from chalicelib.options import parse_options
@@ -157,9 +153,9 @@ class JobService:
         """A presigned POST for one image of ``size`` bytes, straight to S3."""
         if not isinstance(filename, str) or not filename or len(filename) > 255:
             raise InvalidRequest("filename must be a non-empty string.", field="filename")
-        if not isinstance(content_type, str) or content_type not in UPLOAD_CONTENT_TYPES:
+        if not isinstance(content_type, str) or content_type not in UPLOAD_MIMES:
             raise UnsupportedImage(
-                "content_type must be an image type: " + ", ".join(UPLOAD_CONTENT_TYPES),
+                "content_type must be an image type: " + ", ".join(UPLOAD_MIMES),
                 field="content_type",
             )
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -227,7 +223,7 @@ class JobService:
             self.objects.put(
                 source_key,
                 submission.image,
-                CONTENT_TYPES[submission.image_format],
+                INPUT_FORMATS[submission.image_format].mime,
                 Metadata={"job-id": job_id},
             )
         try:

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-import filetype
 import requests
+
+from chalicelib.formats import sniff
 
 # Re-exported for webhook receivers.
 from chalicelib.webhook_signature import WebhookVerificationError as WebhookVerificationError
@@ -35,21 +36,6 @@ from chalicelib.webhook_signature import verify_webhook as verify_webhook
 DIRECT_UPLOAD_LIMIT = 4_000_000
 
 TERMINAL_STATUSES = ("completed", "failed")
-
-# What the API accepts as an upload's content_type, by the names ``filetype`` sniffs.
-_SNIFFED_TYPES = {
-    "image/jpeg": "image/jpeg",
-    "image/png": "image/png",
-    "image/apng": "image/png",
-    "image/gif": "image/gif",
-    "image/webp": "image/webp",
-    "image/bmp": "image/bmp",
-    "image/x-ms-bmp": "image/bmp",
-    "image/tiff": "image/tiff",
-    "image/heic": "image/heic",
-    "image/heif": "image/heif",
-    "image/avif": "image/avif",
-}
 
 
 class ClientError(Exception):
@@ -98,9 +84,10 @@ class Submission:
 
 def guess_content_type(path: Path) -> str:
     """The image's MIME type from its first bytes, else from its name (the API re-checks)."""
-    kind = filetype.guess(str(path))
-    if kind is not None and kind.mime in _SNIFFED_TYPES:
-        return _SNIFFED_TYPES[kind.mime]
+    with path.open("rb") as file:
+        found = sniff(file.read(256))
+    if found is not None:
+        return found.mime
     guessed, _ = mimetypes.guess_type(path.name)
     return guessed or "application/octet-stream"
 

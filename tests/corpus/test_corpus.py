@@ -25,13 +25,14 @@ from PIL import Image, ImageCms, ImageOps
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 from chalicelib.errors import ServiceError
+from chalicelib.formats import INPUT_FORMATS
 from chalicelib.settings import Settings
 from worker.imaging import ImageLimits, ImageReport, process_image
-from worker.imaging.source import ALLOWED_FORMATS, transpose_for
+from worker.imaging.source import transpose_for
 
 CORPUS = Path(__file__).resolve().parent
 # The plugins the worker lets open files (MPO is reached through JPEG's).
-PILLOW_FORMATS = [name for name in ALLOWED_FORMATS if name != "MPO"]
+PILLOW_FORMATS = [f.pillow[0] for f in INPUT_FORMATS.values()]
 NOT_IMAGES = {
     "LICENSE",
     "README.txt",

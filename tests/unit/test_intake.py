@@ -220,3 +220,20 @@ def test_bigtiff_is_a_tiff(byte_order: str) -> None:
         # The big-endian signature, as Pillow's hopper_bigtiff.tif peers write it.
         data = b"MM\x00+" + data[4:]
     assert sniff_image_format(data) == "tiff"
+
+
+def test_one_sniffer_knows_every_brand_and_signature() -> None:
+    from chalicelib.formats import INPUT_FORMATS, sniff
+
+    def ftyp(major: bytes, *compatible: bytes) -> bytes:
+        body = major + b"\x00\x00\x00\x00" + b"".join(compatible)
+        return (8 + len(body)).to_bytes(4, "big") + b"ftyp" + body + b"\x00" * 16
+
+    assert sniff(ftyp(b"avis")).name == "avif"  # an AVIF image sequence
+    assert sniff(ftyp(b"mif1", b"miaf", b"avif")).name == "avif"
+    assert sniff(ftyp(b"mif1", b"heic")).name == "heif"
+    assert sniff(ftyp(b"isom", b"mp41")) is None  # an MP4 video
+    assert sniff(b"RIFF\x00\x00\x00\x00WAVEfmt ") is None
+    for fmt in INPUT_FORMATS.values():
+        for signature in fmt.signatures:
+            assert sniff(signature + b"\x00" * 32) is fmt

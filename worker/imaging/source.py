@@ -12,6 +12,7 @@ import pillow_heif
 from PIL import Image, TiffImagePlugin
 
 from chalicelib.errors import CorruptImage, ImageTooLarge, UnsupportedImage
+from chalicelib.formats import BY_PILLOW_NAME, INPUT_FORMATS, sniff
 from worker.imaging.budget import DecodeCost, decode_cost, jpeg_reduction, over_budget_message
 from worker.imaging.colour import to_working_mode
 from worker.imaging.errors import DECODE_ERRORS, decoding
@@ -22,35 +23,10 @@ log = logging.getLogger(__name__)
 # HEIC/HEIF through libheif; AVIF is Pillow's own (native since 11.2).
 pillow_heif.register_heif_opener()
 
-# Pillow format name -> the name the service reports. MPO is how Pillow opens the
-# multi-picture JPEGs that phones write; to a client it is a JPEG.
-ALLOWED_FORMATS = {
-    "JPEG": "jpeg",
-    "MPO": "jpeg",
-    "PNG": "png",
-    "WEBP": "webp",
-    "GIF": "gif",
-    "BMP": "bmp",
-    "TIFF": "tiff",
-    "HEIF": "heif",
-    "AVIF": "avif",
-}
-# Only these plugins may even look at the bytes: no EPS (Ghostscript), no PDF, no SVG.
-# MPO has no opener of its own: the JPEG plugin hands over to it.
-_OPEN_FORMATS = [name for name in ALLOWED_FORMATS if name != "MPO"]
-
-# Signatures of the allowed formats: bytes that start like one of them but do not
-# open are corrupt rather than unsupported. BigTIFF (II+ / MM+) is a TIFF too.
-_TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
-_SIGNATURES = (
-    b"\xff\xd8\xff",
-    b"\x89PNG\r\n\x1a\n",
-    b"GIF87a",
-    b"GIF89a",
-    b"BM",
-    *_TIFF_SIGNATURES,
-)
-_FTYP_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif")
+# Only the allowed formats' plugins may even look at the bytes: no EPS (Ghostscript),
+# no PDF, no SVG.
+_OPEN_FORMATS = [f.pillow[0] for f in INPUT_FORMATS.values()]
+_TIFF_SIGNATURES = INPUT_FORMATS["tiff"].signatures
 
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -111,12 +87,9 @@ class Source:
 
 
 def looks_like_supported(data: bytes) -> bool:
-    """True if ``data`` starts with the signature of an allowed format."""
-    if data.startswith(_SIGNATURES):
-        return True
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return True
-    return data[4:8] == b"ftyp" and data[8:12] in _FTYP_BRANDS
+    """True if ``data`` starts like an allowed format: failing to open it is then
+    corruption rather than an unsupported format."""
+    return sniff(data) is not None
 
 
 def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: int) -> Source:
@@ -131,9 +104,10 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
     Image.MAX_IMAGE_PIXELS = max_pixels
     with decoding():
         image = _open(data, max_pixels, max_dimension)
-        fmt = ALLOWED_FORMATS.get(image.format or "")
-        if fmt is None:
+        known = BY_PILLOW_NAME.get(image.format or "")
+        if known is None:
             raise UnsupportedImage()
+        fmt = known.name
         width, height = image.size
         if width < 1 or height < 1:
             raise CorruptImage()
