@@ -1,0 +1,86 @@
+"""The header reader agrees with Pillow on the peer corpus: sizes and frame counts."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pillow_heif
+import pytest
+from PIL import Image
+
+from chalicelib.image_header import MAX_FRAMES, gif_frames, read_header
+from tests import imagegen
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+pillow_heif.register_heif_opener()
+
+# Damaged files where the reader and Pillow read different things; the worker decides
+# from Pillow's reading, so the reader only has to fail safe (None, or more frames).
+DISAGREE = {
+    "pillow/apng/chunk_multi_actl.png",  # two acTL chunks; Pillow gives up on animation
+    "pillow/apng/syntax_num_frames_invalid.png",  # claims 2**31 frames: read as MAX_FRAMES
+    "pillow/avif/star.avifs",  # an AVIF sequence: frames are counted by the decoder
+    "pillow/crash-74d2a78403a5a59db1fb0a2b8735ac068a75f6e3.tif",
+    "pillow/frame_size.mpo",  # a JPEG with a second picture Pillow calls a frame
+    "pillow/photoshop-200dpi-broken.jpg",  # garbage between segments: None
+    "pillow/truncated_app14.jpg",  # cut inside a segment: None
+}
+
+
+def corpus_images() -> list[Path]:
+    suffixes = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".avif",
+                ".avifs", ".heic", ".heif", ".mpo"}  # fmt: skip
+    return [p for p in sorted(CORPUS.rglob("*")) if p.suffix.lower() in suffixes]
+
+
+@pytest.mark.parametrize("path", corpus_images(), ids=lambda p: str(p.relative_to(CORPUS)))
+def test_the_reader_agrees_with_pillow(path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with Image.open(path) as image:
+                size, frames = image.size, getattr(image, "n_frames", 1)
+        except Exception:
+            pytest.skip("Pillow does not open it either")
+    header = read_header(path.read_bytes())
+    name = str(path.relative_to(CORPUS))
+    if name in DISAGREE:
+        assert header is None or header.frames >= 1
+        return
+    assert header is not None
+    # Pillow's TIFF plugin turns the size upright; the header states it as stored.
+    assert (header.width, header.height) in (size, size[::-1])
+    assert header.frames == frames
+
+
+def test_every_generated_format_is_read() -> None:
+    for fmt, data in {
+        "jpeg": imagegen.jpeg(321, 123),
+        "webp": imagegen.webp(321, 123),
+        "bmp": imagegen.bmp(321, 123),
+        "tiff": imagegen.tiff(321, 123),
+        "heif": imagegen.heic(321, 123),
+        "avif": imagegen.avif(321, 123),
+    }.items():
+        header = read_header(data)
+        assert header is not None and (header.format, header.width, header.height) == (
+            fmt,
+            321,
+            123,
+        )
+
+
+def test_frames_of_animations() -> None:
+    assert read_header(imagegen.animated("GIF", frames=7)).frames == 7  # type: ignore[union-attr]
+    assert read_header(imagegen.animated("WEBP", frames=5)).frames == 5  # type: ignore[union-attr]
+    assert gif_frames(imagegen.animated("GIF", frames=3))[0] == 3
+
+
+@pytest.mark.parametrize("data", [b"", b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF"])
+def test_truncated_headers_give_none(data: bytes) -> None:
+    assert read_header(data) is None
+
+
+def test_absurd_frame_counts_are_bounded() -> None:
+    assert MAX_FRAMES >= 100_000
