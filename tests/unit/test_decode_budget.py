@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from chalicelib.errors import ImageTooLarge
+from chalicelib.image_header import gif_frames
 from chalicelib.settings import Settings
 from tests import imagegen
 from tests.hostile import corpus
@@ -22,7 +23,6 @@ from worker.imaging.budget import (
     jpeg_reduction,
     over_budget_message,
 )
-from worker.imaging.source import gif_extent
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 DEFAULT = ImageLimits(100_000_000, 20_000, 200)
@@ -134,7 +134,7 @@ def test_flat_images_over_the_budget_are_refused(data: bytes, described: str) ->
 
 def test_a_kept_animation_costs_every_frame_on_its_largest_canvas() -> None:
     data = corpus.gif((1, 1), [(1, 1), (3000, 3000)])
-    assert gif_extent(data) == (3000, 3000)
+    assert gif_frames(data)[1] == (3000, 3000)
     still = {"renditions": [{"name": "s", "width": 64, "format": "gif"}]}
     animation = {
         "renditions": [{"name": "a", "width": 64, "format": "gif", "keep_animation": True}]

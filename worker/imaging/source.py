@@ -13,6 +13,7 @@ from PIL import Image, TiffImagePlugin
 
 from chalicelib.errors import CorruptImage, ImageTooLarge, UnsupportedImage
 from chalicelib.formats import BY_PILLOW_NAME, INPUT_FORMATS, sniff
+from chalicelib.image_header import gif_frames
 from worker.imaging.budget import DecodeCost, decode_cost, jpeg_reduction, over_budget_message
 from worker.imaging.colour import to_working_mode
 from worker.imaging.errors import DECODE_ERRORS, decoding
@@ -117,7 +118,7 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
             # A later frame may reach past the logical screen; Pillow then grows the
             # canvas while decoding it. That matters only when later frames are decoded
             # (an output keeps the animation): check_decode_budget checks it then.
-            extent = gif_extent(data)
+            _, extent = gif_frames(data)
             canvas = (max(width, extent[0]), max(height, extent[1]))
         frames = int(getattr(image, "n_frames", 1) or 1)
         if frames > max_frames:
@@ -294,32 +295,6 @@ def decode(source: Source, detach: bool = False) -> Image.Image:
             # then: copying a decoded 12 MP photo costs more than its facts.
             frame = image.copy()
     return frame
-
-
-def gif_extent(data: bytes) -> tuple[int, int]:
-    """The canvas every frame of a GIF together needs, from the frame descriptors alone.
-
-    A walk over the block structure (no LZW decoding); a truncated file gives what
-    was read so far, since decoding it fails later anyway.
-    """
-    if len(data) < 13:
-        return 0, 0
-    width, height, flags = struct.unpack_from("<HHB", data, 6)
-    at = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
-    while at < len(data):
-        kind = data[at]
-        if kind == 0x2C and at + 10 <= len(data):  # image descriptor
-            left, top, w, h, local = struct.unpack_from("<HHHHB", data, at + 1)
-            width, height = max(width, left + w), max(height, top + h)
-            at += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1  # + LZW code size
-        elif kind == 0x21:  # extension: label, then sub-blocks
-            at += 2
-        else:  # the trailer, or garbage
-            break
-        while at < len(data) and data[at]:
-            at += data[at] + 1
-        at += 1
-    return width, height
 
 
 def transpose_for(orientation: int | None) -> Image.Transpose | None:
