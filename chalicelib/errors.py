@@ -7,6 +7,7 @@
     │   ├── InvalidRequest            400 invalid_request
     │   ├── InvalidJobId              400 invalid_job_id
     │   ├── Unauthorized              401 unauthorized     (API_KEYS set, no valid X-Api-Key)
+    │   ├── RateLimited               429 rate_limited     (a tenant's limit; Retry-After)
     │   ├── IdempotencyConflict       409 idempotency_conflict
     │   ├── UploadAlreadyUsed         409 upload_already_used
     │   ├── InvalidCallback           422 invalid_callback_url
@@ -106,6 +107,16 @@ class Unauthorized(InputError):
     code = "unauthorized"
     status = 401
     default_message = "A valid X-Api-Key header is required."
+
+
+class RateLimited(InputError):
+    """A limit of the tenant is reached: requests a second, jobs or heavy jobs in flight,
+    or work this hour; `Retry-After` says when to try again, `limit` which one it is.
+    """
+
+    code = "rate_limited"
+    status = 429
+    default_message = "A limit of this API key's tenant is reached; try again later."
 
 
 class IdempotencyConflict(InputError):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import redis
 
 from chalicelib.errors import ServiceUnavailable
-from chalicelib.settings import Settings
+
+if TYPE_CHECKING:  # settings.py imports the limits, which use this module
+    from chalicelib.settings import Settings
 
 log = logging.getLogger(__name__)
 

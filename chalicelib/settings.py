@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from chalicelib.callbacks import CallbackPolicy
+from chalicelib.limits import TenantLimits
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -129,8 +130,32 @@ class Settings:
     )
     api_keys: str = setting(
         "",
-        "comma-separated keys; when set, every `/api/*` route but `/api/health` needs "
-        "`X-Api-Key`; empty leaves the API open (local use)",
+        "comma-separated keys, each a tenant of its own (the zero-setup way in; stored "
+        "tenants come from `python -m scripts.ops tenants create`)",
+    )
+    allow_anonymous: bool = setting(
+        False,
+        "admit requests without `X-Api-Key` (as the `anonymous` tenant) outside the local "
+        "stage too; a local stage without `API_KEYS` always does",
+    )
+    tenant_requests_per_second: float = setting(
+        20.0, "a tenant's steady request rate (token bucket); over it: `429`"
+    )
+    tenant_burst: int = setting(40, "a tenant's burst of requests above that rate")
+    tenant_jobs_in_flight: int = setting(20, "a tenant's jobs not yet completed or failed")
+    tenant_heavy_jobs_in_flight: int = setting(
+        2, "a tenant's heavy jobs (over `HEAVY_JOB_WORK_MS`) in flight at once"
+    )
+    tenant_work_seconds_per_hour: int = setting(
+        1800, "a tenant's estimated work per clock hour, in seconds of one core"
+    )
+    max_job_work_ms: int = setting(
+        10_000,
+        "the most estimated work one job may order (ms of one core; see docs/API.md's "
+        "cost model): about a twelfth of the soft time limit on the reference machine",
+    )
+    heavy_job_work_ms: int = setting(
+        1_000, "a job estimated over this goes to the heavy queue (`<CELERY_QUEUE>-heavy`)"
     )
     webhook_secret: str = setting(
         "",
@@ -161,6 +186,9 @@ class Settings:
     _INT_MINIMUMS: ClassVar[dict[str, int]] = {
         "worker_count": 1,
         "webhook_concurrency": 1,
+        "tenant_burst": 1,
+        "tenant_jobs_in_flight": 1,
+        "max_job_work_ms": 1,
         "max_upload_bytes": 1,
         "result_url_ttl": 1,
         "max_decode_bytes": 1,
@@ -247,6 +275,27 @@ class Settings:
     @property
     def webhooks_queue(self) -> str:
         return self.webhook_queue or f"{self.celery_queue}-webhooks"
+
+    @property
+    def allow_anonymous_requests(self) -> bool:
+        """Whether a request without a key acts as the ``anonymous`` tenant."""
+        return self.allow_anonymous or (self.stage == "local" and not self.api_key_list)
+
+    @property
+    def tenant_limits(self) -> TenantLimits:
+        """Every tenant's limits unless its record says otherwise."""
+        return TenantLimits(
+            requests_per_second=self.tenant_requests_per_second,
+            burst=self.tenant_burst,
+            jobs_in_flight=self.tenant_jobs_in_flight,
+            heavy_jobs_in_flight=self.tenant_heavy_jobs_in_flight,
+            work_seconds_per_hour=self.tenant_work_seconds_per_hour,
+        )
+
+    @property
+    def heavy_queue(self) -> str:
+        """Jobs estimated over ``HEAVY_JOB_WORK_MS`` wait here, apart from the light ones."""
+        return f"{self.celery_queue}-heavy"
 
     @property
     def api_key_list(self) -> list[str]:
