@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The API for the compose stack: `chalice local` serving app.py, as in `make dev`.
 # Build from the repository root:
 #   docker build -f docker/api.Dockerfile -t media-jobs-api .
@@ -9,7 +8,6 @@ ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
@@ -17,7 +15,9 @@ COPY requirements.txt constraints.txt ./
 # chalice is a development tool here (it serves `chalice local`), so it is not
 # in requirements.txt, which lists what goes into the Lambda.
 ARG CHALICE_VERSION=1.34.0
-RUN python -m venv /opt/venv \
+# pip's download cache: a BuildKit cache mount, kept between builds, never in a layer.
+RUN --mount=type=cache,target=/root/.cache/pip \
+    python -m venv /opt/venv \
     && /opt/venv/bin/pip install --upgrade pip \
     && /opt/venv/bin/pip install -r requirements.txt "chalice==${CHALICE_VERSION}" -c constraints.txt
 
