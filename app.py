@@ -39,7 +39,7 @@ def _settings() -> Settings:
 @functools.cache
 def _service() -> Any:
     """The job service, built on first use and reused by later invocations."""
-    from chalicelib.jobstore import RedisJobStore, make_redis_client
+    from chalicelib.jobstore import make_job_store
     from chalicelib.observability import configure_logging
     from chalicelib.queue import CeleryTaskQueue
     from chalicelib.service import JobService
@@ -49,7 +49,7 @@ def _service() -> Any:
     configure_logging(settings)
     return JobService(
         settings,
-        RedisJobStore(make_redis_client(settings), settings.job_ttl_seconds),
+        make_job_store(settings),
         S3ObjectStore.from_settings(settings),
         CeleryTaskQueue(settings),
     )

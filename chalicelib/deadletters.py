@@ -17,7 +17,7 @@ class DeadLetters:
 
     def __init__(self, store: RedisJobStore, key: str = DEAD_LETTER_KEY):
         self._store = store
-        self._key = key
+        self._key = store.namespaced(key)
 
     def push(self, reason: str, **entry: Any) -> None:
         entry = {"reason": reason, "at": time.time(), **entry}

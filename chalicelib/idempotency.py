@@ -24,7 +24,7 @@ class IdempotencyKeys:
     def __init__(self, store: RedisJobStore, ttl_seconds: int, prefix: str = "idempotency:"):
         self._store = store
         self._ttl = ttl_seconds
-        self._prefix = prefix
+        self._prefix = store.namespaced(prefix)
 
     def _key(self, scope: str, key: str) -> str:
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():

@@ -48,6 +48,9 @@ class Settings:
     celery_broker_url: str = ""
     celery_result_backend: str = ""
     celery_queue: str = "images"
+    # Goes before every Redis key of the service (job records, the active index,
+    # idempotency keys, dead letters), so stacks sharing one Redis stay apart.
+    redis_key_prefix: str = ""
     worker_count: int = 2
     s3_bucket: str = "media-jobs-local"
     upload_folder: str = "uploads"

@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from chalicelib.deadletters import DeadLetters, replayable_job_id
-from chalicelib.jobstore import RedisJobStore, make_redis_client
+from chalicelib.jobstore import RedisJobStore, make_job_store
 from chalicelib.monitoring import queue_figures
 from chalicelib.queue import CeleryTaskQueue
 from chalicelib.reconcile import reconcile_stuck_jobs
@@ -25,7 +25,7 @@ from chalicelib.settings import Settings
 
 
 def _store(settings: Settings) -> RedisJobStore:
-    return RedisJobStore(make_redis_client(settings), settings.job_ttl_seconds)
+    return make_job_store(settings)
 
 
 def dead_letters(settings: Settings, replay: bool, purge: bool, limit: int) -> dict[str, Any]:

@@ -136,7 +136,9 @@ def docker(*args: str, check: bool = True, **kwargs: object) -> subprocess.Compl
 
 
 def image_id(image: str) -> str | None:
-    found = docker("image", "inspect", "--format", "{{.Id}}", image, check=False, capture_output=True)
+    found = docker(
+        "image", "inspect", "--format", "{{.Id}}", image, check=False, capture_output=True
+    )
     return found.stdout.strip() if found.returncode == 0 else None
 
 
@@ -158,7 +160,9 @@ def can_use_official(image: str) -> bool:
     if image_id(image):
         return True
     try:
-        pulled = docker("pull", "--quiet", image, check=False, capture_output=True, timeout=PULL_TIMEOUT)
+        pulled = docker(
+            "pull", "--quiet", image, check=False, capture_output=True, timeout=PULL_TIMEOUT
+        )
     except subprocess.TimeoutExpired:
         return False
     return pulled.returncode == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from chalicelib.jobstore import RedisJobStore, make_redis_client
+from chalicelib.jobstore import RedisJobStore, make_job_store
 from chalicelib.settings import Settings
 from chalicelib.storage import S3ObjectStore
 
@@ -30,7 +30,7 @@ def get_context() -> WorkerContext:
         settings = Settings.from_env()
         _context = WorkerContext(
             settings=settings,
-            store=RedisJobStore(make_redis_client(settings), settings.job_ttl_seconds),
+            store=make_job_store(settings),
             objects=S3ObjectStore.from_settings(settings),
         )
         _context_pid = os.getpid()

@@ -92,7 +92,7 @@ def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
         )
         return "dead-lettered"
     try:
-        return _process(ctx, job_id)
+        return _process(ctx, job_id, worker=self.request.hostname or "")
     except ServiceUnavailable as exc:
         if self.request.retries >= self.max_retries:
             _fail(ctx, job_id, exc)
@@ -114,7 +114,7 @@ def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
         return "failed"
 
 
-def _process(ctx: WorkerContext, job_id: str) -> str:
+def _process(ctx: WorkerContext, job_id: str, worker: str = "") -> str:
     job = ctx.store.get(job_id)
     if job is None:
         DeadLetters(ctx.store).push(
@@ -138,8 +138,10 @@ def _process(ctx: WorkerContext, job_id: str) -> str:
             "too many attempts", task=PROCESS_TASK, task_id=job_id, kwargs={"job_id": job_id}
         )
         return "failed"
+    # The record names the worker node that took the job last (which container, under
+    # `docker compose --scale`), for an operator tracing a job and for the compose test.
     applied, before = ctx.store.transition(
-        job_id, jobs.PROCESSING, progress=5, message="Processing."
+        job_id, jobs.PROCESSING, progress=5, message="Processing.", worker=worker
     )
     if not applied:
         return f"skipped-{before}"
