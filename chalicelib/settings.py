@@ -56,6 +56,10 @@ class Settings:
     upload_folder: str = "uploads"
     results_folder: str = "results"
     aws_endpoint_url: str = ""
+    # Where clients reach S3, for presigned links, when not at AWS_ENDPOINT_URL
+    # (the compose stack: the service says http://localstack:4566, a client
+    # http://127.0.0.1:4566). Empty: AWS_ENDPOINT_URL.
+    s3_public_endpoint_url: str = ""
     aws_region: str = "us-east-1"
     max_upload_bytes: int = 10 * 1024 * 1024
     # Largest source image a worker reads (direct-to-S3 uploads can exceed the API's).

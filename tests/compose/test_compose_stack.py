@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from scripts.standin_images import ensure_images
 from tests.compose.compose_stack import REPO, TEST_SETTINGS, ComposeStack, photo, wait_until
@@ -114,8 +115,17 @@ def test_the_readme_curl_example(stack: ComposeStack, tmp_path: Path) -> None:
     assert job_id, answer.stdout
     final = stack.wait_finished([job_id.group(1)], timeout=120)[job_id.group(1)]
     assert final["status"] == "completed", final
-    assert {o["name"] for o in final["result"]["outputs"]} == {"thumbnail", "preview", "captioned"}
+    outputs = {o["name"]: o for o in final["result"]["outputs"]}
+    assert set(outputs) == {"thumbnail", "preview", "captioned"}
     assert final["result"]["text"]["language"]["code"] == "en"
+    # The output links work from the host, as the README says: `curl -o thumbnail.jpg "<url>"`.
+    subprocess.run(
+        ["curl", "-sf", "-o", "thumbnail.jpg", outputs["thumbnail"]["url"]],
+        cwd=tmp_path,
+        check=True,
+    )
+    with Image.open(tmp_path / "thumbnail.jpg") as thumbnail:
+        assert (thumbnail.format, max(thumbnail.size)) == ("JPEG", 512)
 
 
 def test_a_12_megapixel_job(stack: ComposeStack) -> None:
