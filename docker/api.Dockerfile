@@ -1,5 +1,5 @@
 # The API for the compose stack: `chalice local` serving app.py, as in `make dev`.
-# Build from the repository root:
+# Build from the repository root with BuildKit, as worker/Dockerfile:
 #   docker build -f docker/api.Dockerfile -t media-jobs-api .
 # In AWS the API is a Lambda function (chalice package), not this image.
 

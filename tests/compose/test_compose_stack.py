@@ -203,7 +203,17 @@ def test_a_worker_killed_mid_job_loses_no_job(stack: ComposeStack) -> None:
         and stack.record(job_id).get("worker") == victim
     ]
     assert interrupted, "the job finished before the kill; nothing was interrupted"
-    finals = stack.wait_finished(interrupted, timeout=VISIBILITY_TIMEOUT + 180)
+    try:
+        finals = stack.wait_finished(interrupted, timeout=VISIBILITY_TIMEOUT + 180)
+    except AssertionError as exc:
+        # What kombu still holds for the dead worker, to tell a lost message from a
+        # restore that never ran (its mutex, say).
+        r = stack.redis
+        raise AssertionError(
+            f"{exc}\nunacked: {r.hlen('unacked')}, index: {r.zrange('unacked_index', 0, -1)}, "
+            f"mutex ttl: {r.ttl('unacked_mutex')}, queue: {r.llen('images')}, "
+            f"records: {[stack.record(job_id) for job_id in interrupted]}"
+        ) from exc
     recovery = time.monotonic() - killed_at
     finals.update(stack.wait_finished(job_ids, timeout=120))
     assert all(body["status"] == "completed" for body in finals.values()), finals
