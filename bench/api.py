@@ -77,7 +77,7 @@ def measure(stack: Any, count: int) -> dict[str, Any]:
             pipe = redis.pipeline(transaction=True)
             pipe.hset(record.key(job_id), mapping=_record_like(job_id))
             pipe.expire(record.key(job_id), settings.job_ttl_seconds)
-            pipe.zadd(record.ACTIVE_INDEX, {job_id: time.time()})
+            pipe.zadd(record.active_index, {job_id: time.time()})
             pipe.execute()
             redis.lpush(f"{settings.celery_queue}-floor", queue_message)
 

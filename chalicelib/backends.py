@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import redis
 
+from chalicelib.contract import DEAD_LETTER_KEY
 from chalicelib.dead_letters import DeadLetters
 from chalicelib.idempotency import IdempotencyKeys
 from chalicelib.jobstore import JobStore, RedisJobStore
@@ -42,13 +43,17 @@ class Backends:
             if settings.broker_url == settings.redis_url
             else make_redis_client(settings, settings.broker_url)
         )
+        # REDIS_KEY_PREFIX goes before every key, so stacks sharing one Redis stay apart.
+        prefix = settings.redis_key_prefix
         return cls(
             settings=settings,
             redis=client,
-            store=RedisJobStore(client, settings.job_ttl_seconds),
+            store=RedisJobStore(client, settings.job_ttl_seconds, namespace=prefix),
             objects=S3ObjectStore.from_settings(settings),
             queue=CeleryTaskQueue(settings),
             inspector=KombuRedisInspector(broker, settings.celery_queue),
-            dead_letters=DeadLetters(client),
-            idempotency=IdempotencyKeys(client, settings.idempotency_ttl_seconds),
+            dead_letters=DeadLetters(client, key=prefix + DEAD_LETTER_KEY),
+            idempotency=IdempotencyKeys(
+                client, settings.idempotency_ttl_seconds, prefix=prefix + "idempotency:"
+            ),
         )

@@ -54,6 +54,8 @@ class Job:
     error_message: str | None = None
     result_key: str | None = None
     callback_url: str | None = None
+    # The Celery node (``worker@<host>``) that took the job last; not in the status answer.
+    worker: str = ""
     # The result without URLs (a few KB); the durable copy is result.json in S3.
     result: dict[str, Any] | None = None
 
@@ -75,6 +77,7 @@ class Job:
             "error_message": self.error_message or "",
             "result_key": self.result_key or "",
             "callback_url": self.callback_url or "",
+            "worker": self.worker,
             "result": json.dumps(self.result, separators=(",", ":")) if self.result else "",
         }
 
@@ -97,6 +100,7 @@ class Job:
             error_message=record.get("error_message") or None,
             result_key=record.get("result_key") or None,
             callback_url=record.get("callback_url") or None,
+            worker=record.get("worker", ""),
             result=json.loads(record["result"]) if record.get("result") else None,
         )
 

@@ -77,15 +77,25 @@ class JobStore(Protocol):
 
 
 class RedisJobStore:
-    """Stores jobs as Redis hashes under ``<prefix><job_id>``, each with a TTL."""
+    """Stores jobs as Redis hashes under ``<namespace>job:<job_id>``, each with a TTL.
+
+    ``namespace`` (``REDIS_KEY_PREFIX``, empty by default) goes before every key of
+    the service: records, the active index, idempotency keys, dead letters
+    (``namespaced``), so that two stacks can share one Redis without seeing each
+    other's jobs.
+    """
 
     #: Sorted set of the ids of jobs not yet final, scored by creation time.
     ACTIVE_INDEX = "jobs:active"
 
-    def __init__(self, client: redis.Redis, ttl_seconds: int, prefix: str = "job:"):
+    def __init__(
+        self, client: redis.Redis, ttl_seconds: int, prefix: str = "job:", namespace: str = ""
+    ):
         self._redis = client
         self._ttl = ttl_seconds
-        self._prefix = prefix
+        self.namespace = namespace
+        self._prefix = namespace + prefix
+        self.active_index = namespace + self.ACTIVE_INDEX
         self._transition = client.register_script(_TRANSITION)
         self._update_if = client.register_script(_UPDATE_IF)
         self._create = client.register_script(_CREATE)
@@ -93,13 +103,17 @@ class RedisJobStore:
     def key(self, job_id: str) -> str:
         return f"{self._prefix}{job_id}"
 
+    def namespaced(self, key: str) -> str:
+        """``key`` in this store's namespace (for the other keys kept beside the jobs)."""
+        return self.namespace + key
+
     def create(self, job: Job) -> bool:
         """Write a new record and its TTL atomically; False if the id is already taken."""
         args: list[str] = [str(self._ttl), job.job_id, repr(job.created_at)]
         for name, value in job.to_record().items():
             args += [name, value]
         with redis_errors():
-            return bool(self._create(keys=[self.key(job.job_id), self.ACTIVE_INDEX], args=args))
+            return bool(self._create(keys=[self.key(job.job_id), self.active_index], args=args))
 
     def get(self, job_id: str) -> Job | None:
         with redis_errors():
@@ -121,7 +135,7 @@ class RedisJobStore:
             args += [name, field_value(value)]
         with redis_errors():
             applied, before = self._transition(
-                keys=[self.key(job_id), self.ACTIVE_INDEX], args=args
+                keys=[self.key(job_id), self.active_index], args=args
             )
         return bool(applied), (before or None)
 
@@ -143,20 +157,20 @@ class RedisJobStore:
         with redis_errors():
             pipe = self._redis.pipeline(transaction=True)
             pipe.delete(self.key(job_id))
-            pipe.zrem(self.ACTIVE_INDEX, job_id)
+            pipe.zrem(self.active_index, job_id)
             deleted, _ = pipe.execute()
         return bool(deleted)
 
     def active_before(self, created_before: float, limit: int = 1000) -> list[str]:
         """Ids of jobs not yet final that were created before ``created_before``."""
         with redis_errors():
-            ids = self._redis.zrangebyscore(self.ACTIVE_INDEX, "-inf", created_before, 0, limit)
+            ids = self._redis.zrangebyscore(self.active_index, "-inf", created_before, 0, limit)
         return [str(job_id) for job_id in ids]
 
     def forget_active(self, job_id: str) -> None:
         """Drop an id from the active index (its record expired or was removed)."""
         with redis_errors():
-            self._redis.zrem(self.ACTIVE_INDEX, job_id)
+            self._redis.zrem(self.active_index, job_id)
 
     def ping(self) -> None:
         with redis_errors():

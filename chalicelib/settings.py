@@ -72,6 +72,11 @@ class Settings:
         "", "optional Celery result backend (job state lives in the job record)"
     )
     celery_queue: str = setting("images", "the queue of processing tasks")
+    redis_key_prefix: str = setting(
+        "",
+        "goes before every Redis key of the service (job records, indexes, idempotency "
+        "keys, dead letters, tenants, limits), so that stacks sharing one Redis stay apart",
+    )
     worker_count: int = setting(2, "worker processes `make dev` starts")
     s3_bucket: str = setting("media-jobs-local", "the private bucket")
     upload_folder: str = setting(
@@ -80,6 +85,12 @@ class Settings:
     results_folder: str = setting("results", "key prefix of outputs and `result.json`")
     aws_endpoint_url: str = setting(
         "", "S3 endpoint (LocalStack or moto); empty means AWS, or moto under `make dev`"
+    )
+    s3_public_endpoint_url: str = setting(
+        "",
+        "where clients reach S3, for presigned links, when not at `AWS_ENDPOINT_URL` (the "
+        "compose stack: the service says http://localstack:4566, a client "
+        "http://127.0.0.1:4566); empty: `AWS_ENDPOINT_URL`",
     )
     aws_region: str = setting("us-east-1", "region (also read from `AWS_DEFAULT_REGION`)")
     max_upload_bytes: int = setting(

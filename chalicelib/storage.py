@@ -32,14 +32,16 @@ _TRANSIENT_CODES = {
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 
 
-def make_s3_client(settings: Settings, session: Any = None) -> Any:
+def make_s3_client(settings: Settings, session: Any = None, endpoint_url: str | None = None) -> Any:
     """An S3 client for ``settings``: short timeouts, a few standard retries, SigV4.
 
     ``session`` (a ``boto3.Session``) supplies other credentials than the
-    environment's. Path-style addressing for a local endpoint (moto, LocalStack) so bucket names
+    environment's; ``endpoint_url`` another endpoint than ``AWS_ENDPOINT_URL``.
+    Path-style addressing for a local endpoint (moto, LocalStack) so bucket names
     need no DNS; AWS itself gets the default virtual-hosted style.
     """
-    s3_config: dict[str, str] = {"addressing_style": "path"} if settings.endpoint_url else {}
+    endpoint = endpoint_url or settings.endpoint_url
+    s3_config: dict[str, str] = {"addressing_style": "path"} if endpoint else {}
     config = Config(
         region_name=settings.aws_region,
         signature_version="s3v4",
@@ -48,7 +50,7 @@ def make_s3_client(settings: Settings, session: Any = None) -> Any:
         retries={"mode": "standard", "max_attempts": 3},
         s3=s3_config,
     )
-    return (session or boto3).client("s3", endpoint_url=settings.endpoint_url, config=config)
+    return (session or boto3).client("s3", endpoint_url=endpoint, config=config)
 
 
 def storage_error(exc: Exception, key: str = "") -> Exception:
@@ -113,19 +115,31 @@ class S3ObjectStore:
     ``result.json``.
     """
 
-    def __init__(self, client: Any, bucket: str, upload_folder: str, results_folder: str):
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        upload_folder: str,
+        results_folder: str,
+        signer: Any | None = None,
+    ):
         self._s3 = client
+        # Presigned links are for clients, who may reach S3 at another address
+        # than the service does (S3_PUBLIC_ENDPOINT_URL).
+        self._signer = signer or client
         self.bucket = bucket
         self._uploads = upload_folder.strip("/")
         self._results = results_folder.strip("/")
 
     @classmethod
     def from_settings(cls, settings: Settings, client: Any | None = None) -> S3ObjectStore:
+        public = settings.s3_public_endpoint_url
         return cls(
             client or make_s3_client(settings),
             settings.s3_bucket,
             settings.upload_folder,
             settings.results_folder,
+            signer=make_s3_client(settings, endpoint_url=public) if public else None,
         )
 
     def source_key(self, job_id: str) -> str:
@@ -188,7 +202,7 @@ class S3ObjectStore:
 
     def presigned_get(self, key: str, expires_in: int) -> str:
         """A GET URL for ``key`` valid for ``expires_in`` seconds (signing is local, no I/O)."""
-        url: str = self._s3.generate_presigned_url(
+        url: str = self._signer.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
         return url
@@ -222,7 +236,7 @@ class S3ObjectStore:
         The policy also pins the Content-Type, so the object is stored with the
         type the API checked; the worker still checks the real bytes.
         """
-        post: dict[str, Any] = self._s3.generate_presigned_post(
+        post: dict[str, Any] = self._signer.generate_presigned_post(
             Bucket=self.bucket,
             Key=key,
             Fields={"Content-Type": content_type},

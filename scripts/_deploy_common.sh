@@ -47,6 +47,20 @@ require_docker() {
   docker info >/dev/null 2>&1 || die "docker is installed but no Docker engine answers (is the daemon running?)"
 }
 
+# build_worker_image TAG. The Dockerfile needs BuildKit (a pip cache mount): `docker build`
+# has it through the buildx plugin (docker-ce, Docker Desktop); without the plugin,
+# `docker compose build` drives BuildKit through the engine's API instead.
+build_worker_image() {
+  if docker buildx version >/dev/null 2>&1; then
+    docker build -f "$ROOT/worker/Dockerfile" -t "$1" "$ROOT"
+  elif docker compose version >/dev/null 2>&1; then
+    (cd "$ROOT" && docker compose -f docker-compose.localstack.yml build worker)
+    docker tag media-jobs-worker:local "$1"
+  else
+    die "building the worker image needs BuildKit: install the docker buildx or compose plugin"
+  fi
+}
+
 # Terraform's working directory, a workspace (state) per stage, and variables:
 # -var for the stage and region, plus infra/<stage>.tfvars when it exists.
 # (cd rather than -chdir: tflocal writes its provider override into the cwd.)

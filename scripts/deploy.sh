@@ -38,7 +38,7 @@ if aws ecr describe-images --repository-name "${REPO#*/}" --image-ids "imageTag=
 else
   say "building and pushing $REPO:$TAG"
   aws ecr get-login-password | docker login --username AWS --password-stdin "${REPO%%/*}"
-  docker build -f "$ROOT/worker/Dockerfile" -t "$REPO:$TAG" "$ROOT"
+  build_worker_image "$REPO:$TAG"
   docker push "$REPO:$TAG"
 fi
 

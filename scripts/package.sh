@@ -29,7 +29,7 @@ say "merging the API into infra/"
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   TAG="$(worker_image_tag)"
   say "docker build worker image media-jobs-worker:$TAG"
-  docker build -f "$ROOT/worker/Dockerfile" -t "media-jobs-worker:$TAG" "$ROOT"
+  build_worker_image "media-jobs-worker:$TAG"
 else
   say "no Docker engine: skipping the worker image (deploy.sh builds it before pushing)"
 fi

@@ -6,6 +6,12 @@ Existing services are reused: Redis at ``REDIS_URL`` if it answers, the S3
 endpoint at ``AWS_ENDPOINT_URL`` if set (LocalStack, say); otherwise this
 starts ``redis-server`` and moto's server itself. SIGINT or SIGTERM stops
 everything it started.
+
+A stack that starts its own moto server keeps apart from other stacks on the
+same Redis: unless ``CELERY_QUEUE`` names another queue than the default, it
+takes a queue and a ``REDIS_KEY_PREFIX`` of its own, since another stack's
+workers would take its jobs and fail them (they read another S3). It also
+warns when workers it did not start consume its queue.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -182,6 +189,9 @@ class LocalStack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.processes: list[ManagedProcess] = []
         self.workers: list[ManagedProcess] = []
+        # Celery node names of this stack's workers, to tell them from other stacks'.
+        self.worker_nodes: list[str] = []
+        self._foreign_warned: list[str] = []
         self.api: ManagedProcess | None = None
         self.api_url = ""
 
@@ -225,7 +235,72 @@ class LocalStack:
         endpoint = f"http://127.0.0.1:{port}"
         wait_for(lambda: http_answers(endpoint) is not None, "moto server", 30, moto)
         self.env["AWS_ENDPOINT_URL"] = endpoint
+        self.keep_apart()
         return endpoint
+
+    def keep_apart(self) -> None:
+        """Give a stack with an S3 of its own a queue and a key prefix of its own.
+
+        No other stack can read this S3, so any other stack's worker taking a job
+        from the shared default queue would fail it with ``source_missing``, and
+        another stack's reconciler would queue this stack's jobs. A queue other
+        than the default, set by the user, is kept as it is (with the prefix set).
+        """
+        from chalicelib.settings import Settings
+
+        default_queue = Settings.celery_queue
+        if self.env.get("CELERY_QUEUE", default_queue) != default_queue:
+            return
+        stack_id = f"dev-{uuid.uuid4().hex[:8]}"
+        self.env["CELERY_QUEUE"] = f"{default_queue}-{stack_id}"
+        if not self.env.get("REDIS_KEY_PREFIX"):
+            self.env["REDIS_KEY_PREFIX"] = f"{stack_id}:"
+
+    def foreign_consumers(self, timeout: float = 2.0) -> list[str]:
+        """Celery nodes consuming this stack's queue on its broker that it did not start.
+
+        Asks every worker on the broker for its queues (a broadcast, as ``celery
+        inspect active_queues`` does); a node with one of this stack's names that
+        answers twice is another process under the same name.
+        """
+        from celery import Celery
+
+        from chalicelib.settings import Settings
+
+        settings = Settings.from_env(self.env)
+        app = Celery("media-jobs-stack-check", set_as_current=False)
+        app.conf.update(broker_url=settings.broker_url, broker_connection_retry_on_startup=False)
+        try:
+            replies = app.control.broadcast("active_queues", reply=True, timeout=timeout)
+        except Exception:  # a broker that does not answer: nothing to warn about here
+            return []
+        finally:
+            app.close()
+        answers: Counter[str] = Counter()
+        for reply in replies or []:
+            for node, queues in reply.items():
+                if any(q.get("name") == settings.celery_queue for q in queues or []):
+                    answers[node] += 1
+        return sorted(
+            node for node, count in answers.items() if node not in self.worker_nodes or count > 1
+        )
+
+    def warn_of_foreign_consumers(self) -> None:
+        """Say so on standard error when the set of foreign consumers changes to a non-empty one."""
+        foreign = self.foreign_consumers()
+        if foreign == self._foreign_warned:
+            return
+        self._foreign_warned = foreign
+        if foreign:
+            print(
+                f"Warning: {len(foreign)} Celery worker(s) that this stack did not start consume "
+                f"its queue {self.env.get('CELERY_QUEUE', 'images')!r} on "
+                f"{self.env.get('CELERY_BROKER_URL') or self.env['REDIS_URL']}: "
+                f"{', '.join(foreign)}. They take this stack's jobs (and fail them if they "
+                "read another S3). Stop them, or set another CELERY_QUEUE.",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def s3_client(self) -> Any:
         """An S3 client with this stack's settings and credentials (not this process's)."""
@@ -265,6 +340,8 @@ class LocalStack:
     def _celery_worker(
         self, name: str, queue: str, pool: str, concurrency: int, extra: list[str]
     ) -> ManagedProcess:
+        # foreign_consumers() tells this stack's workers from others' by these names.
+        self.worker_nodes.append(f"{queue}-{name}@{socket.gethostname()}")
         return self._start(
             name,
             [
@@ -379,6 +456,7 @@ class LocalStack:
             process.stop()
         self.processes.clear()
         self.workers.clear()
+        self.worker_nodes.clear()
 
 
 def load_env() -> dict[str, str]:
@@ -415,10 +493,12 @@ def main() -> int:
     try:
         print("Starting the local stack…", flush=True)
         api_url = stack.start_all(settings.worker_count, settings.api_port)
+        prefix = stack.env.get("REDIS_KEY_PREFIX")
         print(
             f"""
 Ready: API {api_url}  ·  Redis {stack.env["REDIS_URL"]}  ·  S3 {stack.env["AWS_ENDPOINT_URL"]}
        bucket {settings.s3_bucket}  ·  {settings.worker_count} workers  ·  logs in {stack.log_dir}
+       queue {stack.env.get("CELERY_QUEUE", "images")}  ·  key prefix {prefix or "(none)"}
 
 Try it:
   curl -s -F image=@photo.jpg -F text='Hello' {api_url}/api/process
@@ -427,6 +507,7 @@ Try it:
 Ctrl-C stops everything.""",
             flush=True,
         )
+        stack.warn_of_foreign_consumers()
         next_reconcile = time.monotonic() + RECONCILE_EVERY
         while True:
             for process in stack.processes:
@@ -438,6 +519,7 @@ Ctrl-C stops everything.""",
                     return 1
             if time.monotonic() >= next_reconcile:
                 stack.reconcile()
+                stack.warn_of_foreign_consumers()
                 next_reconcile = time.monotonic() + RECONCILE_EVERY
             time.sleep(0.5)
     except KeyboardInterrupt:

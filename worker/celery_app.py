@@ -39,6 +39,11 @@ def make_celery(settings: Settings) -> Celery:
         # anyway; cancelling it avoids running it twice at once.
         worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_prefetch_multiplier=1,
+        # A new pool process loads the text models before it reports UP
+        # (worker_process_init); on a busy machine that takes longer than Celery's
+        # 4 s default, and Celery killed and replaced it over and over (seen after a
+        # Redis restart in the compose test).
+        worker_proc_alive_timeout=30,
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_hard_time_limit,
         task_default_queue=settings.celery_queue,

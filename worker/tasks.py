@@ -68,7 +68,7 @@ def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
         )
         return "dead-lettered"
     try:
-        return process(ctx, job_id, deadline)
+        return process(ctx, job_id, deadline, worker=self.request.hostname or "")
     except ServiceUnavailable as exc:
         if self.request.retries >= self.max_retries:
             _fail(ctx, job_id, exc)
@@ -94,7 +94,7 @@ def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
         return "failed"
 
 
-def process(ctx: Backends, job_id: str, deadline: Deadline) -> str:
+def process(ctx: Backends, job_id: str, deadline: Deadline, worker: str = "") -> str:
     """The task's work for one well-formed job id: the state machine around the pipeline.
 
     Raises what the task maps to outcomes: ``ServiceUnavailable`` (retry),
@@ -123,8 +123,10 @@ def process(ctx: Backends, job_id: str, deadline: Deadline) -> str:
             "too many attempts", task=PROCESS_TASK, task_id=job_id, kwargs={"job_id": job_id}
         )
         return "failed"
+    # The record names the worker node that took the job last (which container, under
+    # `docker compose --scale`), for an operator tracing a job and for the compose test.
     applied, before = ctx.store.transition(
-        job_id, jobs.PROCESSING, progress=5, message="Processing."
+        job_id, jobs.PROCESSING, progress=5, message="Processing.", worker=worker
     )
     if not applied:
         return f"skipped-{before}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
+from scripts.standin_images import official_images, standins
 from tests.infra.conftest import REPO
 
 COMPOSE_FILE = REPO / "docker-compose.localstack.yml"
@@ -19,6 +21,8 @@ SCHEMA_PATHS = [
     Path(__file__).with_name("compose-spec.json"),
 ]
 ONE_SHOT = {"create-bucket"}
+# `${REDIS_IMAGE:-redis:7.2.5-alpine}`: an image setting with the official default.
+IMAGE_SETTING = re.compile(r"^\$\{(?P<name>[A-Z0-9_]+_IMAGE):-(?P<default>[^}]+)\}$")
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +107,32 @@ def test_localstack_serves_s3_only_and_redis_keeps_an_aof(
     assert command[command.index("--appendonly") + 1] == "yes"
 
 
+def test_third_party_images_are_settings_with_official_defaults(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, service in services.items():
+        if "build" not in service:
+            assert IMAGE_SETTING.match(service["image"]), f"{name}: {service['image']}"
+        else:
+            # Unset, the Dockerfile's pinned default applies; a test can pass a stand-in.
+            assert "PYTHON_IMAGE" in service["build"]["args"], name
+
+
+def test_every_image_setting_has_a_stand_in() -> None:
+    official = official_images()
+    assert {s.setting for s in standins()} == set(official)
+    for standin in standins():
+        assert standin.tag.startswith("media-jobs-standin/"), standin.tag
+        assert standin.tag.split(":")[0] != official[standin.setting].split(":")[0]
+
+
 def test_images_are_pinned(services: dict[str, dict[str, Any]]) -> None:
     for name, service in services.items():
         image = service.get("image")
         if "build" in service or image is None:
             continue
+        setting = IMAGE_SETTING.match(image)
+        image = setting.group("default") if setting else image
         tag = image.rsplit(":", 1)[-1] if ":" in image else ""
         assert "@sha256:" in image or (tag and tag != "latest" and any(c.isdigit() for c in tag)), (
             f"{name}: image {image!r} is not pinned"
@@ -117,4 +142,8 @@ def test_images_are_pinned(services: dict[str, dict[str, Any]]) -> None:
 def test_env_file_exists(services: dict[str, dict[str, Any]]) -> None:
     for name, service in services.items():
         for env_file in service.get("env_file", []):
+            if isinstance(env_file, dict):
+                if env_file.get("required", True) is False:
+                    continue  # an optional .env over .env.example
+                env_file = env_file["path"]
             assert (REPO / env_file).exists(), f"{name}: {env_file} missing"

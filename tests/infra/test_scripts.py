@@ -1,4 +1,4 @@
-"""scripts/{package,deploy,destroy}.sh: valid bash, strict mode, clear errors without tools."""
+"""scripts/{package,deploy,destroy,ensure_docker}.sh: valid bash, strict mode, clear errors without tools."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from tests.infra.conftest import REPO
 
-SCRIPTS = ["package.sh", "deploy.sh", "destroy.sh"]
+SCRIPTS = ["package.sh", "deploy.sh", "destroy.sh", "ensure_docker.sh"]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

@@ -1,0 +1,24 @@
+"""The compose test's figures, printed at the end of the run (a test never asserts a time)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+#: What the compose test measured, in the order it measured it.
+FIGURES: dict[str, str] = {}
+
+
+def record(name: str, value: str) -> None:
+    FIGURES[name] = value
+    print(f"\n  [figure] {name}: {value}", flush=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if not FIGURES:
+        return
+    terminalreporter.section("compose stack figures")
+    width = max(len(name) for name in FIGURES)
+    for name, value in FIGURES.items():
+        terminalreporter.write_line(f"{name:<{width}}  {value}")
