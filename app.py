@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-import hmac
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +16,6 @@ from chalicelib.errors import (
     InvalidRequest,
     MissingField,
     ServiceError,
-    Unauthorized,
     UploadTooLarge,
 )
 from chalicelib.settings import Settings
@@ -24,6 +23,7 @@ from chalicelib.settings import Settings
 if TYPE_CHECKING:
     from chalicelib.backends import Backends
     from chalicelib.service import JobService
+    from chalicelib.tenants import Tenant
 
 app = Chalice(app_name="media-jobs")
 app.api.binary_types.append("multipart/form-data")
@@ -62,12 +62,12 @@ def _service() -> JobService:
     return JobService.from_backends(_backends())
 
 
-def error_response(error: ServiceError, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        body={"error": error.to_dict()},
-        status_code=error.status,
-        headers={"Content-Type": JSON, **(headers or {})},
-    )
+def error_response(error: ServiceError) -> Response:
+    headers: dict[str, str | list[str]] = {"Content-Type": JSON}
+    retry_after = error.details.get("retry_after")
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return Response(body={"error": error.to_dict()}, status_code=error.status, headers=headers)
 
 
 def json_response(body: Any, status_code: int = 200, **headers: str) -> Response:
@@ -105,25 +105,51 @@ _CHALICE_CODES = {
     "BadRequestError": "invalid_request",
     "InternalServerError": "internal_error",
 }
-_OPEN_PATHS = ("/api/health",)
+# Open without a key: the health check (load balancers) and the API's description.
+_OPEN_PATHS = ("/api/health", "/api/openapi.json")
+# The tenant the current request acts for, set by the middleware (one request per
+# thread under the local server, one per invocation in Lambda).
+_current_tenant: ContextVar[Tenant | None] = ContextVar("tenant", default=None)
 
 
 @app.middleware("http")
-def api_keys_and_uniform_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
-    keys = _settings().api_key_list
+def tenants_limits_and_uniform_errors(
+    event: Any, get_response: Callable[[Any], Response]
+) -> Response:
+    """Find the request's tenant from its key and count it against the tenant's rate;
+    rewrite Chalice's own error answers into the service's error shape."""
     path = getattr(event, "path", "") or ""
-    if keys and path.startswith("/api/") and path not in _OPEN_PATHS:
-        given = event.headers.get("x-api-key") or ""
-        # Compare with every key in constant time, so timing tells nothing.
-        if not any(hmac.compare_digest(given.encode(), key.encode()) for key in keys):
-            return error_response(Unauthorized())
-    response = get_response(event)
+    if path.startswith("/api/") and path not in _OPEN_PATHS:
+        try:
+            tenant = _authenticate(event.headers.get("x-api-key"))
+        except ServiceError as exc:
+            return error_response(exc)
+        token = _current_tenant.set(tenant)
+        try:
+            response = get_response(event)
+        finally:
+            _current_tenant.reset(token)
+    else:
+        response = get_response(event)
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
         code = _CHALICE_CODES.get(body["Code"], "invalid_request")
         response.body = {"error": {"code": code, "message": str(body.get("Message", ""))}}
         response.headers["Content-Type"] = JSON
     return response
+
+
+def _authenticate(api_key: str | None) -> Tenant:
+    backends = _backends()
+    tenant = backends.tenants.authenticate(api_key)
+    backends.quotas.take_request(tenant.tenant_id, tenant.limits_from(backends.settings))
+    return tenant
+
+
+def _tenant() -> Tenant:
+    tenant = _current_tenant.get()
+    assert tenant is not None, "the middleware authenticates every /api/ route"
+    return tenant
 
 
 def _request() -> Request:
@@ -179,13 +205,9 @@ def process() -> Response:
         submission = service.validate(**parse_form_submission(form))
     else:
         request = parse_upload_request(_json_body(PROCESS_JSON_LIMIT))
-        submission = service.validate_upload(**request)
+        submission = service.validate_upload(_tenant(), **request)
     headers = _request().headers
-    accepted = service.submit(
-        submission,
-        idempotency_key=headers.get("idempotency-key"),
-        scope=headers.get("x-api-key") or "",
-    )
+    accepted = service.submit(submission, _tenant(), idempotency_key=headers.get("idempotency-key"))
     status_url = f"/api/status/{accepted.job_id}"
     return json_response(
         {"job_id": accepted.job_id, "status": accepted.status, "status_url": status_url},
@@ -201,7 +223,8 @@ def create_upload() -> Response:
     """A presigned S3 POST for a large image; then POST /api/process with its upload_id."""
     from chalicelib.intake import parse_presign_request
 
-    upload = _service().create_upload(**parse_presign_request(_json_body(UPLOAD_REQUEST_LIMIT)))
+    request = parse_presign_request(_json_body(UPLOAD_REQUEST_LIMIT))
+    upload = _service().create_upload(_tenant(), **request)
     return json_response(upload, 201)
 
 
@@ -209,15 +232,22 @@ def create_upload() -> Response:
 @json_errors
 def status(job_id: str) -> Response:
     """The job's status, progress, result (with presigned links) or error."""
-    return json_response(_service().status(job_id))
+    return json_response(_service().status(job_id, _tenant()))
 
 
 @app.route("/api/jobs/{job_id}", methods=["DELETE"])
 @json_errors
 def delete_job(job_id: str) -> Response:
     """Remove the job's source, outputs and record."""
-    _service().delete(job_id)
+    _service().delete(job_id, _tenant())
     return Response(body="", status_code=204)
+
+
+@app.route("/api/limits", methods=["GET"])
+@json_errors
+def limits() -> Response:
+    """The caller's tenant: its limits and what it uses of them now."""
+    return json_response(_service().limits(_tenant()))
 
 
 @app.route("/api/health", methods=["GET"])

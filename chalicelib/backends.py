@@ -15,11 +15,14 @@ from chalicelib.contract import DEAD_LETTER_KEY
 from chalicelib.dead_letters import DeadLetters
 from chalicelib.idempotency import IdempotencyKeys
 from chalicelib.jobstore import JobStore, RedisJobStore
+from chalicelib.limits import TenantQuotas
 from chalicelib.queue import CeleryTaskQueue, TaskQueue
 from chalicelib.queue_inspection import KombuRedisInspector, QueueInspector
 from chalicelib.redis_client import make_redis_client
 from chalicelib.settings import Settings
 from chalicelib.storage import ObjectStore, S3ObjectStore
+from chalicelib.tenants import TenantStore
+from chalicelib.uploads import UploadRegistry
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,9 @@ class Backends:
     inspector: QueueInspector
     dead_letters: DeadLetters
     idempotency: IdempotencyKeys
+    tenants: TenantStore
+    quotas: TenantQuotas
+    uploads: UploadRegistry
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backends:
@@ -56,4 +62,7 @@ class Backends:
             idempotency=IdempotencyKeys(
                 client, settings.idempotency_ttl_seconds, prefix=prefix + "idempotency:"
             ),
+            tenants=TenantStore(client, settings, prefix=prefix),
+            quotas=TenantQuotas(client, prefix=prefix),
+            uploads=UploadRegistry(client, settings.upload_url_ttl, prefix=prefix),
         )

@@ -12,10 +12,15 @@ from chalicelib.contract import DEAD_LETTER_KEY, PROCESS_TASK
 from chalicelib.redis_client import redis_errors
 
 MAX_BODY_CHARS = 4096
+# The list keeps the newest entries only, and goes when nothing was added for this
+# long: a flood of bad messages cannot fill Redis, and an old list does not linger.
+MAX_ENTRIES = 1000
+RETENTION_SECONDS = 14 * 24 * 3600
 
 
 class DeadLetters:
-    """A Redis list of JSON entries ``{reason, task, task_id, args, kwargs, body, at}``."""
+    """A Redis list of JSON entries ``{reason, task, task_id, args, kwargs, body, at}``,
+    capped at ``MAX_ENTRIES`` and expiring ``RETENTION_SECONDS`` after the last one."""
 
     def __init__(self, client: redis.Redis, key: str = DEAD_LETTER_KEY):
         self._redis = client
@@ -29,7 +34,11 @@ class DeadLetters:
             entry["body"] = text[:MAX_BODY_CHARS]
         raw = json.dumps(entry, default=repr)
         with redis_errors():
-            self._redis.rpush(self._key, raw)
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.rpush(self._key, raw)
+            pipe.ltrim(self._key, -MAX_ENTRIES, -1)
+            pipe.expire(self._key, RETENTION_SECONDS)
+            pipe.execute()
 
     def list(self, limit: int = 100) -> list[dict[str, Any]]:
         with redis_errors():

@@ -35,8 +35,12 @@ class IdempotencyKeys:
             raise InvalidRequest(
                 "The Idempotency-Key header must be 1 to 255 printable ASCII characters."
             )
-        # Hashed so any client string makes a safe Redis key; scoped per API key.
+        # Hashed so any client string makes a safe Redis key; scoped per tenant.
         return self._prefix + hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()
+
+    def redis_key(self, scope: str, key: str) -> str:
+        """Where ``key`` of ``scope`` (a tenant) is kept; a job records it to forget it."""
+        return self._key(scope, key)
 
     def claim(self, scope: str, key: str, request_fingerprint: str, job_id: str) -> str | None:
         """Claim ``key`` for ``job_id``; returns None if claimed now, else the earlier job id.
@@ -58,6 +62,9 @@ class IdempotencyKeys:
 
     def release(self, scope: str, key: str) -> None:
         """Forget a claim whose job could not be created, so a retry can succeed."""
-        redis_key = self._key(scope, key)
+        self.forget(self._key(scope, key))
+
+    def forget(self, redis_key: str) -> None:
+        """Forget a claim by its Redis key (its job was deleted)."""
         with redis_errors():
             self._redis.delete(redis_key)

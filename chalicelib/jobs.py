@@ -56,6 +56,13 @@ class Job:
     callback_url: str | None = None
     # The Celery node (``worker@<host>``) that took the job last; not in the status answer.
     worker: str = ""
+    # Who owns the job: another tenant's job answers exactly as an unknown one.
+    tenant_id: str = ""
+    # The price at submit (estimated ms of work) and the queue it was sent to.
+    cost_ms: float = 0.0
+    queue: str = ""
+    # The Redis key of the Idempotency-Key that made the job, released with it.
+    idempotency_key: str = ""
     # The result without URLs (a few KB); the durable copy is result.json in S3.
     result: dict[str, Any] | None = None
 
@@ -78,6 +85,10 @@ class Job:
             "result_key": self.result_key or "",
             "callback_url": self.callback_url or "",
             "worker": self.worker,
+            "tenant_id": self.tenant_id,
+            "cost_ms": repr(self.cost_ms),
+            "queue": self.queue,
+            "idempotency_key": self.idempotency_key,
             "result": json.dumps(self.result, separators=(",", ":")) if self.result else "",
         }
 
@@ -101,6 +112,10 @@ class Job:
             result_key=record.get("result_key") or None,
             callback_url=record.get("callback_url") or None,
             worker=record.get("worker", ""),
+            tenant_id=record.get("tenant_id", ""),
+            cost_ms=float(record.get("cost_ms") or 0),
+            queue=record.get("queue", ""),
+            idempotency_key=record.get("idempotency_key", ""),
             result=json.loads(record["result"]) if record.get("result") else None,
         )
 

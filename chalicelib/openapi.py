@@ -205,6 +205,33 @@ SCHEMAS: dict[str, Any] = {
         "(Webhook-Signature). Loopback, private and link-local hosts, credentials, "
         "fragments and ports other than the configured ones (80, 443) are refused.",
     },
+    "Limits": {
+        "type": "object",
+        "required": ["tenant", "limits", "usage", "max_job_work_seconds"],
+        "properties": {
+            "tenant": {"type": "string"},
+            "name": {"type": "string"},
+            "limits": {
+                "type": "object",
+                "properties": {
+                    "requests_per_second": {"type": "number"},
+                    "burst": {"type": "integer"},
+                    "jobs_in_flight": {"type": "integer"},
+                    "heavy_jobs_in_flight": {"type": "integer"},
+                    "work_seconds_per_hour": {"type": "integer"},
+                },
+            },
+            "usage": {
+                "type": "object",
+                "properties": {
+                    "jobs_in_flight": {"type": "integer"},
+                    "heavy_jobs_in_flight": {"type": "integer"},
+                    "work_seconds_this_hour": {"type": "number"},
+                },
+            },
+            "max_job_work_seconds": {"type": "number"},
+        },
+    },
     "Health": {
         "type": "object",
         "required": ["status", "checks"],
@@ -240,7 +267,13 @@ def _with_limits(settings: Settings) -> dict[str, Any]:
 def openapi_document(settings: Settings) -> dict[str, Any]:
     """The whole document for these settings (built once per process)."""
     unavailable = _error("Redis or S3 is unavailable (`service_unavailable`).")
-    unauthorized = _error("API keys are configured and X-Api-Key is missing or wrong.")
+    unauthorized = _error("X-Api-Key is missing (where a key is needed) or wrong.")
+    rate_limited = {
+        **_error("A limit of the key's tenant is reached (`rate_limited`; `limit` names it)."),
+        "headers": {
+            "Retry-After": {"schema": {"type": "integer", "minimum": 1}, "description": "Seconds."}
+        },
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -258,7 +291,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "in": "header",
                     "required": False,
                     "schema": {"type": "string"},
-                    "description": "Required when the server sets API_KEYS.",
+                    "description": "The tenant's API key; needed everywhere but on a local "
+                    "stage without API_KEYS.",
                 }
             },
         },
@@ -308,6 +342,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                         },
                         "400": _error("A missing or malformed field."),
                         "401": unauthorized,
+                        "429": rate_limited,
                         "409": _error(
                             "Idempotency-Key reused for another request, "
                             "or the upload already started a job."
@@ -331,6 +366,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                         "201": _json(_ref("Upload"), "POST the file to url with fields."),
                         "400": _error("A missing or malformed field."),
                         "401": unauthorized,
+                        "429": rate_limited,
                         "413": _error("size over MAX_SOURCE_BYTES."),
                         "415": _error("content_type is not a supported image type."),
                         "503": unavailable,
@@ -345,6 +381,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                         "200": _json(_ref("JobStatus"), "The job."),
                         "400": _error("Malformed job id."),
                         "401": unauthorized,
+                        "429": rate_limited,
                         "404": _error("Unknown or expired job."),
                         "503": unavailable,
                     },
@@ -358,7 +395,20 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                         "204": {"description": "Deleted; old output links stop working."},
                         "400": _error("Malformed job id."),
                         "401": unauthorized,
+                        "429": rate_limited,
                         "404": _error("Unknown or expired job."),
+                        "503": unavailable,
+                    },
+                }
+            },
+            "/api/limits": {
+                "get": {
+                    "summary": "The caller's limits and what it uses of them now",
+                    "parameters": [API_KEY_HEADER],
+                    "responses": {
+                        "200": _json(_ref("Limits"), "The tenant's limits and usage."),
+                        "401": unauthorized,
+                        "429": rate_limited,
                         "503": unavailable,
                     },
                 }
@@ -374,11 +424,9 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             },
             "/api/openapi.json": {
                 "get": {
-                    "summary": "This document",
-                    "parameters": [API_KEY_HEADER],
+                    "summary": "This document (no key needed)",
                     "responses": {
                         "200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}},
-                        "401": unauthorized,
                     },
                 }
             },

@@ -19,7 +19,7 @@ from chalicelib.settings import Settings
 class TaskQueue(Protocol):
     """Queues the processing task of a job."""
 
-    def enqueue(self, job_id: str) -> None: ...
+    def enqueue(self, job_id: str, queue: str | None = None) -> None: ...
 
 
 def broker_transport_options(settings: Settings) -> dict[str, Any]:
@@ -72,14 +72,15 @@ class CeleryTaskQueue:
             self._app = app
         return self._app
 
-    def enqueue(self, job_id: str) -> None:
-        """Queue the processing task for ``job_id`` (the task id is the job id)."""
+    def enqueue(self, job_id: str, queue: str | None = None) -> None:
+        """Queue the processing task for ``job_id`` (the task id is the job id) on
+        ``queue``: the light one (``CELERY_QUEUE``) unless told the heavy one."""
         try:
             self._celery().send_task(
                 PROCESS_TASK,
                 kwargs=task_payload(job_id),
                 task_id=job_id,
-                queue=self._settings.celery_queue,
+                queue=queue or self._settings.celery_queue,
             )
         except Exception as exc:  # kombu and redis raise many connection errors
             raise ServiceUnavailable("The job queue is unavailable; try again shortly.") from exc

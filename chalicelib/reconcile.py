@@ -85,7 +85,7 @@ def reconcile(
             job.status == jobs.PROCESSING and quiet_for >= processing_grace
         )
         if stuck:
-            queue.enqueue(job_id)
+            queue.enqueue(job_id, job.queue or None)
             report.requeued.append(job_id)
             log.warning("requeued a stuck job", extra={"job_id": job_id, "status": job.status})
     return report

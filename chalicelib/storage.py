@@ -78,6 +78,10 @@ class ObjectStore(Protocol):
 
     def source_key(self, job_id: str) -> str: ...
 
+    def incoming_key(self, upload_id: str) -> str: ...
+
+    def copy(self, source: str, target: str) -> None: ...
+
     def result_prefix(self, job_id: str) -> str: ...
 
     def output_key(self, job_id: str, filename: str) -> str: ...
@@ -101,7 +105,7 @@ class ObjectStore(Protocol):
     def get_head_bytes(self, key: str, count: int) -> bytes: ...
 
     def presigned_post(
-        self, key: str, content_type: str, max_bytes: int, expires_in: int
+        self, key: str, content_type: str, size: int, expires_in: int
     ) -> dict[str, Any]: ...
 
     def ping(self) -> None: ...
@@ -144,6 +148,24 @@ class S3ObjectStore:
 
     def source_key(self, job_id: str) -> str:
         return f"{self._uploads}/{job_id}/source"
+
+    def incoming_key(self, upload_id: str) -> str:
+        """Where a presigned upload lands; a job copies it to its own source key, so a
+        reused upload form can never change a job's source."""
+        return f"{self._uploads}/incoming/{upload_id}"
+
+    def copy(self, source: str, target: str) -> None:
+        """Copy an object within the bucket (server side, no bytes through the API)."""
+        try:
+            self._s3.copy_object(
+                Bucket=self.bucket,
+                Key=target,
+                CopySource={"Bucket": self.bucket, "Key": source},
+                MetadataDirective="REPLACE",
+                ContentType=self.head(source)["content_type"] or "application/octet-stream",
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise storage_error(exc, source) from exc
 
     def result_prefix(self, job_id: str) -> str:
         return f"{self._results}/{job_id}/"
@@ -229,9 +251,9 @@ class S3ObjectStore:
             raise storage_error(exc, key) from exc
 
     def presigned_post(
-        self, key: str, content_type: str, max_bytes: int, expires_in: int
+        self, key: str, content_type: str, size: int, expires_in: int
     ) -> dict[str, Any]:
-        """A browser-style POST upload to exactly ``key``, capped at ``max_bytes`` by policy.
+        """A browser-style POST upload to exactly ``key`` of exactly ``size`` bytes (policy).
 
         The policy also pins the Content-Type, so the object is stored with the
         type the API checked; the worker still checks the real bytes.
@@ -242,7 +264,7 @@ class S3ObjectStore:
             Fields={"Content-Type": content_type},
             Conditions=[
                 {"Content-Type": content_type},
-                ["content-length-range", 1, max_bytes],
+                ["content-length-range", size, size],
             ],
             ExpiresIn=expires_in,
         )

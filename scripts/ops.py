@@ -5,6 +5,12 @@
     python -m scripts.ops dead-letters --purge
     python -m scripts.ops reconcile               # queue jobs stuck without a task
     python -m scripts.ops queue                   # queue length and active jobs
+    python -m scripts.ops tenants create acme "Acme Ltd" [--limit jobs_in_flight=5 ...]
+    python -m scripts.ops tenants list            # tenants, their key ids, limits and usage
+    python -m scripts.ops tenants add-key acme    # another key (shown once)
+    python -m scripts.ops tenants revoke-key 1a2b3c4d
+    python -m scripts.ops tenants rotate-webhook-secret acme
+    python -m scripts.ops tenants set-limits acme work_seconds_per_hour=7200
 
 Settings come from the environment, like the service's (``.env`` is read too).
 """
@@ -18,9 +24,11 @@ from typing import Any
 
 from chalicelib.backends import Backends
 from chalicelib.dead_letters import replayable_job_id
+from chalicelib.errors import ServiceError
 from chalicelib.queue_health import queue_figures
 from chalicelib.reconcile import reconcile_stuck_jobs
 from chalicelib.settings import Settings
+from chalicelib.tenants import describe
 
 
 def dead_letters(backends: Backends, replay: bool, purge: bool, limit: int) -> dict[str, Any]:
@@ -40,7 +48,8 @@ def dead_letters(backends: Backends, replay: bool, purge: bool, limit: int) -> d
         if job_id is None:
             kept.append(entry)
             continue
-        queue.enqueue(job_id)
+        job = backends.store.get(job_id)
+        queue.enqueue(job_id, job.queue if job and job.queue else None)
         replayed.append(job_id)
     for entry in kept:
         letters.put_back(entry)
@@ -67,6 +76,54 @@ def queue_state(backends: Backends) -> dict[str, Any]:
     }
 
 
+def _limits(pairs: list[str]) -> dict[str, float]:
+    limits = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        try:
+            limits[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"--limit takes name=number, not {pair!r}") from None
+    return limits
+
+
+def tenants(backends: Backends, args: argparse.Namespace) -> dict[str, Any]:
+    """The tenant commands; a key or a secret is shown once, here."""
+    store = backends.tenants
+    if args.action == "create":
+        tenant, api_key = store.create(args.tenant, args.name or args.tenant, _limits(args.limit))
+        return {
+            "tenant": tenant.tenant_id,
+            "api_key": api_key,
+            "webhook_secret": tenant.webhook_secret,
+            "note": "Shown once: only a digest of the key is kept.",
+        }
+    if args.action == "add-key":
+        if store.get(args.tenant) is None:
+            raise SystemExit(f"no tenant {args.tenant!r}")
+        return {"tenant": args.tenant, "api_key": store.add_key(args.tenant)}
+    if args.action == "revoke-key":
+        return {"revoked": args.key_id, "tenant": store.revoke_key(args.key_id)}
+    if args.action == "rotate-webhook-secret":
+        return {
+            "tenant": args.tenant,
+            "webhook_secret": store.rotate_webhook_secret(args.tenant),
+            "note": "The previous secret keeps signing beside it for 24 hours.",
+        }
+    if args.action == "set-limits":
+        tenant = store.set_limits(args.tenant, _limits(args.limit))
+        return describe(tenant, backends.settings, backends.quotas.usage(tenant.tenant_id))
+    return {
+        "tenants": [
+            {
+                **describe(t, backends.settings, backends.quotas.usage(t.tenant_id)),
+                "key_ids": store.key_ids(t.tenant_id),
+            }
+            for t in store.all()
+        ]
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     from scripts.stack import load_env
 
@@ -82,6 +139,22 @@ def main(argv: list[str] | None = None) -> int:
     letters.add_argument("--limit", type=int, default=100)
     commands.add_parser("reconcile", help="queue jobs stuck without a task")
     commands.add_parser("queue", help="queue length, active jobs, dead letters")
+    tenant_parser = commands.add_parser("tenants", help="tenants, their API keys and limits")
+    actions = tenant_parser.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="a tenant with its first API key")
+    create.add_argument("tenant", help="its id: lowercase letters, digits, '-'")
+    create.add_argument("name", nargs="?", default="")
+    create.add_argument("--limit", action="append", default=[], metavar="NAME=NUMBER")
+    actions.add_parser("list", help="every tenant, its key ids, limits and usage")
+    add_key = actions.add_parser("add-key", help="another API key for a tenant")
+    add_key.add_argument("tenant")
+    revoke = actions.add_parser("revoke-key", help="revoke a key by its id (mj_<id>_...)")
+    revoke.add_argument("key_id")
+    rotate = actions.add_parser("rotate-webhook-secret", help="a new webhook secret")
+    rotate.add_argument("tenant")
+    set_limits = actions.add_parser("set-limits", help="change a tenant's limits")
+    set_limits.add_argument("tenant")
+    set_limits.add_argument("limit", nargs="+", metavar="NAME=NUMBER")
     args = parser.parse_args(argv)
 
     backends = Backends.from_settings(Settings.from_env(load_env()))
@@ -89,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
         result = dead_letters(backends, args.replay, args.purge, args.limit)
     elif args.command == "reconcile":
         result = run_reconcile(backends)
+    elif args.command == "tenants":
+        try:
+            result = tenants(backends, args)
+        except ServiceError as exc:
+            print(exc.message, file=sys.stderr)
+            return 2
     else:
         result = queue_state(backends)
     json.dump(result, sys.stdout, indent=2)

@@ -341,7 +341,8 @@ class LocalStack:
         self, name: str, queue: str, pool: str, concurrency: int, extra: list[str]
     ) -> ManagedProcess:
         # foreign_consumers() tells this stack's workers from others' by these names.
-        self.worker_nodes.append(f"{queue}-{name}@{socket.gethostname()}")
+        node = f"{queue.split(',')[0]}-{name}"
+        self.worker_nodes.append(f"{node}@{socket.gethostname()}")
         return self._start(
             name,
             [
@@ -356,7 +357,7 @@ class LocalStack:
                 "--concurrency",
                 str(concurrency),
                 "-n",
-                f"{queue}-{name}@%h",
+                f"{node}@%h",
                 "-Q",
                 queue,
                 "--without-gossip",
@@ -372,10 +373,19 @@ class LocalStack:
         concurrency: int = 1,
         wait: bool = True,
         extra: list[str] | None = None,
+        light_only: bool = False,
     ) -> ManagedProcess:
+        """An image worker on the light and heavy queues, or on the light one only (so
+        light jobs never wait behind heavy ones for every worker)."""
+        from chalicelib.settings import Settings
+
+        settings = Settings.from_env(self.env)
         index = len(self.workers) + 1 if index is None else index
-        queue = self.env.get("CELERY_QUEUE", "images")
-        worker = self._celery_worker(f"worker{index}", queue, "prefork", concurrency, extra or [])
+        queues = settings.celery_queue
+        if not light_only:
+            queues += f",{settings.heavy_queue}"
+        name = f"worker{index}"
+        worker = self._celery_worker(name, queues, "prefork", concurrency, extra or [])
         self.workers.append(worker)
         if wait:
             wait_for(lambda: " ready." in worker.log_text(), worker.name, 60, worker)
@@ -426,8 +436,10 @@ class LocalStack:
         self.ensure_redis()
         self.ensure_s3()
         self.ensure_bucket()
-        for _ in range(worker_count):
-            self.start_worker(wait=False)
+        # With two or more workers, one serves light jobs only: a flood of heavy jobs
+        # never holds every worker (docs/RELIABILITY.md, limits and fairness).
+        for index in range(worker_count):
+            self.start_worker(wait=False, light_only=worker_count > 1 and index == 0)
         webhooks = self.start_webhook_worker(wait=False)
         for worker in [*self.workers, webhooks]:
             wait_for(lambda w=worker: " ready." in w.log_text(), worker.name, 60, worker)

@@ -20,7 +20,7 @@ from scripts.stack import free_port, redis_answers, redis_server_argv, wait_for
 
 # A database of its own on a shared Redis, so tests never touch a developer's data.
 TEST_REDIS_DB = 13
-SLOW_TIERS = ("integration", "reliability", "hostile", "infra")
+SLOW_TIERS = ("integration", "reliability", "hostile", "infra", "compose")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

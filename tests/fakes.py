@@ -23,8 +23,11 @@ from chalicelib.errors import ServiceUnavailable, SourceMissing
 from chalicelib.idempotency import IdempotencyKeys
 from chalicelib.jobs import Job
 from chalicelib.jobstore import field_value
+from chalicelib.limits import TenantQuotas
 from chalicelib.settings import Settings
 from chalicelib.storage import S3ObjectStore
+from chalicelib.tenants import TenantStore
+from chalicelib.uploads import UploadRegistry
 
 
 class InMemoryJobStore:
@@ -122,6 +125,12 @@ class InMemoryObjectStore(S3ObjectStore):
             raise SourceMissing()
         return self.objects[key][0]
 
+    def copy(self, source: str, target: str) -> None:
+        self._available()
+        if source not in self.objects:
+            raise SourceMissing()
+        self.objects[target] = self.objects[source]
+
     def put_json(self, key: str, document: Any) -> None:
         self.put(key, json.dumps(document, sort_keys=True).encode(), "application/json")
 
@@ -152,7 +161,7 @@ class InMemoryObjectStore(S3ObjectStore):
         return self.get(key)[:count]
 
     def presigned_post(
-        self, key: str, content_type: str, max_bytes: int, expires_in: int
+        self, key: str, content_type: str, size: int, expires_in: int
     ) -> dict[str, Any]:
         return {
             "url": f"memory://{self.bucket}",
@@ -168,13 +177,15 @@ class RecordingQueue:
     """``TaskQueue`` and ``QueueInspector`` that remember what was queued."""
 
     enqueued: list[str] = field(default_factory=list)
+    queues: dict[str, str] = field(default_factory=dict)  # job id -> the queue it went to
     unacked: set[str] = field(default_factory=set)
     down: bool = False
 
-    def enqueue(self, job_id: str) -> None:
+    def enqueue(self, job_id: str, queue: str | None = None) -> None:
         if self.down:
             raise ServiceUnavailable("The job queue is unavailable; try again shortly.")
         self.enqueued.append(job_id)
+        self.queues[job_id] = queue or "default"
 
     def queue_length(self) -> int:
         return len(self.enqueued)
@@ -199,6 +210,7 @@ class FakeWorld:
 def fake_world(settings: Settings | None = None) -> FakeWorld:
     """A whole ``Backends`` in memory: fakes for the stores and queue, fakeredis for the rest."""
     settings = settings or Settings.from_env({})
+    # fakeredis runs the Lua scripts of the quotas and uploads too (through lupa).
     client = fakeredis.FakeRedis(decode_responses=True)
     store, objects, queue = InMemoryJobStore(), InMemoryObjectStore(settings), RecordingQueue()
     backends = Backends(
@@ -210,5 +222,8 @@ def fake_world(settings: Settings | None = None) -> FakeWorld:
         inspector=queue,
         dead_letters=DeadLetters(client),
         idempotency=IdempotencyKeys(client, settings.idempotency_ttl_seconds),
+        tenants=TenantStore(client, settings),
+        quotas=TenantQuotas(client),
+        uploads=UploadRegistry(client, settings.upload_url_ttl),
     )
     return FakeWorld(backends, store, objects, queue)

@@ -63,6 +63,7 @@ def run_job(ctx: Backends, job: Job, deadline: Deadline | None = None) -> dict[s
         max_dimension=settings.max_image_dimension,
         max_frames=settings.max_image_frames,
         max_decode_bytes=settings.max_decode_bytes,
+        max_work_ms=settings.max_job_work_ms,
     )
     report = process_image(source, job.text, job.options, limits, timer.stage)
     del source

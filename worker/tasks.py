@@ -19,7 +19,9 @@ from chalicelib.errors import (
     ServiceError,
     ServiceUnavailable,
 )
+from chalicelib.jobs import Job
 from chalicelib.telemetry import emit_metrics
+from chalicelib.tenants import ANONYMOUS
 from worker.celery_app import app, settings
 from worker.context import get_context
 from worker.deadline import Deadline
@@ -102,13 +104,10 @@ def process(ctx: Backends, job_id: str, deadline: Deadline, worker: str = "") ->
     """
     job = ctx.store.get(job_id)
     if job is None:
-        ctx.dead_letters.push(
-            "unknown job id (expired or deleted)",
-            task=PROCESS_TASK,
-            task_id=job_id,
-            kwargs={"job_id": job_id},
-        )
-        return "dead-lettered"
+        # Deleted before a worker took it (or expired): nothing to do, and not a dead
+        # letter, which would let clients fill the list by deleting their jobs.
+        log.info("task for a job that no longer exists", extra={"job_id": job_id})
+        return "gone"
     if job.status in jobs.TERMINAL:
         # A redelivery of a finished job: nothing to redo, nothing to change.
         return "already-" + job.status
@@ -140,11 +139,13 @@ def process(ctx: Backends, job_id: str, deadline: Deadline, worker: str = "") ->
         result=json.dumps(result, separators=(",", ":")),
     )
     if before is None:
-        # The job was deleted while it ran: remove what this run wrote.
+        # The job was deleted while it ran: remove what this run wrote (the delete
+        # already gave back its place in flight).
         ctx.objects.delete_prefix(ctx.objects.result_prefix(job_id))
         return "deleted-while-running"
     if not applied:
         return f"skipped-{before}"
+    _release(ctx, job)
     emit_metrics(
         ctx.settings,
         {
@@ -169,7 +170,16 @@ def _fail(ctx: Backends, job_id: str, error: ServiceError) -> None:
     if applied:
         emit_metrics(ctx.settings, {"JobsFailed": (1, "Count")}, job_id=job_id, code=error.code)
         job = ctx.store.get(job_id)
+        if job is not None:
+            _release(ctx, job)
         _notify(job.callback_url if job else None, job_id)
+
+
+def _release(ctx: Backends, job: Job) -> None:
+    """The job ended: it no longer counts against its tenant's jobs in flight."""
+    # A missed release only keeps the slot until it goes stale (limits.STALE_AFTER_SECONDS).
+    with contextlib.suppress(ServiceError):
+        ctx.quotas.release_job(job.tenant_id or ANONYMOUS, job.job_id)
 
 
 def _notify(callback_url: str | None, job_id: str) -> None:

@@ -16,6 +16,7 @@ from chalicelib.callbacks import Resolver, resolve_callback, system_resolver
 from chalicelib.contract import WEBHOOK_TASK
 from chalicelib.errors import InvalidCallback
 from chalicelib.status import status_body
+from chalicelib.tenants import ANONYMOUS
 from chalicelib.webhook_signature import webhook_headers
 from worker.celery_app import app, settings
 from worker.context import get_context
@@ -49,7 +50,9 @@ def deliver_once(
     job = ctx.store.get(job_id)
     if job is None or not job.callback_url or job.status not in jobs.TERMINAL:
         return "nothing-to-send"
-    if not ctx.settings.webhook_secrets:
+    tenant = ctx.tenants.get(job.tenant_id or ANONYMOUS)
+    secrets = tenant.webhook_secrets(ctx.settings) if tenant else ctx.settings.webhook_secrets
+    if not secrets:
         # Only a local stack can run without a secret (a deployed worker refuses to
         # start); an unsigned webhook would teach receivers to skip the check.
         log.warning("webhook not sent: WEBHOOK_SECRET is empty", extra={"job_id": job_id})
@@ -66,7 +69,7 @@ def deliver_once(
         "Content-Type": "application/json",
         "User-Agent": "media-jobs-webhook/2",
         "X-Job-Id": job_id,
-        **webhook_headers(ctx.settings.webhook_secrets, body, delivery_id),
+        **webhook_headers(secrets, body, delivery_id),
     }
     try:
         status = post_webhook(target, body, headers, ctx.settings.webhook_timeout)

@@ -22,14 +22,18 @@ from tests.fakes import FakeWorld, fake_world
 BOUNDARY = "fast-tier-boundary"
 
 
-@pytest.fixture()
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWorld]:
-    world = fake_world(Settings.from_env({"API_KEYS": ""}))
+def serve(world: FakeWorld, monkeypatch: pytest.MonkeyPatch) -> FakeWorld:
+    """Make the app use this world's backends."""
     service = JobService.from_backends(world.backends)
     monkeypatch.setattr(app_module, "_service", lambda: service)
     monkeypatch.setattr(app_module, "_backends", lambda: world.backends)
     monkeypatch.setattr(app_module, "_settings", lambda: world.backends.settings)
-    yield world
+    return world
+
+
+@pytest.fixture()
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWorld]:
+    yield serve(fake_world(Settings.from_env({"API_KEYS": ""})), monkeypatch)
 
 
 @pytest.fixture()
@@ -130,8 +134,7 @@ def test_ids_are_checked_whole(client: Any) -> None:
 def test_api_keys_guard_every_route_but_health(
     client: Any, world: FakeWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings.from_env({"API_KEYS": "alpha,beta"})
-    monkeypatch.setattr(app_module, "_settings", lambda: settings)
+    serve(fake_world(Settings.from_env({"API_KEYS": "alpha,beta"})), monkeypatch)
     assert error_code(client.http.get("/api/status/" + "a" * 32)) == "unauthorized"
     keyed = client.http.get("/api/status/" + "a" * 32, headers={"X-Api-Key": "beta"})
     assert error_code(keyed) == "job_not_found"
@@ -161,3 +164,126 @@ def test_the_scheduled_watch_requeues_stuck_jobs(client: Any, world: FakeWorld) 
     result = client.lambda_.invoke("watch_queue", event).payload
     assert result["requeued"] == 1 and result["QueueLength"] == 0
     assert world.queue.enqueued == [job_id]
+
+
+def keyed_world(monkeypatch: pytest.MonkeyPatch, **env: str) -> tuple[FakeWorld, str, str]:
+    """A world whose two stored tenants, alpha and beta, each have a key."""
+    world = serve(
+        fake_world(Settings.from_env({"STAGE": "dev", "WEBHOOK_SECRET": "s", **env})), monkeypatch
+    )
+    _, alpha = world.backends.tenants.create("alpha", "Alpha")
+    _, beta = world.backends.tenants.create("beta", "Beta")
+    return world, alpha, beta
+
+
+def test_tenants_see_only_their_own_jobs_on_every_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    world, alpha, beta = keyed_world(monkeypatch)
+    with Client(app_module.app) as client:
+        fields = {"image": ("a.jpg", imagegen.jpeg(80, 60)), "text": (None, b"Hi")}
+        job_id = json.loads(post_process(client, fields, **{"X-Api-Key": beta}).body)["job_id"]
+        for key, expected in ((alpha, "job_not_found"), (None, "unauthorized")):
+            headers = {"X-Api-Key": key} if key else {}
+            assert error_code(client.http.get(f"/api/status/{job_id}", headers=headers)) == expected
+            assert (
+                error_code(client.http.delete(f"/api/jobs/{job_id}", headers=headers)) == expected
+            )
+        own = client.http.get(f"/api/status/{job_id}", headers={"X-Api-Key": beta})
+        assert own.status_code == 200
+        # The same Idempotency-Key names different jobs for different tenants.
+        first = post_process(client, fields, **{"X-Api-Key": alpha, "Idempotency-Key": "k"})
+        second = post_process(client, fields, **{"X-Api-Key": beta, "Idempotency-Key": "k"})
+        assert json.loads(first.body)["job_id"] != json.loads(second.body)["job_id"]
+        # Another tenant's upload cannot start a job.
+        upload = client.http.post(
+            "/api/uploads",
+            headers={"Content-Type": "application/json", "X-Api-Key": beta},
+            body=json.dumps({"filename": "a.jpg", "content_type": "image/jpeg", "size": 9}),
+        )
+        upload_id = json.loads(upload.body)["upload_id"]
+        world.objects.put(world.objects.incoming_key(upload_id), imagegen.jpeg(), "image/jpeg")
+        stolen = client.http.post(
+            "/api/process",
+            headers={"Content-Type": "application/json", "X-Api-Key": alpha},
+            body=json.dumps({"upload_id": upload_id, "text": "mine now"}),
+        )
+        assert error_code(stolen) == "upload_not_found"
+
+
+@pytest.mark.parametrize(
+    ("limits", "limit"),
+    [
+        ({"requests_per_second": 1, "burst": 1}, "requests_per_second"),
+        ({"jobs_in_flight": 0}, "jobs_in_flight"),
+        ({"work_seconds_per_hour": 0}, "work_seconds_per_hour"),
+    ],
+)
+def test_each_limit_answers_429_with_retry_after(
+    monkeypatch: pytest.MonkeyPatch, limits: dict[str, float], limit: str
+) -> None:
+    world, _, _ = keyed_world(monkeypatch)
+    _, key = world.backends.tenants.create("tight", "Tight", limits)
+    fields = {"image": ("a.jpg", imagegen.jpeg(80, 60)), "text": (None, b"Hi")}
+    with Client(app_module.app) as client:
+        answers = [post_process(client, fields, **{"X-Api-Key": key}) for _ in range(2)]
+    refused = answers[-1]
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert json.loads(refused.body)["error"]["limit"] == limit
+
+
+def test_heavy_jobs_in_flight_are_limited_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    world, _, _ = keyed_world(monkeypatch)
+    _, key = world.backends.tenants.create("tight", "Tight", {"heavy_jobs_in_flight": 0})
+    heavy = json.dumps({"renditions": [{"name": "a", "width": 2000, "format": "avif"}]}).encode()
+    image = imagegen.jpeg(2400, 1800)
+    with Client(app_module.app) as client:
+        refused = post_process(
+            client,
+            {"image": ("a.jpg", image), "text": (None, b"x"), "options": (None, heavy)},
+            **{"X-Api-Key": key},
+        )
+        assert json.loads(refused.body)["error"]["limit"] == "heavy_jobs_in_flight"
+        light = post_process(
+            client, {"image": ("a.jpg", image), "text": (None, b"x")}, **{"X-Api-Key": key}
+        )
+        assert light.status_code == 202
+
+
+def test_a_job_over_the_work_cap_is_refused_naming_the_figures(client: Any) -> None:
+    renditions = [
+        {"name": f"r{i}", "width": 2000, "height": 2000, "fit": "cover", "format": "avif"}
+        for i in range(8)
+    ]
+    options = json.dumps({"renditions": renditions, "caption": {"enabled": False}}).encode()
+    response = post_process(
+        client,
+        {
+            "image": ("a.png", imagegen.png_with_alpha(16, 16)),
+            "text": (None, b""),
+            "options": (None, options),
+        },
+    )
+    error = json.loads(response.body)["error"]
+    assert response.status_code == 422 and error["code"] == "invalid_options"
+    assert error["work_ms"] > error["max_work_ms"] and "s of work" in error["message"]
+
+
+def test_heavy_jobs_go_to_the_heavy_queue(client: Any, world: FakeWorld) -> None:
+    heavy = json.dumps({"renditions": [{"name": "a", "width": 2000, "format": "avif"}]}).encode()
+    fields = {"image": ("a.jpg", imagegen.jpeg(2400, 1800)), "text": (None, b"x")}
+    light_id = json.loads(post_process(client, fields).body)["job_id"]
+    heavy_id = json.loads(post_process(client, {**fields, "options": (None, heavy)}).body)["job_id"]
+    settings = world.backends.settings
+    assert world.queue.queues == {light_id: settings.celery_queue, heavy_id: settings.heavy_queue}
+
+
+def test_the_limits_route_shows_limits_and_usage(monkeypatch: pytest.MonkeyPatch) -> None:
+    world, alpha, _ = keyed_world(monkeypatch)
+    with Client(app_module.app) as client:
+        post_process(
+            client,
+            {"image": ("a.jpg", imagegen.jpeg()), "text": (None, b"x")},
+            **{"X-Api-Key": alpha},
+        )
+        body = json.loads(client.http.get("/api/limits", headers={"X-Api-Key": alpha}).body)
+    assert body["tenant"] == "alpha" and body["usage"]["jobs_in_flight"] == 1
+    assert body["limits"]["jobs_in_flight"] == world.backends.settings.tenant_jobs_in_flight

@@ -18,8 +18,11 @@ from chalicelib.errors import (
     UploadNotFound,
 )
 from chalicelib.service import JobService
+from chalicelib.tenants import Tenant
 from tests import imagegen
 from tests.fakes import FakeWorld, fake_world
+
+ALPHA = Tenant("alpha", "Alpha")
 
 
 @pytest.fixture()
@@ -32,9 +35,11 @@ def service(world: FakeWorld) -> JobService:
     return JobService.from_backends(world.backends)
 
 
-def submit(service: JobService, key: str | None = None, text: str = "Hi") -> str:
+def submit(
+    service: JobService, key: str | None = None, text: str = "Hi", tenant: Tenant = ALPHA
+) -> str:
     submission = service.validate(imagegen.jpeg(64, 48), text, None)
-    return service.submit(submission, idempotency_key=key).job_id
+    return service.submit(submission, tenant, idempotency_key=key).job_id
 
 
 def test_a_submit_stores_the_image_records_the_job_and_queues_it(
@@ -88,23 +93,57 @@ def test_a_failed_submit_releases_its_idempotency_key(
 
 
 def test_an_upload_starts_one_job_only(service: JobService, world: FakeWorld) -> None:
-    upload = service.create_upload("big.jpg", "image/jpeg", 1000)
+    upload = service.create_upload(ALPHA, "big.jpg", "image/jpeg", 1000)
     with pytest.raises(UploadNotFound):
-        service.validate_upload(upload["upload_id"], "x", None)
-    world.objects.put(world.objects.source_key(upload["upload_id"]), imagegen.jpeg(), "image/jpeg")
-    submission = service.validate_upload(upload["upload_id"], "x", None)
-    assert service.submit(submission).job_id == upload["upload_id"]
+        service.validate_upload(ALPHA, upload["upload_id"], "x", None)
+    incoming = world.objects.incoming_key(upload["upload_id"])
+    world.objects.put(incoming, imagegen.jpeg(), "image/jpeg")
+    submission = service.validate_upload(ALPHA, upload["upload_id"], "x", None)
+    job_id = service.submit(submission, ALPHA).job_id
+    # The job works on a copy of its own; the upload is gone.
+    job = world.store.get(job_id)
+    assert job is not None and world.objects.objects[job.source_key][0] == imagegen.jpeg()
+    assert incoming not in world.objects.objects
     with pytest.raises(UploadAlreadyUsed):
-        service.submit(submission)
+        service.submit(submission, ALPHA)
+
+
+def test_a_reused_upload_form_cannot_change_a_job(service: JobService, world: FakeWorld) -> None:
+    upload = service.create_upload(ALPHA, "a.jpg", "image/jpeg", 1000)
+    incoming = world.objects.incoming_key(upload["upload_id"])
+    world.objects.put(incoming, imagegen.jpeg(80, 60), "image/jpeg")
+    job_id = service.submit(
+        service.validate_upload(ALPHA, upload["upload_id"], "x", None), ALPHA
+    ).job_id
+    # The same form posted again lands where nobody reads any more.
+    world.objects.put(incoming, imagegen.png_with_alpha(), "image/png")
+    job = world.store.get(job_id)
+    assert job is not None and world.objects.objects[job.source_key][0] == imagegen.jpeg(80, 60)
+
+
+def test_another_tenants_upload_and_job_do_not_exist(service: JobService, world: FakeWorld) -> None:
+    beta = Tenant("beta", "Beta")
+    upload = service.create_upload(beta, "b.jpg", "image/jpeg", 1000)
+    world.objects.put(
+        world.objects.incoming_key(upload["upload_id"]), imagegen.jpeg(), "image/jpeg"
+    )
+    with pytest.raises(UploadNotFound):
+        service.validate_upload(ALPHA, upload["upload_id"], "x", None)
+    job_id = submit(service, tenant=beta)
+    with pytest.raises(JobNotFound):
+        service.status(job_id, ALPHA)
+    with pytest.raises(JobNotFound):
+        service.delete(job_id, ALPHA)
+    assert service.status(job_id, beta)["status"] == "pending"
 
 
 def test_a_non_image_upload_is_refused_from_its_bytes(
     service: JobService, world: FakeWorld
 ) -> None:
-    upload = service.create_upload("x.jpg", "image/jpeg", 10)
-    world.objects.put(world.objects.source_key(upload["upload_id"]), b"%PDF-1.7", "image/jpeg")
+    upload = service.create_upload(ALPHA, "x.jpg", "image/jpeg", 10)
+    world.objects.put(world.objects.incoming_key(upload["upload_id"]), b"%PDF-1.7", "image/jpeg")
     with pytest.raises(UnsupportedImage):
-        service.validate_upload(upload["upload_id"], "x", None)
+        service.validate_upload(ALPHA, upload["upload_id"], "x", None)
 
 
 def test_callback_urls_are_checked_with_the_services_resolver(service: JobService) -> None:
@@ -122,14 +161,14 @@ def test_status_links_and_deletion(service: JobService, world: FakeWorld) -> Non
     result = {"outputs": [{"name": "thumbnail", "key": key}], "timings_ms": {}}
     world.store.transition(job_id, jobs.PROCESSING)
     world.store.transition(job_id, jobs.COMPLETED, result=json.dumps(result))
-    body = service.status(job_id)
+    body = service.status(job_id, ALPHA)
     assert body["status"] == "completed"
     assert body["result"]["outputs"][0]["url"].startswith("memory://")
     assert "key" not in body["result"]["outputs"][0]
-    service.delete(job_id)
+    service.delete(job_id, ALPHA)
     assert world.objects.objects == {}
     with pytest.raises(JobNotFound):
-        service.status(job_id)
+        service.status(job_id, ALPHA)
 
 
 def test_health_names_the_failing_backend(service: JobService, world: FakeWorld) -> None:

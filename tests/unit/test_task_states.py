@@ -14,10 +14,13 @@ from celery.exceptions import Retry, SoftTimeLimitExceeded
 from chalicelib import jobs
 from chalicelib.errors import JobTimeout, ServiceUnavailable
 from chalicelib.service import JobService
+from chalicelib.tenants import Tenant
 from tests import imagegen
 from tests.fakes import FakeWorld, fake_world
 from worker import tasks
 from worker.deadline import Deadline
+
+ALPHA = Tenant("alpha", "Alpha")
 
 
 @pytest.fixture()
@@ -32,7 +35,7 @@ def submitted(world: FakeWorld, image: bytes | None = None, callback: str | None
     submission = service.validate(image or imagegen.jpeg(320, 240), "A text.", None)
     if callback:
         submission = type(submission)(**{**submission.__dict__, "callback_url": callback})
-    return service.submit(submission).job_id
+    return service.submit(submission, ALPHA).job_id
 
 
 def run(job_id: str) -> str:
@@ -76,11 +79,20 @@ def test_a_job_started_too_often_is_failed_and_dead_lettered(world: FakeWorld) -
     assert world.backends.dead_letters.list()[0]["reason"] == "too many attempts"
 
 
-def test_an_unknown_job_and_malformed_arguments_are_dead_lettered(world: FakeWorld) -> None:
-    assert run("f" * 32) == "dead-lettered"
+def test_malformed_arguments_are_dead_lettered_a_deleted_job_is_not(world: FakeWorld) -> None:
+    # A task of a deleted job is normal (a client deleted it before it ran): dead
+    # letters are for what an operator must look at, and clients cannot fill them.
+    assert run("f" * 32) == "gone"
     assert tasks.process_job("positional") == "dead-lettered"
     reasons = [entry["reason"] for entry in world.backends.dead_letters.list()]
-    assert reasons == ["unknown job id (expired or deleted)", "malformed task arguments"]
+    assert reasons == ["malformed task arguments"]
+
+
+def test_an_ended_job_no_longer_counts_in_flight(world: FakeWorld) -> None:
+    job_id = submitted(world)
+    assert world.backends.quotas.usage("alpha")["jobs_in_flight"] == 1
+    run(job_id)
+    assert world.backends.quotas.usage("alpha")["jobs_in_flight"] == 0
 
 
 def test_a_passing_outage_is_retried_then_fails_with_its_code(world: FakeWorld) -> None:
@@ -141,7 +153,7 @@ def test_a_job_deleted_while_it_ran_leaves_nothing(
 
     def run_then_delete(ctx, job, deadline):  # type: ignore[no-untyped-def]
         result = real_run_job(ctx, job, deadline)
-        JobService.from_backends(world.backends).delete(job_id)
+        JobService.from_backends(world.backends).delete(job_id, ALPHA)
         return result
 
     monkeypatch.setattr(tasks, "run_job", run_then_delete)
@@ -175,7 +187,7 @@ def test_service_unavailable_past_the_retries_fails(
 ) -> None:
     job_id = submitted(world)
 
-    def down(*_: object) -> str:
+    def down(*_: object, **__: object) -> str:
         raise ServiceUnavailable()
 
     monkeypatch.setattr(tasks, "process", down)

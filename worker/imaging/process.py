@@ -15,8 +15,10 @@ from typing import Any
 
 from PIL import Image, ImageSequence
 
-from chalicelib.errors import ImageTooLarge
+from chalicelib.cost import job_cost
+from chalicelib.errors import ImageTooLarge, InvalidOptions
 from chalicelib.formats import OUTPUT_FORMATS
+from chalicelib.image_header import ImageHeader
 from chalicelib.options import CAPTION_NAME, MAX_DIMENSION, parse_options
 from chalicelib.settings import Settings
 from worker.imaging.caption import draw_caption
@@ -54,6 +56,9 @@ class ImageLimits:
     max_frames: int
     # Memory one decode may need (MAX_DECODE_BYTES); the default is the setting's.
     max_decode_bytes: int = Settings.max_decode_bytes
+    # The most estimated work one job may order (MAX_JOB_WORK_MS), priced again here
+    # from Pillow's reading of the header.
+    max_work_ms: int = Settings.max_job_work_ms
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,7 @@ def process_image(
 
     with stage("probe"):
         source = open_source(data, limits.max_pixels, limits.max_dimension, limits.max_frames)
+        check_price(source, opts, bool(caption_text), limits)
         outputs = plan_outputs(source, opts, with_caption=bool(caption_text))
         check_animation_volume(source, outputs, limits)
         facts_output = OutputPlan("", _facts_plan(source), {})
@@ -153,6 +159,19 @@ def plan_outputs(source: Source, opts: dict[str, Any], with_caption: bool) -> li
         spec = {**caption, "background": "#ffffff"}
         outputs.append(OutputPlan(CAPTION_NAME, plan(upright, size, size, "contain", size), spec))
     return outputs
+
+
+def check_price(source: Source, opts: dict[str, Any], captioned: bool, limits: ImageLimits) -> None:
+    """Price the job again from what Pillow read (the API priced it from the header bytes
+    the client sent) and refuse it over the cap, as the API does."""
+    header = ImageHeader(source.format, source.width, source.height, source.frames)
+    cost = job_cost(header, opts, captioned)
+    if cost.total_ms > limits.max_work_ms:
+        raise InvalidOptions(
+            f"These options ask for {cost.describe()} from this image; one job may ask "
+            f"for at most {limits.max_work_ms / 1000:g} s.",
+            field="options",
+        )
 
 
 def _facts_plan(source: Source) -> Plan:
