@@ -42,3 +42,48 @@ resource "aws_cloudwatch_log_group" "api" {
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.main.arn
 }
+
+################################################################################
+# API Gateway: stage throttling and the service's JSON error shape
+################################################################################
+
+# Every method of the stage (the service's own per-tenant limits come after this,
+# in the function: see docs/DEPLOY.md for the choice).
+resource "aws_api_gateway_method_settings" "throttle" {
+  #checkov:skip=CKV_AWS_225:No gateway cache: every answer is per tenant and changes (job status), and is sent with Cache-Control no-store.
+  rest_api_id = aws_api_gateway_rest_api.rest_api.id
+  stage_name  = aws_api_gateway_deployment.rest_api.stage_name
+  method_path = "*/*"
+
+  settings {
+    throttling_rate_limit  = var.api_throttle_rate_limit
+    throttling_burst_limit = var.api_throttle_burst_limit
+  }
+}
+
+locals {
+  # Answers API Gateway gives itself, in the function's error shape.
+  gateway_errors = {
+    MISSING_AUTHENTICATION_TOKEN = { status = "404", code = "not_found", message = "No such route; see /api/openapi.json." }
+    THROTTLED                    = { status = "429", code = "rate_limited", message = "The API is busy; try again shortly." }
+    REQUEST_TOO_LARGE            = { status = "413", code = "upload_too_large", message = "The request body is too large; upload large images with POST /api/uploads." }
+    DEFAULT_4XX                  = { status = null, code = "invalid_request", message = "The request was refused." }
+    DEFAULT_5XX                  = { status = null, code = "service_unavailable", message = "The service is unavailable; try again shortly." }
+  }
+}
+
+resource "aws_api_gateway_gateway_response" "json" {
+  for_each = local.gateway_errors
+
+  rest_api_id   = aws_api_gateway_rest_api.rest_api.id
+  response_type = each.key
+  status_code   = each.value.status
+
+  response_templates = {
+    "application/json" = jsonencode({ error = { code = each.value.code, message = each.value.message } })
+  }
+
+  response_parameters = each.key == "THROTTLED" ? {
+    "gatewayresponse.header.Retry-After" = "'1'"
+  } : {}
+}

@@ -159,3 +159,75 @@ resource "aws_ecs_service" "worker" {
 
   depends_on = [aws_iam_role_policy.worker_execution]
 }
+
+# Workers of the light queue only: light jobs never wait behind heavy ones for
+# every worker (the autoscaled service above takes both queues). A fixed count;
+# see docs/RELIABILITY.md, limits and fairness.
+resource "aws_ecs_task_definition" "worker_light" {
+  family                   = "${local.name}-worker-light"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.worker_cpu
+  memory                   = var.worker_memory
+  execution_role_arn       = aws_iam_role.worker_execution.arn
+  task_role_arn            = aws_iam_role.worker_task.arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.worker_cpu_architecture
+  }
+
+  volume {
+    name = "tmp"
+  }
+
+  container_definitions = jsonencode([
+    merge(local.worker_container_base, {
+      name        = "worker-light"
+      stopTimeout = 120
+      environment = concat(local.worker_container_base.environment, [
+        { name = "WORKER_QUEUES", value = var.celery_queue },
+      ])
+
+      healthCheck = {
+        command     = ["CMD-SHELL", "celery -A worker.celery_app:app inspect ping --timeout 10 -d \"worker@$(hostname)\" >/dev/null"]
+        interval    = 60
+        timeout     = 20
+        retries     = 3
+        startPeriod = 60
+      }
+
+      logConfiguration = {
+        logDriver = "awslogs"
+        options   = merge(local.worker_log_options, { awslogs-stream-prefix = "worker-light" })
+      }
+    }),
+  ])
+}
+
+resource "aws_ecs_service" "worker_light" {
+  name             = "${local.name}-worker-light"
+  cluster          = aws_ecs_cluster.main.id
+  task_definition  = aws_ecs_task_definition.worker_light.arn
+  desired_count    = var.light_worker_tasks
+  launch_type      = "FARGATE"
+  platform_version = "LATEST"
+
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+  enable_execute_command             = false
+  propagate_tags                     = "SERVICE"
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = aws_subnet.private[*].id
+    security_groups  = [aws_security_group.worker.id]
+    assign_public_ip = false
+  }
+
+  depends_on = [aws_iam_role_policy.worker_execution]
+}

@@ -200,10 +200,24 @@ data "aws_iam_policy_document" "worker_task" {
     resources = [local.uploads_arn]
   }
 
+  # A job deleted while it ran: the worker removes what it wrote (it lists the
+  # job's prefix, then deletes).
   statement {
-    sid       = "WriteResults"
-    actions   = ["s3:PutObject"]
+    sid       = "WriteAndRemoveResults"
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
     resources = [local.results_arn]
+  }
+
+  statement {
+    sid       = "ListResults"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.results_folder}/*"]
+    }
   }
 
   statement {

@@ -67,6 +67,21 @@ resource "aws_s3_bucket_lifecycle_configuration" "media" {
     }
   }
 
+  # A presigned upload a job never claimed: the form lives UPLOAD_URL_TTL, and a
+  # claimed one is copied to the job's own key and removed at once.
+  rule {
+    id     = "expire-unclaimed-uploads"
+    status = "Enabled"
+
+    filter {
+      prefix = "${var.upload_folder}/incoming/"
+    }
+
+    expiration {
+      days = 1
+    }
+  }
+
   rule {
     id     = "expire-uploads"
     status = "Enabled"

@@ -227,6 +227,17 @@ variable "worker_environment" {
   default     = {}
 }
 
+variable "light_worker_tasks" {
+  description = "Worker tasks that take light jobs only, so a flood of heavy jobs never holds every worker."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.light_worker_tasks >= 1
+    error_message = "At least one light-only worker task."
+  }
+}
+
 variable "worker_min_tasks" {
   description = "Fewest worker tasks. At least 1: backlog per task divides by the running task count."
   type        = number

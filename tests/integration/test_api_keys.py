@@ -1,4 +1,5 @@
-"""With API_KEYS set, every /api/* route but /api/health needs a valid X-Api-Key."""
+"""With API_KEYS set, every /api/* route but health and the API's description needs a key,
+and each key is a tenant of its own."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def locked_api(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> I
         ("POST", "/api/uploads"),
         ("GET", f"/api/status/{'0' * 32}"),
         ("DELETE", f"/api/jobs/{'0' * 32}"),
-        ("GET", "/api/openapi.json"),
+        ("GET", "/api/limits"),
     ],
 )
 @pytest.mark.parametrize("key", [None, "", "wrong", "first-key "])
@@ -41,8 +42,9 @@ def test_routes_refuse_a_missing_or_wrong_key(
     assert_error(response, 401, "unauthorized")
 
 
-def test_health_stays_open(locked_api: str) -> None:
-    assert requests.get(f"{locked_api}/api/health", timeout=10).status_code == 200
+@pytest.mark.parametrize("path", ["/api/health", "/api/openapi.json"])
+def test_health_and_the_description_stay_open(locked_api: str, path: str) -> None:
+    assert requests.get(f"{locked_api}{path}", timeout=10).status_code == 200
 
 
 @pytest.mark.parametrize("key", ["first-key", "second-key"])
@@ -60,3 +62,9 @@ def test_each_configured_key_works(locked_api: str, key: str) -> None:
         f"{locked_api}{response.json()['status_url']}", headers=headers, timeout=10
     )
     assert status.status_code == 200
+    # The other key is another tenant: this job does not exist for it.
+    other = {"X-Api-Key": "second-key" if key == "first-key" else "first-key"}
+    stranger = requests.get(
+        f"{locked_api}{response.json()['status_url']}", headers=other, timeout=10
+    )
+    assert_error(stranger, 404, "job_not_found")
