@@ -206,7 +206,8 @@ class ImageTooLarge(InputError):
     JPEG shrink-on-load; every frame only when an output keeps the animation) times the
     bytes each takes; the message gives the figures, e.g. "Decoding needs about 977 MB
     (8000x8000 RGB); the budget is 768 MB." A file's compression ratio plays no part: a
-    162 KB 12 MP AVIF is fine.
+    162 KB 12 MP AVIF is fine. A header read at submit that is over the first three is
+    answered 413 there; the rest is found by the worker, and the job fails with it.
     """
 
     code = "image_too_large"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from chalicelib.errors import ImageTooLarge
 from chalicelib.formats import sniff
 
 # More frames than any accepted source has (MAX_IMAGE_FRAMES is far lower): a header
@@ -45,6 +46,25 @@ def read_header(data: bytes) -> ImageHeader | None:
     if width < 1 or height < 1:
         return None
     return ImageHeader(found.name, width, height, max(1, frames))
+
+
+def check_dimensions(width: int, height: int, max_pixels: int, max_dimension: int) -> None:
+    """``ImageTooLarge`` for a size over ``MAX_IMAGE_DIMENSION`` a side or ``MAX_IMAGE_PIXELS``."""
+    if width > max_dimension or height > max_dimension:
+        raise ImageTooLarge(
+            f"The image is {width}x{height}; each side must be at most {max_dimension}."
+        )
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"The image is {width}x{height} ({width * height} pixels); "
+            f"at most {max_pixels} pixels are allowed."
+        )
+
+
+def check_frames(frames: int, max_frames: int) -> None:
+    """``ImageTooLarge`` for more frames than ``MAX_IMAGE_FRAMES``."""
+    if frames > max_frames:
+        raise ImageTooLarge(f"The image has {frames} frames; at most {max_frames} are allowed.")
 
 
 def _jpeg(data: bytes) -> tuple[int, int, int] | None:

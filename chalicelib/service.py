@@ -19,12 +19,13 @@ from chalicelib.errors import (
     ServiceError,
     SourceMissing,
     UnsupportedImage,
+    UploadAlreadyUsed,
     UploadNotFound,
     UploadTooLarge,
 )
 from chalicelib.formats import INPUT_FORMATS, UPLOAD_MIMES
 from chalicelib.idempotency import IdempotencyKeys, fingerprint
-from chalicelib.image_header import ImageHeader, read_header
+from chalicelib.image_header import ImageHeader, check_dimensions, check_frames, read_header
 from chalicelib.intake import sniff_image_format, validate_text
 from chalicelib.jobs import Job
 from chalicelib.jobstore import JobStore
@@ -156,15 +157,28 @@ class JobService:
         except ServiceError:
             raise UploadNotFound() from None
         text, parsed, callback_url = self._common(text, options, callback_url)
-        if self.uploads.get(upload_id, tenant.tenant_id) is None:
+        upload = self.uploads.get(upload_id, tenant.tenant_id)
+        if upload is None:
             raise UploadNotFound()
+        if upload.job_id is not None:
+            raise UploadAlreadyUsed()
         key = self.objects.incoming_key(upload_id)
         try:
             stored = self.objects.head(key)
         except SourceMissing:
             raise UploadNotFound() from None
-        if stored["bytes"] > self.settings.max_source_bytes:
-            raise UploadTooLarge(f"The upload is over {self.settings.max_source_bytes} bytes.")
+        # S3 holds the upload to its form's exact size; checked again for an endpoint
+        # that does not enforce policies (moto, some S3 look-alikes).
+        if stored["bytes"] > min(upload.size, self.settings.max_source_bytes):
+            raise UploadTooLarge(
+                f"The upload is {stored['bytes']} bytes; its form allowed {upload.size}."
+            )
+        if stored["bytes"] < upload.size:
+            raise InvalidRequest(
+                f"The upload is {stored['bytes']} bytes, short of the {upload.size} "
+                "its form declared; upload it again.",
+                field="upload_id",
+            )
         first = self.objects.get_head_bytes(key, HEADER_BYTES)
         return Submission(
             text=text,
@@ -176,7 +190,18 @@ class JobService:
         )
 
     def price(self, submission: Submission) -> JobCost:
-        """The job's estimated work; ``InvalidOptions`` naming the figures over the cap."""
+        """The job's estimated work; ``ImageTooLarge`` for a header over the image limits
+        (as the worker would refuse it), ``InvalidOptions`` naming the figures over the cap."""
+        header = submission.header
+        if header is not None:
+            settings = self.settings
+            check_dimensions(
+                header.width,
+                header.height,
+                settings.max_image_pixels,
+                settings.max_image_dimension,
+            )
+            check_frames(header.frames, settings.max_image_frames)
         cost = job_cost(submission.header, submission.options, bool(submission.text.strip()))
         limit = self.settings.max_job_work_ms
         if cost.total_ms > limit:

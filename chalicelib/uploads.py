@@ -40,6 +40,8 @@ class Upload:
     tenant_id: str
     content_type: str
     size: int
+    # The job that took it, once one did.
+    job_id: str | None = None
 
 
 class UploadRegistry:
@@ -78,6 +80,7 @@ class UploadRegistry:
             tenant_id,
             str(record["content_type"]),
             int(record["size"]),
+            record.get("job_id") or None,
         )
 
     def claim(self, upload_id: str, tenant_id: str, job_id: str) -> bool:

@@ -33,7 +33,9 @@ TEXT_LIMIT = 2000
 
 # Outcomes of an image the worker must refuse from its header or its broken data.
 CORRUPT = frozenset({"failed corrupt_image"})
-TOO_LARGE = frozenset({"failed image_too_large"})
+# Refused from the header at submit (413) or by the worker (a header the API could
+# not read, or read only in part).
+TOO_LARGE = frozenset({"failed image_too_large", "413 image_too_large"})
 # A broken file whose format has no checksum may still decode into some picture;
 # either answer is right as long as it is not a crash.
 CORRUPT_OR_DECODED = frozenset({"failed corrupt_image", "completed"})

@@ -33,7 +33,9 @@ from tests.stack_fixtures import ApiClient, read_logs
 MEMORY_LIMIT = 256 * 1024 * 1024
 SETTLE_TIMEOUT = 30.0
 POLL_INTERVAL = 0.02
-SAFE_KEY = re.compile(r"(uploads|results)/[0-9a-f]{32}/[a-z0-9][a-z0-9_.-]*")
+SAFE_KEY = re.compile(
+    r"(uploads|results)/[0-9a-f]{32}/[a-z0-9][a-z0-9_.-]*|uploads/incoming/[0-9a-f]{32}"
+)
 # What no answer may show a client: storage keys, addresses, backend words, traces.
 LEAKS = re.compile(
     r"(uploads|results)/|\b\d{1,3}(\.\d{1,3}){3}\b|\[?[0-9a-f]{0,4}(:[0-9a-f]{0,4}){3,}|"

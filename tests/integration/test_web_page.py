@@ -18,6 +18,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
+from chalicelib.backends import Backends
+from chalicelib.settings import Settings
 from scripts.stack import LocalStack
 from tests.imagegen import rotated_jpeg
 from tests.stack_fixtures import TEST_LIMITS
@@ -189,20 +191,34 @@ def test_an_error_shows_its_code_and_message(page: Page, tmp_path: Path) -> None
     expect(page.locator("#error-message")).not_to_be_empty()
 
 
-def test_the_api_key_is_kept_and_sent(page: Page, tmp_path: Path) -> None:
+def test_the_api_key_is_kept_and_sent(page: Page, stack: LocalStack, tmp_path: Path) -> None:
+    backends = Backends.from_settings(Settings.from_env(stack.env))
+    _, key = backends.tenants.create(f"web-{os.urandom(3).hex()}", "Web page")
     photo = tmp_path / "small.jpg"
     photo.write_bytes(rotated_jpeg(200, 150))
     page.get_by_text("Advanced").click()
-    page.get_by_label("API key").fill("k-123")
+    page.get_by_label("API key").fill(key)
     page.get_by_label("API key").press("Tab")  # the change event stores it
 
     with page.expect_request(lambda r: r.url.endswith("/api/process")) as sent:
         submit(page, photo, "")
-    assert sent.value.headers.get("x-api-key") == "k-123"
+    assert sent.value.headers.get("x-api-key") == key
     expect_completed(page)
 
     page.reload()
-    expect(page.get_by_label("API key")).to_have_value("k-123")
+    expect(page.get_by_label("API key")).to_have_value(key)
+
+
+def test_an_unknown_api_key_is_explained(page: Page, tmp_path: Path) -> None:
+    photo = tmp_path / "small.jpg"
+    photo.write_bytes(rotated_jpeg(200, 150))
+    page.get_by_text("Advanced").click()
+    page.get_by_label("API key").fill("mj_00000000_not-a-key")
+    submit(page, photo, "")
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.locator("#error-code")).to_have_text("unauthorized")
+    page.get_by_label("API key").fill("")
+    page.get_by_label("API key").press("Tab")
 
 
 def test_storage_out_of_reach_is_explained(page: Page, stack: LocalStack, tmp_path: Path) -> None:

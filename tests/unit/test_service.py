@@ -10,6 +10,7 @@ import pytest
 from chalicelib import jobs
 from chalicelib.errors import (
     IdempotencyConflict,
+    ImageTooLarge,
     InvalidCallback,
     JobNotFound,
     ServiceUnavailable,
@@ -69,6 +70,15 @@ def test_a_store_that_is_down_leaves_no_image(service: JobService, world: FakeWo
         submit(service)
     assert world.objects.objects == {}
     assert world.queue.enqueued == []
+
+
+def test_a_header_over_the_image_limits_is_refused_before_anything_is_stored(
+    service: JobService, world: FakeWorld
+) -> None:
+    submission = service.validate(imagegen.png_header_bomb(), "Hi", None)
+    with pytest.raises(ImageTooLarge, match="each side must be at most"):
+        service.submit(submission, ALPHA)
+    assert world.queue.queues == {} and world.objects.objects == {}
 
 
 def test_an_idempotency_key_gives_the_same_job_and_refuses_another_request(

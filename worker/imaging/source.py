@@ -13,7 +13,7 @@ from PIL import Image, TiffImagePlugin
 
 from chalicelib.errors import CorruptImage, ImageTooLarge, UnsupportedImage
 from chalicelib.formats import BY_PILLOW_NAME, INPUT_FORMATS, sniff
-from chalicelib.image_header import gif_frames
+from chalicelib.image_header import check_dimensions, check_frames, gif_frames
 from worker.imaging.budget import DecodeCost, decode_cost, jpeg_reduction, over_budget_message
 from worker.imaging.colour import to_working_mode
 from worker.imaging.errors import DECODE_ERRORS, decoding
@@ -112,7 +112,7 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
         width, height = image.size
         if width < 1 or height < 1:
             raise CorruptImage()
-        _check_dimensions(width, height, max_pixels, max_dimension)
+        check_dimensions(width, height, max_pixels, max_dimension)
         canvas = image.size
         if fmt == "gif":
             # A later frame may reach past the logical screen; Pillow then grows the
@@ -121,8 +121,7 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
             _, extent = gif_frames(data)
             canvas = (max(width, extent[0]), max(height, extent[1]))
         frames = int(getattr(image, "n_frames", 1) or 1)
-        if frames > max_frames:
-            raise ImageTooLarge(f"The image has {frames} frames; at most {max_frames} are allowed.")
+        check_frames(frames, max_frames)
         exif, orientation = exif_facts(image, fmt, data)
         transpose = None if fmt in ORIENTED_ON_LOAD else _TRANSPOSE.get(orientation or 1)
         if transpose is not None and orientation in (5, 6, 7, 8):
@@ -164,18 +163,6 @@ def _open(data: bytes, max_pixels: int, max_dimension: int) -> Image.Image:
         raise
 
 
-def _check_dimensions(width: int, height: int, max_pixels: int, max_dimension: int) -> None:
-    if width > max_dimension or height > max_dimension:
-        raise ImageTooLarge(
-            f"The image is {width}x{height}; each side must be at most {max_dimension}."
-        )
-    if width * height > max_pixels:
-        raise ImageTooLarge(
-            f"The image is {width}x{height} ({width * height} pixels); "
-            f"at most {max_pixels} pixels are allowed."
-        )
-
-
 def _refuse_declared_size(data: bytes, max_pixels: int, max_dimension: int) -> None:
     """A HEIF/AVIF container whose codec refused to open it: refuse a declared size over
     the limits as too large (libavif stops at 16384x16384 before Pillow sees a size)."""
@@ -185,7 +172,7 @@ def _refuse_declared_size(data: bytes, max_pixels: int, max_dimension: int) -> N
     at = head.find(b"ispe")
     while at != -1 and at + 16 <= len(head):
         width, height = struct.unpack_from(">II", head, at + 8)
-        _check_dimensions(width, height, max_pixels, max_dimension)
+        check_dimensions(width, height, max_pixels, max_dimension)
         at = head.find(b"ispe", at + 4)
 
 
