@@ -12,11 +12,13 @@ from chalicelib.errors import (
     IdempotencyConflict,
     ImageTooLarge,
     InvalidCallback,
+    InvalidRequest,
     JobNotFound,
     ServiceUnavailable,
     UnsupportedImage,
     UploadAlreadyUsed,
     UploadNotFound,
+    UploadTooLarge,
 )
 from chalicelib.service import JobService
 from chalicelib.tenants import Tenant
@@ -103,7 +105,7 @@ def test_a_failed_submit_releases_its_idempotency_key(
 
 
 def test_an_upload_starts_one_job_only(service: JobService, world: FakeWorld) -> None:
-    upload = service.create_upload(ALPHA, "big.jpg", "image/jpeg", 1000)
+    upload = service.create_upload(ALPHA, "big.jpg", "image/jpeg", len(imagegen.jpeg()))
     with pytest.raises(UploadNotFound):
         service.validate_upload(ALPHA, upload["upload_id"], "x", None)
     incoming = world.objects.incoming_key(upload["upload_id"])
@@ -116,12 +118,26 @@ def test_an_upload_starts_one_job_only(service: JobService, world: FakeWorld) ->
     assert incoming not in world.objects.objects
     with pytest.raises(UploadAlreadyUsed):
         service.submit(submission, ALPHA)
+    with pytest.raises(UploadAlreadyUsed):
+        service.validate_upload(ALPHA, upload["upload_id"], "x", None)
+
+
+def test_an_upload_must_be_the_size_its_form_declared(
+    service: JobService, world: FakeWorld
+) -> None:
+    image = imagegen.jpeg()
+    for declared, error in ((len(image) + 1, InvalidRequest), (len(image) - 1, UploadTooLarge)):
+        upload = service.create_upload(ALPHA, "a.jpg", "image/jpeg", declared)
+        world.objects.put(world.objects.incoming_key(upload["upload_id"]), image, "image/jpeg")
+        with pytest.raises(error):
+            service.validate_upload(ALPHA, upload["upload_id"], "x", None)
 
 
 def test_a_reused_upload_form_cannot_change_a_job(service: JobService, world: FakeWorld) -> None:
-    upload = service.create_upload(ALPHA, "a.jpg", "image/jpeg", 1000)
+    image = imagegen.jpeg(80, 60)
+    upload = service.create_upload(ALPHA, "a.jpg", "image/jpeg", len(image))
     incoming = world.objects.incoming_key(upload["upload_id"])
-    world.objects.put(incoming, imagegen.jpeg(80, 60), "image/jpeg")
+    world.objects.put(incoming, image, "image/jpeg")
     job_id = service.submit(
         service.validate_upload(ALPHA, upload["upload_id"], "x", None), ALPHA
     ).job_id
@@ -150,7 +166,7 @@ def test_another_tenants_upload_and_job_do_not_exist(service: JobService, world:
 def test_a_non_image_upload_is_refused_from_its_bytes(
     service: JobService, world: FakeWorld
 ) -> None:
-    upload = service.create_upload(ALPHA, "x.jpg", "image/jpeg", 10)
+    upload = service.create_upload(ALPHA, "x.jpg", "image/jpeg", len(b"%PDF-1.7"))
     world.objects.put(world.objects.incoming_key(upload["upload_id"]), b"%PDF-1.7", "image/jpeg")
     with pytest.raises(UnsupportedImage):
         service.validate_upload(ALPHA, upload["upload_id"], "x", None)
