@@ -96,7 +96,7 @@ class TestPresignedUploads:
         upload = presigned_upload(client, b"\xff\xd8\xff" + b"\0" * (5 * 1024 * 1024), size=10)
         assert_error(process_upload(client, upload["upload_id"]), 413, "upload_too_large")
         short = presigned_upload(client, jpeg(200, 100), size=10**6)
-        assert_error(process_upload(client, short["upload_id"]), 422, "invalid_request")
+        assert_error(process_upload(client, short["upload_id"]), 400, "invalid_request")
 
     def test_declared_size_over_the_limit_is_413(self, client: ApiClient) -> None:
         response = client.http.post(
