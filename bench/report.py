@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +236,10 @@ def markdown(results: dict[str, Any], info: dict[str, Any], command: str) -> str
         add("")
         targets.append(("`import app` within 1.5x of `import boto3`", _x(a, b), a <= 1.5 * b))
 
+    smart = results.get("smartcrop")
+    if smart:
+        _smartcrop(smart, add, targets)
+
     add("### Targets")
     add("")
     add("| target | this run | |")
@@ -241,6 +247,81 @@ def markdown(results: dict[str, Any], info: dict[str, Any], command: str) -> str
     for name, figure, ok in targets:
         add(f"| {name} | {figure} | {_verdict(ok)} |")
     return "\n".join(lines)
+
+
+def _share(value: float) -> str:
+    return f"{math.floor(value * 100) / 100:.2f}"
+
+
+def _smartcrop(
+    smart: dict[str, Any], add: Callable[[str], None], targets: list[tuple[str, str, bool]]
+) -> None:
+    """The ``bench/smartcrop.py`` section: subjects kept, overlap with libvips, time."""
+    quality, timing = smart["quality"], smart["timing"]
+    add("### Smart crop: `gravity: auto` against `center` and libvips' attention")
+    add("")
+    add(
+        "Share of the hand-marked subject box (`tests/corpus/subjects`) inside each "
+        "window (rounded down: 0.89 is short of the 90 % that counts as kept), and the "
+        "intersection over union of our window with libvips' "
+        '`smartcrop(interesting="attention")` window (pyvips, same file).'
+    )
+    add("")
+    for shape, row in quality.items():
+        counts = row["counts"]
+        add(
+            f"**{shape}**: subject kept (>= 90 % of its box) by auto {counts['auto']}/10, "
+            f"center {counts['center']}/10, libvips {counts['libvips']}/10; "
+            f"mean IoU with libvips {row['mean_iou']:.2f}."
+        )
+        add("")
+        add("| photo | auto | center | libvips | IoU auto / libvips |")
+        add("| --- | --- | --- | --- | --- |")
+        for photo in row["photos"]:
+            kept = photo["kept"]
+            add(
+                f"| {photo['file']} | {_share(kept['auto'])} | {_share(kept['center'])} "
+                f"| {_share(kept['libvips'])} | {photo['iou']:.2f} |"
+            )
+        add("")
+        targets.append(
+            (
+                f"`auto` keeps the subject in at least 8 of 10 {shape} crops, more than center",
+                f"{counts['auto']}/10 (center {counts['center']}/10)",
+                counts["auto"] >= 8 and counts["auto"] > counts["center"],
+            )
+        )
+    add(f"Time on the {timing['source']} (best of the runs; median in the JSON):")
+    add("")
+    add("| what | time |")
+    add("| --- | --- |")
+    for group in ("one_crop", "square_and_wide_one_map", "parts"):
+        label = {
+            "one_crop": "one square crop",
+            "square_and_wide_one_map": "square + 3:1, one attention map",
+            "parts": "part",
+        }[group]
+        for what, value in timing[group].items():
+            add(f"| {label}, {what} | {_ms(value['min_ms'])} |")
+    job = timing["job"]
+    add("")
+    add(
+        "For scale, a whole `process_image` of that JPEG in the same run (ms): "
+        + ", ".join(f"{k} {v}" for k, v in job.items())
+        + "."
+    )
+    add("")
+    per_job = next(
+        (v["min_ms"] for k, v in timing["square_and_wide_one_map"].items() if "worker" in k), None
+    )
+    if per_job is not None:
+        targets.append(
+            (
+                "`auto` adds a few ms to a 12 MP job (square + 3:1 from the worker's decode)",
+                _ms(per_job),
+                per_job <= 5.0,
+            )
+        )
 
 
 def chart(results: dict[str, Any], path: Path) -> None:
