@@ -10,9 +10,11 @@ The API validates at submit time and stores the normalized form (every default
 filled in); the worker normalizes again, which leaves a normalized dict unchanged.
 
 Fits: ``contain`` scales to fit inside the box keeping the aspect ratio and never
-upscales; ``cover`` fills the box exactly and crops the centre; ``fill`` stretches
-to the box exactly. With only one of width/height the other follows the aspect
-ratio (all fits act as ``contain``), capped at 4096.
+upscales; ``cover`` fills the box exactly and crops where ``gravity`` says (the
+centre by default); ``fill`` stretches to the box exactly. With only one of
+width/height the other follows the aspect ratio (all fits act as ``contain``),
+capped at 4096. A ``gravity`` other than ``center`` is refused where nothing is
+cropped (``contain``, ``fill``, an open side) rather than ignored.
 """
 
 from __future__ import annotations
@@ -49,6 +51,25 @@ COLOR_NAMES = {
 }
 CAPTION_NAME = "captioned"
 
+# Where each compass point puts a cover crop's window, as fractions of the free room
+# on each axis (0 = flush left or top, 1 = flush right or bottom). Names as libvips
+# and sharp spell them (imgproxy's "no", "noea", ... and thumbor's halign/valign map
+# onto the same nine). The worker's geometry reads the fractions from here.
+COMPASS: dict[str, tuple[float, float]] = {
+    "center": (0.5, 0.5),
+    "north": (0.5, 0.0),
+    "northeast": (1.0, 0.0),
+    "east": (1.0, 0.5),
+    "southeast": (1.0, 1.0),
+    "south": (0.5, 1.0),
+    "southwest": (0.0, 1.0),
+    "west": (0.0, 0.5),
+    "northwest": (0.0, 0.0),
+}
+#: Every gravity a cover rendition may name: the compass, a focus point, and ``auto``.
+GRAVITIES: tuple[str, ...] = (*COMPASS, "focus", "auto")
+_CROPPING_GRAVITIES = [g for g in GRAVITIES if g != "center"]
+
 _HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
 DEFAULT_RENDITIONS: tuple[dict[str, Any], ...] = (
@@ -70,6 +91,33 @@ _QUALITY: dict[str, Any] = {
     + "; ignored for the lossless ones.",
 }
 _SIDE: dict[str, Any] = {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_DIMENSION}
+_FRACTION: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1}
+
+# The rules that tie gravity, focus and fit together, as "if ... then ..." (a "not"
+# keyword trips schemathesis' coverage phase on multipart). ``_as_invalid_options``
+# recognises a failure inside one of the "then"s and names the field to blame.
+_GRAVITY_RULES: list[dict[str, Any]] = [
+    {
+        "if": {"required": ["gravity"], "properties": {"gravity": {"const": "focus"}}},
+        "then": {"required": ["focus"], "properties": {"focus": {"type": "object"}}},
+    },
+    {
+        "if": {"required": ["focus"], "properties": {"focus": {"type": "object"}}},
+        "then": {"required": ["gravity"], "properties": {"gravity": {"const": "focus"}}},
+    },
+    {
+        # Only a cover crop of a box with both sides has a window to place.
+        "if": {"required": ["gravity"], "properties": {"gravity": {"enum": _CROPPING_GRAVITIES}}},
+        "then": {
+            "required": ["fit", "width", "height"],
+            "properties": {
+                "fit": {"const": "cover"},
+                "width": {"type": "integer"},
+                "height": {"type": "integer"},
+            },
+        },
+    },
+]
 
 # JSON Schema (draft 2020-12 / OpenAPI 3.1, also valid draft-07 for the compiled
 # validator). Every key is optional unless required; an unknown key is an error.
@@ -87,6 +135,7 @@ OPTIONS_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "required": ["name"],
                 "anyOf": [{"required": ["width"]}, {"required": ["height"]}],
+                "allOf": _GRAVITY_RULES,
                 "properties": {
                     "name": {
                         "type": "string",
@@ -101,7 +150,24 @@ OPTIONS_SCHEMA: dict[str, Any] = {
                         "enum": ["contain", "cover", "fill"],
                         "default": "contain",
                         "description": "contain: inside the box, never upscaled; cover: fills "
-                        "the box, centre crop; fill: stretched to the box.",
+                        "the box, cropped where gravity says; fill: stretched to the box.",
+                    },
+                    "gravity": {
+                        "enum": list(GRAVITIES),
+                        "default": "center",
+                        "description": "Where a cover crop's window sits: center; a compass "
+                        "point pushes it to that side or corner; focus centres it on `focus`; "
+                        "auto finds what draws the eye (edges, skin tones, saturated colour). "
+                        "Other than center only with fit cover and both width and height.",
+                    },
+                    "focus": {
+                        "type": ["object", "null"],
+                        "additionalProperties": False,
+                        "required": ["x", "y"],
+                        "properties": {"x": _FRACTION, "y": _FRACTION},
+                        "description": "With gravity focus, and only then: the point to keep "
+                        "in the crop, as fractions of the width and height from the top left, "
+                        'e.g. `{"x": 0.3, "y": 0.2}`.',
                     },
                     "format": {"enum": list(OUTPUT_NAMES), "default": "jpeg"},
                     "quality": _QUALITY,
@@ -229,6 +295,9 @@ def _as_invalid_options(exc: ValueError, document: dict[str, Any]) -> InvalidOpt
     definition = getattr(exc, "rule_definition", None)
     value = getattr(exc, "value", None)
     field = _field(path)
+    gravity_error = _gravity_error(getattr(exc, "definition", None), path, document)
+    if gravity_error is not None:
+        return gravity_error
     if rule == "additionalProperties" and isinstance(value, dict):
         known = list(getattr(exc, "definition", {}).get("properties", {}))
         unknown = sorted(str(k) for k in value if k not in known)
@@ -253,6 +322,44 @@ def _as_invalid_options(exc: ValueError, document: dict[str, Any]) -> InvalidOpt
     rule_text = str(getattr(exc, "message", "")).partition(" ")[2] or "is invalid"
     field = field or "options"
     return InvalidOptions(f"{field} {rule_text}", field=field)
+
+
+# What a failure inside one of the gravity rules' "then"s reports as its definition.
+_GRAVITY_PARTS = [
+    part for rule in _GRAVITY_RULES for part in (rule["then"], *rule["then"]["properties"].values())
+]
+
+
+def _gravity_error(definition: Any, path: list[str | int], document: Any) -> InvalidOptions | None:
+    """A broken gravity rule as the field to change, and the rule in words; else None."""
+    if not any(definition == part for part in _GRAVITY_PARTS):
+        return None
+    if len(path) < 2 or path[0] != "renditions" or not isinstance(path[1], int):
+        return None
+    rendition = document["renditions"][path[1]]
+    if not isinstance(rendition, dict):
+        return None
+    prefix = _field(path[:2])
+    gravity, focus = rendition.get("gravity"), rendition.get("focus")
+    if gravity == "focus" and not isinstance(focus, dict):
+        wrong = "is required" if focus is None else "must be an object"
+        return InvalidOptions(
+            f'{prefix}.focus {wrong} with gravity "focus": {{"x": 0..1, "y": 0..1}}',
+            field=f"{prefix}.focus",
+        )
+    if isinstance(focus, dict) and gravity != "focus":
+        return InvalidOptions(
+            f'{prefix}.focus is only for gravity "focus" (gravity is {gravity or "center"!r})',
+            field=f"{prefix}.focus",
+        )
+    fit = rendition.get("fit", "contain")
+    open_sides = [s for s in ("width", "height") if rendition.get(s) is None]
+    because = f"fit is {fit!r}" if fit != "cover" else f"no {' and no '.join(open_sides)}"
+    return InvalidOptions(
+        f"{prefix}.gravity {gravity!r} places a crop: it needs fit 'cover' and both a width "
+        f"and a height ({because})",
+        field=f"{prefix}.gravity",
+    )
 
 
 def _path(parts: list[Any], document: Any) -> list[str | int]:
@@ -282,9 +389,11 @@ def _normalize(item: dict[str, Any], path: str) -> dict[str, Any]:
     """A valid rendition or caption with whole numbers as ints, colours as ``#rrggbb``,
     the format's default quality, and no quality for a lossless format."""
     out = {key: whole_number(value) for key, value in item.items()}
-    for side in ("width", "height"):
-        if path != "caption":
-            out.setdefault(side, None)
+    if path != "caption":
+        for key in ("width", "height", "focus"):
+            out.setdefault(key, None)
+        if out["focus"] is not None:
+            out["focus"] = {axis: float(out["focus"][axis]) for axis in ("x", "y")}
     for key in ("background", "color"):
         if key in out:
             out[key] = _color(out[key])
