@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
+
+from chalicelib.options import COMPASS, GRAVITIES
+from worker.imaging.geometry import cover_size
 
 __all__ = [
     "ANALYSIS_SIDE",
@@ -18,28 +20,13 @@ __all__ = [
     "best_window",
     "cover_size",
     "crop_window",
+    "placement",
 ]
 
 # (left, top, width, height) in source pixels. Floats, like ``geometry.Plan.crop``: the
 # window keeps the target's aspect ratio exactly and is resampled with sub-pixel
-# precision; whoever reports it rounds.
+# precision; whoever reports it rounds (``geometry.pixel_window``).
 Window = tuple[float, float, float, float]
-
-# Where each compass point puts the window, as fractions of the free room on each axis
-# (0 = flush left/top, 1 = flush right/bottom). Names as libvips/sharp spell them
-# (imgproxy's "no", "noea", ... and thumbor's halign/valign map onto the same nine).
-COMPASS: dict[str, tuple[float, float]] = {
-    "center": (0.5, 0.5),
-    "north": (0.5, 0.0),
-    "northeast": (1.0, 0.0),
-    "east": (1.0, 0.5),
-    "southeast": (1.0, 1.0),
-    "south": (0.5, 1.0),
-    "southwest": (0.0, 1.0),
-    "west": (0.0, 0.5),
-    "northwest": (0.0, 0.0),
-}
-GRAVITIES: tuple[str, ...] = (*COMPASS, "focus", "auto")
 
 # Longest side of the copy the attention map is computed on. Coarse on purpose, as
 # libvips' 32x32: a box-filtered copy this small has averaged grass, gravel and
@@ -81,23 +68,6 @@ TIE = 1e-6
 _FloatArray = NDArray[np.float32]
 
 
-def cover_size(source: tuple[int, int], target: float | tuple[float, float]) -> tuple[float, float]:
-    """The largest window of ``target``'s aspect ratio inside ``source`` (width, height).
-
-    ``target`` is an aspect ratio (width / height) or a (width, height) box. The
-    arithmetic is ``geometry.plan``'s for ``cover``, so ``center`` lands on the
-    same window as today.
-    """
-    sw, sh = source
-    if sw <= 0 or sh <= 0:
-        raise ValueError(f"source size must be positive, got {source}")
-    tw, th = (target, 1.0) if isinstance(target, (int, float)) else target
-    if not (tw > 0 and th > 0 and math.isfinite(tw) and math.isfinite(th)):
-        raise ValueError(f"target must be a positive aspect ratio or size, got {target}")
-    scale = max(tw / sw, th / sh)
-    return min(float(sw), tw / scale), min(float(sh), th / scale)
-
-
 def crop_window(
     source_size: tuple[int, int],
     target: float | tuple[float, float],
@@ -124,25 +94,43 @@ def crop_window(
     exactly (in floats); for a picture already of that ratio it is the whole picture.
     """
     width, height = cover_size(source_size, target)
+    fx, fy = placement(source_size, (width, height), gravity, focus, image)
     sw, sh = source_size
+    return (sw - width) * fx, (sh - height) * fy, width, height
+
+
+def placement(
+    source_size: tuple[int, int],
+    window: tuple[float, float],
+    gravity: str,
+    focus: tuple[float, float] | None = None,
+    image: Image.Image | NDArray[np.float32] | None = None,
+) -> tuple[float, float]:
+    """Where a ``window`` (width, height) sits in ``source_size`` under ``gravity``.
+
+    The answer is what ``geometry.plan`` takes: fractions (fx, fy) of the free room on
+    each axis, 0 flush left or top, 1 flush right or bottom. ``focus`` and ``image``
+    as for ``crop_window``.
+    """
+    sw, sh = source_size
+    width, height = window
     if gravity in COMPASS:
-        fx, fy = COMPASS[gravity]
-        return (sw - width) * fx, (sh - height) * fy, width, height
+        return COMPASS[gravity]
     if gravity == "focus":
         if focus is None:
             raise ValueError("gravity 'focus' needs a focus point (x, y)")
         x, y = focus
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
             raise ValueError(f"focus must be fractions in 0..1, got {focus}")
-        left = min(max(x * sw - width / 2, 0.0), sw - width)
-        top = min(max(y * sh - height / 2, 0.0), sh - height)
-        return left, top, width, height
+        return (
+            _placement(x * sw - width / 2, sw - width),
+            _placement(y * sh - height / 2, sh - height),
+        )
     if gravity == "auto":
         if image is None or (width >= sw and height >= sh):
-            return (sw - width) / 2, (sh - height) / 2, width, height
+            return COMPASS["center"]
         interest = image if isinstance(image, np.ndarray) else attention_map(image)
-        fx, fy = best_window(interest, width / sw, height / sh)
-        return (sw - width) * fx, (sh - height) * fy, width, height
+        return best_window(interest, width / sw, height / sh)
     raise ValueError(f"unknown gravity {gravity!r}; one of {', '.join(GRAVITIES)}")
 
 
