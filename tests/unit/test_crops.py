@@ -182,8 +182,24 @@ def test_the_reported_window_of_an_uncropped_plan_is_the_whole_picture() -> None
 
 
 def test_the_reported_window_rounds_a_fractional_crop() -> None:
+    # The size rounds on its own (10.1 x 9.89 -> 10 x 10); the corner follows, inside.
     planned = Plan((10, 10), (10.4, 0.6, 20.5, 10.49), 1.0, False)
-    assert pixel_window(planned, (30, 11)) == (10, 1, 10, 9)
+    assert pixel_window(planned, (30, 11)) == (10, 1, 10, 10)
+    assert pixel_window(Plan((10, 10), (10.4, 0.6, 20.5, 10.49), 1.0, False), (30, 10)) == (
+        10,
+        0,
+        10,
+        10,
+    )
+
+
+def test_every_gravity_reports_the_same_size_for_a_box() -> None:
+    # 290 px wide to 3:1 is a 96.67 px tall window wherever it sits.
+    sizes = {
+        pixel_window(plan((290, 442), 600, 200, "cover", 4096, (0.5, fy)), (290, 442))[2:]
+        for fy in (0.0, 0.0459, 0.1, 0.37, 0.5, 0.77, 1.0)
+    }
+    assert sizes == {(290, 97)}
 
 
 # -- the crop each output reports, through process_image ---------------------------------

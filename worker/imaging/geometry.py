@@ -84,16 +84,17 @@ def plan(
 def pixel_window(plan: Plan, source: tuple[int, int]) -> tuple[int, int, int, int]:
     """``plan``'s crop as whole source pixels, ``(left, top, width, height)``, inside ``source``.
 
-    What the result reports; the resampling keeps the exact float window. Edges are
-    rounded to the nearest pixel, so a window a hair past an edge reports the edge.
+    What the result reports; the resampling keeps the exact float window. The size is
+    the window's own, rounded (so every gravity reports the same size for a box), and
+    the corner the nearest pixel that keeps it inside the picture.
     """
     sw, sh = source
     left, top, right, bottom = plan.crop
-    x0 = min(max(round(left), 0), sw - 1)
-    y0 = min(max(round(top), 0), sh - 1)
-    x1 = min(max(round(right), x0 + 1), sw)
-    y1 = min(max(round(bottom), y0 + 1), sh)
-    return x0, y0, x1 - x0, y1 - y0
+    width = min(max(round(right - left), 1), sw)
+    height = min(max(round(bottom - top), 1), sh)
+    x = min(max(round(left), 0), sw - width)
+    y = min(max(round(top), 0), sh - height)
+    return x, y, width, height
 
 
 def _scaled(source: tuple[int, int], scale: float) -> tuple[int, int]:
