@@ -68,7 +68,6 @@ COMPASS: dict[str, tuple[float, float]] = {
 }
 #: Every gravity a cover rendition may name: the compass, a focus point, and ``auto``.
 GRAVITIES: tuple[str, ...] = (*COMPASS, "focus", "auto")
-_CROPPING_GRAVITIES = [g for g in GRAVITIES if g != "center"]
 
 _HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
@@ -93,29 +92,38 @@ _QUALITY: dict[str, Any] = {
 _SIDE: dict[str, Any] = {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_DIMENSION}
 _FRACTION: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1}
 
-# The rules that tie gravity, focus and fit together, as "if ... then ..." (a "not"
-# keyword trips schemathesis' coverage phase on multipart). ``_as_invalid_options``
-# recognises a failure inside one of the "then"s and names the field to blame.
+# The rules that tie gravity, focus and fit together, each an "anyOf" of the allowed
+# shapes (an "if"/"then" or a "not" beside multipart binary trips schemathesis'
+# coverage phase). ``_as_invalid_options`` recognises a broken one and names the field.
 _GRAVITY_RULES: list[dict[str, Any]] = [
     {
-        "if": {"required": ["gravity"], "properties": {"gravity": {"const": "focus"}}},
-        "then": {"required": ["focus"], "properties": {"focus": {"type": "object"}}},
-    },
-    {
-        "if": {"required": ["focus"], "properties": {"focus": {"type": "object"}}},
-        "then": {"required": ["gravity"], "properties": {"gravity": {"const": "focus"}}},
-    },
-    {
-        # Only a cover crop of a box with both sides has a window to place.
-        "if": {"required": ["gravity"], "properties": {"gravity": {"enum": _CROPPING_GRAVITIES}}},
-        "then": {
-            "required": ["fit", "width", "height"],
-            "properties": {
-                "fit": {"const": "cover"},
-                "width": {"type": "integer"},
-                "height": {"type": "integer"},
+        # focus goes with gravity "focus", and only with it.
+        "anyOf": [
+            {
+                "required": ["gravity", "focus"],
+                "properties": {"gravity": {"const": "focus"}, "focus": {"type": "object"}},
             },
-        },
+            {
+                "properties": {
+                    "gravity": {"enum": [g for g in GRAVITIES if g != "focus"]},
+                    "focus": {"type": "null"},
+                }
+            },
+        ]
+    },
+    {
+        # A gravity other than center places a crop: only a cover box with both sides has one.
+        "anyOf": [
+            {"properties": {"gravity": {"const": "center"}}},
+            {
+                "required": ["fit", "width", "height"],
+                "properties": {
+                    "fit": {"const": "cover"},
+                    "width": {"type": "integer"},
+                    "height": {"type": "integer"},
+                },
+            },
+        ]
     },
 ]
 
@@ -295,7 +303,7 @@ def _as_invalid_options(exc: ValueError, document: dict[str, Any]) -> InvalidOpt
     definition = getattr(exc, "rule_definition", None)
     value = getattr(exc, "value", None)
     field = _field(path)
-    gravity_error = _gravity_error(getattr(exc, "definition", None), path, document)
+    gravity_error = _gravity_error(exc, path, document)
     if gravity_error is not None:
         return gravity_error
     if rule == "additionalProperties" and isinstance(value, dict):
@@ -324,21 +332,31 @@ def _as_invalid_options(exc: ValueError, document: dict[str, Any]) -> InvalidOpt
     return InvalidOptions(f"{field} {rule_text}", field=field)
 
 
-# What a failure inside one of the gravity rules' "then"s reports as its definition.
-_GRAVITY_PARTS = [
-    part for rule in _GRAVITY_RULES for part in (rule["then"], *rule["then"]["properties"].values())
-]
+@functools.cache
+def _validator_without_gravity_rules() -> Callable[[Any], Any]:
+    """The renditions' schema without the gravity rules: what a rendition that breaks one
+    is checked against first, so that a plainly wrong value is named as such."""
+    import fastjsonschema
+
+    item = dict(OPTIONS_SCHEMA["properties"]["renditions"]["items"])
+    del item["allOf"]
+    schema = {"type": "object", "properties": {"renditions": {"type": "array", "items": item}}}
+    validate: Callable[[Any], Any] = fastjsonschema.compile(schema)
+    return validate
 
 
-def _gravity_error(definition: Any, path: list[str | int], document: Any) -> InvalidOptions | None:
+def _gravity_error(exc: ValueError, path: list[str | int], document: Any) -> InvalidOptions | None:
     """A broken gravity rule as the field to change, and the rule in words; else None."""
-    if not any(definition == part for part in _GRAVITY_PARTS):
+    rules = [rule["anyOf"] for rule in _GRAVITY_RULES]
+    if getattr(exc, "rule", "") != "anyOf" or getattr(exc, "rule_definition", None) not in rules:
         return None
-    if len(path) < 2 or path[0] != "renditions" or not isinstance(path[1], int):
-        return None
+    from fastjsonschema import JsonSchemaValueException
+
+    try:
+        _validator_without_gravity_rules()(copy.deepcopy({"renditions": document["renditions"]}))
+    except JsonSchemaValueException as plain:
+        return _as_invalid_options(plain, document)  # e.g. an unknown gravity, fit or side
     rendition = document["renditions"][path[1]]
-    if not isinstance(rendition, dict):
-        return None
     prefix = _field(path[:2])
     gravity, focus = rendition.get("gravity"), rendition.get("focus")
     if gravity == "focus" and not isinstance(focus, dict):
@@ -347,7 +365,7 @@ def _gravity_error(definition: Any, path: list[str | int], document: Any) -> Inv
             f'{prefix}.focus {wrong} with gravity "focus": {{"x": 0..1, "y": 0..1}}',
             field=f"{prefix}.focus",
         )
-    if isinstance(focus, dict) and gravity != "focus":
+    if focus is not None and gravity != "focus":
         return InvalidOptions(
             f'{prefix}.focus is only for gravity "focus" (gravity is {gravity or "center"!r})',
             field=f"{prefix}.focus",
