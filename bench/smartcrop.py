@@ -7,14 +7,13 @@ Two parts, in one process:
   window, by ``center`` and by libvips' ``smartcrop(interesting="attention")``
   (through pyvips, same stored file), and the intersection over union of our
   window with libvips'.
-- Time, on the benchmark's 12 MP JPEG (``bench/images.py``): ``crop_window(...,
-  "auto", image=...)`` fed each image a 12 MP job can have at hand: the fully
-  decoded 12 MP picture (the small copy is made from it, which is most of the
-  cost), the worker's own decode (JPEG DCT-scaled to 2000x1500 for the default
-  renditions), the 1280 px preview, the 64 px copy the facts are computed on; the
-  attention map and the window search alone; libvips' smartcrop on the same
-  decoded 12 MP picture in memory; and, for scale, a whole ``process_image`` of
-  that JPEG with its stage times.
+- Time, on the benchmark's 12 MP JPEG (``bench/images.py``): what ``auto`` adds to a
+  job, through ``process_image`` (the default renditions plus a 512x512 cover
+  rendition, ``gravity: auto`` against ``center``, runs interleaved), with the
+  ``attention`` stage's own time; then the parts: one window from the fully decoded
+  12 MP picture and from the worker's own decode (JPEG DCT-scaled to 2000x1500),
+  making the 40 px copy, the map, one window search; and libvips' smartcrop on the
+  same decoded 12 MP picture in memory.
 
 Run: ``.venv/bin/python -m bench.smartcrop [--quick]`` (``make bench`` runs it too).
 """
@@ -117,26 +116,17 @@ def timing(quick: bool) -> dict[str, Any]:
     full.load()
     size = full.size
     draft = Image.open(io.BytesIO(data))
-    # What process_image decodes for the default renditions (JPEG DCT scaling to 1/2).
+    # What process_image decodes for the job below (JPEG DCT scaling to 1/2).
     draft.draft("RGB", (size[0] // 2, size[1] // 2))
     draft.load()
-    preview = full.resize((1280, 960), Image.Resampling.LANCZOS)
-    facts = full.resize((64, 48), Image.Resampling.BOX)
     square = cover_size(size, 1.0)
     analysis = (ANALYSIS_SIDE, round(ANALYSIS_SIDE * size[1] / size[0]))
 
     def auto(image: Image.Image) -> Callable[[], object]:
         return lambda: crop_window(size, 1.0, "auto", image=image)
 
-    def auto_job(image: Image.Image) -> Callable[[], object]:
-        # What a job with a square and a 3:1 rendition does: one map, two searches.
-        def both() -> object:
-            interest = attention_map(image)
-            return [crop_window(size, a, "auto", image=interest) for a in (1.0, 3.0)]
-
-        return both
-
-    small_map = attention_map(facts)
+    small = draft.resize(analysis, Image.Resampling.BOX, reducing_gap=2.0)
+    small_map = attention_map(small)
     array = np.asarray(full)
     vips_full = pyvips.Image.new_from_memory(array.tobytes(), size[0], size[1], 3, "uchar")
     pyvips.cache_set_max(0)
@@ -147,54 +137,82 @@ def timing(quick: bool) -> dict[str, Any]:
     worker_decode = f"the worker's decode ({draft.width}x{draft.height})"
     return {
         "source": f"{images.get('jpeg12').label}, {len(data) / 1e6:.1f} MB",
+        "job": _job(data, 6 if quick else 20),
         "one_crop": {
             "from the decoded 12 MP image": _best(auto(full), repeat),
             f"from {worker_decode}": _best(auto(draft), repeat),
-            "from the 1280 px preview": _best(auto(preview), repeat),
-            "from the 64 px facts image": _best(auto(facts), repeat),
             "libvips smartcrop (attention), 12 MP in memory": _best(vips, max(3, repeat // 4)),
         },
-        "square_and_wide_one_map": {
-            f"from {worker_decode}": _best(auto_job(draft), repeat),
-            "from the 64 px facts image": _best(auto_job(facts), repeat),
-        },
         "parts": {
-            "small copy from the 12 MP image": _best(
-                lambda: full.resize(analysis, Image.Resampling.BOX, reducing_gap=2.0), repeat
-            ),
-            f"small copy from {worker_decode}": _best(
+            f"40 px copy from {worker_decode}": _best(
                 lambda: draft.resize(analysis, Image.Resampling.BOX, reducing_gap=2.0), repeat
             ),
-            f"attention map of a {ANALYSIS_SIDE} px copy": _best(
-                lambda: attention_map(facts), repeat
+            "40 px copy from the 12 MP image": _best(
+                lambda: full.resize(analysis, Image.Resampling.BOX, reducing_gap=2.0), repeat
             ),
+            "attention map of the 40 px copy": _best(lambda: attention_map(small), repeat),
             "window search (one crop)": _best(lambda: best_window(small_map, 0.75, 1.0), repeat),
         },
-        "job": _job(data, 3 if quick else 8),
     }
 
 
+# The job the time is measured on: the default renditions (thumbnail 512, preview
+# 1280) and a 512x512 avatar, cropped by ``gravity``; no text.
+JOB_RENDITIONS: tuple[dict[str, Any], ...] = (
+    {"name": "thumbnail", "width": 512, "height": 512},
+    {"name": "preview", "width": 1280, "height": 1280},
+    {"name": "square", "width": 512, "height": 512, "fit": "cover"},
+)
+
+
 def _job(data: bytes, repeat: int) -> dict[str, Any]:
-    """A whole 12 MP ``process_image`` (default options, no text), best run's stages."""
+    """Whole 12 MP ``process_image`` runs, ``gravity: auto`` and ``center`` interleaved (so a
+    burst of other work on the machine falls on both): the stage times of the best run of
+    each, the attention stage's best and median, and the difference of the best totals."""
     from worker.imaging import ImageLimits, process_image
 
     limits = ImageLimits(max_pixels=100_000_000, max_dimension=20_000, max_frames=200)
-    runs: list[dict[str, float]] = []
-    for _ in range(repeat + 1):
-        stages: dict[str, float] = {}
+    options = {
+        gravity: {"renditions": [{**r, "gravity": gravity} for r in JOB_RENDITIONS]}
+        for gravity in ("center", "auto")
+    }
+    options["center"]["renditions"][2]["gravity"] = "center"
+    for rendition in options["auto"]["renditions"][:2]:
+        rendition["gravity"] = "center"  # contain renditions take only center
+    runs: dict[str, list[dict[str, float]]] = {"center": [], "auto": []}
+    crops: dict[str, list[int]] = {}
+    for index in range(repeat + 1):
+        for gravity in ("center", "auto") if index % 2 else ("auto", "center"):
+            stages: dict[str, float] = {}
 
-        @contextlib.contextmanager
-        def stage(name: str, stages: dict[str, float] = stages) -> Iterator[None]:
+            @contextlib.contextmanager
+            def stage(name: str, stages: dict[str, float] = stages) -> Iterator[None]:
+                started = time.perf_counter()
+                yield
+                stages[name] = (time.perf_counter() - started) * 1000
+
             started = time.perf_counter()
-            yield
-            stages[name] = (time.perf_counter() - started) * 1000
-
-        started = time.perf_counter()
-        process_image(data, "", None, limits, stage)
-        stages["total"] = (time.perf_counter() - started) * 1000
-        runs.append(stages)
-    best = min(runs[1:], key=lambda s: s["total"])
-    return {name: round(ms, 1) for name, ms in best.items()}
+            report = process_image(data, "", options[gravity], limits, stage)
+            stages["total"] = (time.perf_counter() - started) * 1000
+            crops[gravity] = list(report.outputs[2].crop)
+            if index:  # the first round warms caches and imports
+                runs[gravity].append(stages)
+    best = {g: min(r, key=lambda s: s["total"]) for g, r in runs.items()}
+    attention = [s["attention"] for s in runs["auto"]]
+    return {
+        "renditions": [dict(r) for r in JOB_RENDITIONS],
+        "runs": repeat,
+        "best": {g: {k: round(v, 2) for k, v in s.items()} for g, s in best.items()},
+        "median_total_ms": {
+            g: round(statistics.median(s["total"] for s in r), 2) for g, r in runs.items()
+        },
+        "attention_ms": {
+            "min_ms": round(min(attention), 2),
+            "median_ms": round(statistics.median(attention), 2),
+        },
+        "added_ms": round(best["auto"]["total"] - best["center"]["total"], 2),
+        "crop": crops,
+    }
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -220,19 +238,25 @@ def _print(result: dict[str, Any]) -> None:
                 flush=True,
             )
     timing = result["timing"]
-    print(f"time on {timing['source']} (best / median of the runs):", flush=True)
-    for title, key in (
-        ("one square crop", "one_crop"),
-        ("square + 3:1 from one attention map", "square_and_wide_one_map"),
-        ("parts", "parts"),
-    ):
-        print(f"  {title}:", flush=True)
+    job = timing["job"]
+    print(f"time on {timing['source']}:", flush=True)
+    print(
+        f"  a job (thumbnail, preview, 512x512 cover), {job['runs']} runs each: best total "
+        f"auto {job['best']['auto']['total']:.1f} ms, center {job['best']['center']['total']:.1f}"
+        f" ms (added {job['added_ms']:+.1f} ms; medians {job['median_total_ms']['auto']:.1f} / "
+        f"{job['median_total_ms']['center']:.1f}); attention stage best "
+        f"{job['attention_ms']['min_ms']:.2f} ms, median {job['attention_ms']['median_ms']:.2f} ms",
+        flush=True,
+    )
+    for gravity in ("auto", "center"):
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in job["best"][gravity].items())
+        print(f"   best {gravity} run (ms): {stages}; crop {job['crop'][gravity]}", flush=True)
+    for title, key in (("one square crop", "one_crop"), ("parts", "parts")):
+        print(f"  {title} (best / median):", flush=True)
         for label, value in timing[key].items():
             print(
                 f"   {label:52} {value['min_ms']:6.2f} / {value['median_ms']:6.2f} ms", flush=True
             )
-    job = ", ".join(f"{k} {v}" for k, v in timing["job"].items())
-    print(f"   a whole 12 MP process_image, best run (ms): {job}", flush=True)
 
 
 def main() -> None:
