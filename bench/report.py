@@ -295,13 +295,13 @@ def _smartcrop(
     best = job["best"]
     attention = job["attention_ms"]
     add(
-        f"What `auto` adds to a 12 MP job ({timing['source']}; the default renditions and "
-        f"a 512x512 cover rendition through `process_image`, `auto` and `center` interleaved, "
-        f"{job['runs']} runs each): the `attention` stage takes {_ms(attention['min_ms'])} "
-        f"(median {_ms(attention['median_ms'])}); the best totals are {_ms(best['auto']['total'])} "
-        f"with `auto` and {_ms(best['center']['total'])} with `center` "
-        f"({job['added_ms']:+.1f} ms; medians {_ms(job['median_total_ms']['auto'])} and "
-        f"{_ms(job['median_total_ms']['center'])})."
+        f"What `auto` adds to a 12 MP job: `process_image` on the {timing['source']}, with "
+        f"the default renditions and a 512x512 cover rendition, `gravity: auto` and `center` "
+        f"interleaved, {job['runs']} runs each. The `attention` stage takes "
+        f"{_ms(attention['min_ms'])} (median {_ms(attention['median_ms'])}); the best totals "
+        f"are {_ms(best['auto']['total'])} with `auto` and {_ms(best['center']['total'])} "
+        f"with `center` ({job['added_ms']:+.1f} ms; medians {_ms(job['median_total_ms']['auto'])}"
+        f" and {_ms(job['median_total_ms']['center'])})."
     )
     add("")
     add("| stage (ms, best run) | " + " | ".join(best["auto"]) + " |")
@@ -309,7 +309,9 @@ def _smartcrop(
     for gravity in ("auto", "center"):
         add(
             f"| {gravity} | "
-            + " | ".join(str(best[gravity].get(k, "")) for k in best["auto"])
+            + " | ".join(
+                f"{best[gravity][k]:.1f}" if k in best[gravity] else "" for k in best["auto"]
+            )
             + " |"
         )
     add("")
