@@ -14,6 +14,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageSequence
 
 from chalicelib.errors import ImageTooLarge
@@ -169,7 +171,9 @@ def plan_outputs(source: Source, opts: dict[str, Any], with_caption: bool) -> li
 
 
 def plan_rendition(
-    upright: tuple[int, int], rendition: dict[str, Any], interest: Any = None
+    upright: tuple[int, int],
+    rendition: dict[str, Any],
+    interest: NDArray[np.float32] | None = None,
 ) -> Plan:
     """A rendition's plan, its crop placed by its gravity.
 
