@@ -34,9 +34,10 @@ def _error(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
 
+_PIXELS = {"type": "integer", "minimum": 0}
 OUTPUT = {
     "type": "object",
-    "required": ["name", "url", "width", "height", "format", "bytes"],
+    "required": ["name", "url", "width", "height", "format", "bytes", "crop"],
     "properties": {
         "name": {"type": "string"},
         "url": {"type": "string", "description": "A presigned GET URL; it expires."},
@@ -44,6 +45,21 @@ OUTPUT = {
         "height": {"type": "integer", "minimum": 1},
         "format": {"type": "string", "enum": list(OUTPUT_NAMES)},
         "bytes": {"type": "integer", "minimum": 0},
+        "crop": {
+            "type": "object",
+            "required": ["left", "top", "width", "height"],
+            "additionalProperties": False,
+            "properties": {
+                "left": _PIXELS,
+                "top": _PIXELS,
+                "width": {"type": "integer", "minimum": 1},
+                "height": {"type": "integer", "minimum": 1},
+            },
+            "description": "The region of the source this output shows, in pixels of the "
+            "upright source (`image.width` x `image.height`): the window a cover rendition "
+            "kept (where its gravity put it), the whole picture for contain, fill and the "
+            "captioned image.",
+        },
     },
 }
 

@@ -10,9 +10,11 @@ The API validates at submit time and stores the normalized form (every default
 filled in); the worker normalizes again, which leaves a normalized dict unchanged.
 
 Fits: ``contain`` scales to fit inside the box keeping the aspect ratio and never
-upscales; ``cover`` fills the box exactly and crops the centre; ``fill`` stretches
-to the box exactly. With only one of width/height the other follows the aspect
-ratio (all fits act as ``contain``), capped at 4096.
+upscales; ``cover`` fills the box exactly and crops where ``gravity`` says (the
+centre by default); ``fill`` stretches to the box exactly. With only one of
+width/height the other follows the aspect ratio (all fits act as ``contain``),
+capped at 4096. A ``gravity`` other than ``center`` is refused where nothing is
+cropped (``contain``, ``fill``, an open side) rather than ignored.
 """
 
 from __future__ import annotations
@@ -49,6 +51,24 @@ COLOR_NAMES = {
 }
 CAPTION_NAME = "captioned"
 
+# Where each compass point puts a cover crop's window, as fractions of the free room
+# on each axis (0 = flush left or top, 1 = flush right or bottom). Names as libvips
+# and sharp spell them (imgproxy's "no", "noea", ... and thumbor's halign/valign map
+# onto the same nine). The worker's geometry reads the fractions from here.
+COMPASS: dict[str, tuple[float, float]] = {
+    "center": (0.5, 0.5),
+    "north": (0.5, 0.0),
+    "northeast": (1.0, 0.0),
+    "east": (1.0, 0.5),
+    "southeast": (1.0, 1.0),
+    "south": (0.5, 1.0),
+    "southwest": (0.0, 1.0),
+    "west": (0.0, 0.5),
+    "northwest": (0.0, 0.0),
+}
+#: Every gravity a cover rendition may name: the compass, a focus point, and ``auto``.
+GRAVITIES: tuple[str, ...] = (*COMPASS, "focus", "auto")
+
 _HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
 DEFAULT_RENDITIONS: tuple[dict[str, Any], ...] = (
@@ -70,6 +90,42 @@ _QUALITY: dict[str, Any] = {
     + "; ignored for the lossless ones.",
 }
 _SIDE: dict[str, Any] = {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_DIMENSION}
+_FRACTION: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1}
+
+# The rules that tie gravity, focus and fit together, each an "anyOf" of the allowed
+# shapes (an "if"/"then" or a "not" beside multipart binary trips schemathesis'
+# coverage phase). ``_as_invalid_options`` recognises a broken one and names the field.
+_GRAVITY_RULES: list[dict[str, Any]] = [
+    {
+        # focus goes with gravity "focus", and only with it.
+        "anyOf": [
+            {
+                "required": ["gravity", "focus"],
+                "properties": {"gravity": {"const": "focus"}, "focus": {"type": "object"}},
+            },
+            {
+                "properties": {
+                    "gravity": {"enum": [g for g in GRAVITIES if g != "focus"]},
+                    "focus": {"type": "null"},
+                }
+            },
+        ]
+    },
+    {
+        # A gravity other than center places a crop: only a cover box with both sides has one.
+        "anyOf": [
+            {"properties": {"gravity": {"const": "center"}}},
+            {
+                "required": ["fit", "width", "height"],
+                "properties": {
+                    "fit": {"const": "cover"},
+                    "width": {"type": "integer"},
+                    "height": {"type": "integer"},
+                },
+            },
+        ]
+    },
+]
 
 # JSON Schema (draft 2020-12 / OpenAPI 3.1, also valid draft-07 for the compiled
 # validator). Every key is optional unless required; an unknown key is an error.
@@ -87,6 +143,7 @@ OPTIONS_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "required": ["name"],
                 "anyOf": [{"required": ["width"]}, {"required": ["height"]}],
+                "allOf": _GRAVITY_RULES,
                 "properties": {
                     "name": {
                         "type": "string",
@@ -101,7 +158,24 @@ OPTIONS_SCHEMA: dict[str, Any] = {
                         "enum": ["contain", "cover", "fill"],
                         "default": "contain",
                         "description": "contain: inside the box, never upscaled; cover: fills "
-                        "the box, centre crop; fill: stretched to the box.",
+                        "the box, cropped where gravity says; fill: stretched to the box.",
+                    },
+                    "gravity": {
+                        "enum": list(GRAVITIES),
+                        "default": "center",
+                        "description": "Where a cover crop's window sits: center; a compass "
+                        "point pushes it to that side or corner; focus centres it on `focus`; "
+                        "auto finds what draws the eye (edges, skin tones, saturated colour). "
+                        "Other than center only with fit cover and both width and height.",
+                    },
+                    "focus": {
+                        "type": ["object", "null"],
+                        "additionalProperties": False,
+                        "required": ["x", "y"],
+                        "properties": {"x": _FRACTION, "y": _FRACTION},
+                        "description": "With gravity focus, and only then: the point to keep "
+                        "in the crop, as fractions of the width and height from the top left, "
+                        'e.g. `{"x": 0.3, "y": 0.2}`.',
                     },
                     "format": {"enum": list(OUTPUT_NAMES), "default": "jpeg"},
                     "quality": _QUALITY,
@@ -229,6 +303,9 @@ def _as_invalid_options(exc: ValueError, document: dict[str, Any]) -> InvalidOpt
     definition = getattr(exc, "rule_definition", None)
     value = getattr(exc, "value", None)
     field = _field(path)
+    gravity_error = _gravity_error(exc, path, document)
+    if gravity_error is not None:
+        return gravity_error
     if rule == "additionalProperties" and isinstance(value, dict):
         known = list(getattr(exc, "definition", {}).get("properties", {}))
         unknown = sorted(str(k) for k in value if k not in known)
@@ -253,6 +330,54 @@ def _as_invalid_options(exc: ValueError, document: dict[str, Any]) -> InvalidOpt
     rule_text = str(getattr(exc, "message", "")).partition(" ")[2] or "is invalid"
     field = field or "options"
     return InvalidOptions(f"{field} {rule_text}", field=field)
+
+
+@functools.cache
+def _validator_without_gravity_rules() -> Callable[[Any], Any]:
+    """The renditions' schema without the gravity rules: what a rendition that breaks one
+    is checked against first, so that a plainly wrong value is named as such."""
+    import fastjsonschema
+
+    item = dict(OPTIONS_SCHEMA["properties"]["renditions"]["items"])
+    del item["allOf"]
+    schema = {"type": "object", "properties": {"renditions": {"type": "array", "items": item}}}
+    validate: Callable[[Any], Any] = fastjsonschema.compile(schema)
+    return validate
+
+
+def _gravity_error(exc: ValueError, path: list[str | int], document: Any) -> InvalidOptions | None:
+    """A broken gravity rule as the field to change, and the rule in words; else None."""
+    rules = [rule["anyOf"] for rule in _GRAVITY_RULES]
+    if getattr(exc, "rule", "") != "anyOf" or getattr(exc, "rule_definition", None) not in rules:
+        return None
+    from fastjsonschema import JsonSchemaValueException
+
+    try:
+        _validator_without_gravity_rules()(copy.deepcopy({"renditions": document["renditions"]}))
+    except JsonSchemaValueException as plain:
+        return _as_invalid_options(plain, document)  # e.g. an unknown gravity, fit or side
+    rendition = document["renditions"][path[1]]
+    prefix = _field(path[:2])
+    gravity, focus = rendition.get("gravity"), rendition.get("focus")
+    if gravity == "focus" and not isinstance(focus, dict):
+        wrong = "is required" if focus is None else "must be an object"
+        return InvalidOptions(
+            f'{prefix}.focus {wrong} with gravity "focus": {{"x": 0..1, "y": 0..1}}',
+            field=f"{prefix}.focus",
+        )
+    if focus is not None and gravity != "focus":
+        return InvalidOptions(
+            f'{prefix}.focus is only for gravity "focus" (gravity is {gravity or "center"!r})',
+            field=f"{prefix}.focus",
+        )
+    fit = rendition.get("fit", "contain")
+    open_sides = [s for s in ("width", "height") if rendition.get(s) is None]
+    because = f"fit is {fit!r}" if fit != "cover" else f"no {' and no '.join(open_sides)}"
+    return InvalidOptions(
+        f"{prefix}.gravity {gravity!r} places a crop: it needs fit 'cover' and both a width "
+        f"and a height ({because})",
+        field=f"{prefix}.gravity",
+    )
 
 
 def _path(parts: list[Any], document: Any) -> list[str | int]:
@@ -282,9 +407,11 @@ def _normalize(item: dict[str, Any], path: str) -> dict[str, Any]:
     """A valid rendition or caption with whole numbers as ints, colours as ``#rrggbb``,
     the format's default quality, and no quality for a lossless format."""
     out = {key: whole_number(value) for key, value in item.items()}
-    for side in ("width", "height"):
-        if path != "caption":
-            out.setdefault(side, None)
+    if path != "caption":
+        for key in ("width", "height", "focus"):
+            out.setdefault(key, None)
+        if out["focus"] is not None:
+            out["focus"] = {axis: float(out["focus"][axis]) for axis in ("x", "y")}
     for key in ("background", "color"):
         if key in out:
             out[key] = _color(out[key])

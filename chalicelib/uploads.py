@@ -80,7 +80,7 @@ class UploadRegistry:
             tenant_id,
             str(record["content_type"]),
             int(record["size"]),
-            record.get("job_id") or None,
+            str(record.get("job_id") or "") or None,
         )
 
     def claim(self, upload_id: str, tenant_id: str, job_id: str) -> bool:

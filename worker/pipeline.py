@@ -83,6 +83,7 @@ def run_job(ctx: Backends, job: Job, deadline: Deadline | None = None) -> dict[s
                     "height": output.height,
                     "format": output.format,
                     "bytes": len(output.data),
+                    "crop": dict(zip(("left", "top", "width", "height"), output.crop, strict=True)),
                 }
             )
     timer.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 1)

@@ -118,3 +118,50 @@ def test_peer_corpus_files_through_the_live_api(client: ApiClient) -> None:
         else:
             assert body["error"]["code"] == code, (name, body)
     assert "WebP" in body["error"]["message"]
+
+
+def test_gravity_auto_crops_around_the_subject_and_the_status_tells_where(
+    client: ApiClient, s3, bucket: str
+) -> None:
+    """The walker of tests/corpus/subjects: a man's head at the top of a tall picture,
+    which a centred 3:1 banner cuts off entirely; `auto` keeps it, and the status
+    answer (and result.json) say which window of the source each output shows."""
+    from tests.subjects import KEEP, kept_share, load_subjects
+
+    walker = next(s for s in load_subjects() if s.file == "walker.jpg")
+    options = {
+        "renditions": [
+            {"name": "banner", "width": 600, "height": 200, "fit": "cover", "gravity": "auto"},
+            {"name": "middle", "width": 600, "height": 200, "fit": "cover"},
+            {"name": "small", "width": 100, "height": 100},
+        ]
+    }
+    response = client.submit(walker.path.read_bytes(), "", options=options)
+    assert response.status_code == 202, response.text
+    body = client.wait(response.json()["job_id"])
+    assert body["status"] == "completed", body
+    result = body["result"]
+    width, height = result["image"]["width"], result["image"]["height"]
+    crops = {o["name"]: o["crop"] for o in result["outputs"]}
+    assert crops["small"] == {"left": 0, "top": 0, "width": width, "height": height}
+    banner, middle = crops["banner"], crops["middle"]
+    assert banner["width"] == middle["width"] == width
+    assert banner["height"] == middle["height"] == round(width / 3)
+    window = (banner["left"], banner["top"], banner["width"], banner["height"])
+    assert kept_share(window, walker.box) >= KEEP
+    centred = (middle["left"], middle["top"], middle["width"], middle["height"])
+    assert kept_share(centred, walker.box) < KEEP
+    assert "attention" in result["timings_ms"]
+
+    stored = json.loads(
+        s3.get_object(Bucket=bucket, Key=f"results/{body['job_id']}/result.json")["Body"].read()
+    )
+    assert [o["crop"] for o in stored["outputs"]] == [o["crop"] for o in result["outputs"]]
+
+    refused = client.submit(
+        walker.path.read_bytes(),
+        "",
+        options={"renditions": [{"name": "a", "width": 99, "height": 99, "gravity": "auto"}]},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "renditions[0].gravity"

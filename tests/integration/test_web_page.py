@@ -7,15 +7,17 @@ and fail under CI (``CI`` set), naming the install command.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from chalicelib.backends import Backends
@@ -231,3 +233,113 @@ def test_storage_out_of_reach_is_explained(page: Page, stack: LocalStack, tmp_pa
     expect(page.get_by_role("alert")).to_be_visible()
     expect(page.locator("#error-code")).to_have_text("upload_not_found")
     expect(page.locator("#error-hint")).to_contain_text("CORS")
+
+
+def busy_patch_jpeg(path: Path, size: tuple[int, int], spot: tuple[int, int]) -> Path:
+    """A calm grey picture with one busy, skin-toned patch: what `auto` should keep."""
+    image = Image.new("RGB", size, (128, 128, 128))
+    draw = ImageDraw.Draw(image)
+    r = min(size) // 10
+    x, y = spot
+    draw.ellipse((x - r, y - r, x + r, y + r), fill=(224, 172, 140))
+    for i in range(-r, r, max(2, r // 6)):
+        draw.line((x + i, y - r, x + i, y + r), fill=(40, 30, 20), width=1)
+    image.save(path, "JPEG", quality=92)
+    return path
+
+
+def record_sent_options(page: Page) -> None:
+    """Keep the ``options`` field of the next form the page sends (Chromium does not
+    hand a multipart body holding a file to Playwright's request events)."""
+    page.evaluate(
+        """() => {
+        const send = XMLHttpRequest.prototype.send;
+        XMLHttpRequest.prototype.send = function (body) {
+          if (body instanceof FormData) window.sentOptions = body.get("options");
+          return send.call(this, body);
+        };
+      }"""
+    )
+
+
+def sent_options(page: Page) -> dict[str, Any]:
+    text = page.evaluate("() => window.sentOptions")
+    assert isinstance(text, str), text
+    return dict(json.loads(text))
+
+
+def test_a_crop_gravity_is_written_into_the_options_and_each_crop_is_shown(
+    page: Page, tmp_path: Path
+) -> None:
+    photo = busy_patch_jpeg(tmp_path / "patch.jpg", (900, 300), (800, 150))
+    page.get_by_text("Advanced").click()
+    page.get_by_label("Crop gravity").select_option("auto")
+    expect(page.locator("#gravity-sent")).to_contain_text('"gravity":"auto"')
+    expect(page.get_by_label("Focus x")).to_be_hidden()
+
+    record_sent_options(page)
+    submit(page, photo, "")
+    expect_completed(page)
+    renditions = {r["name"]: r for r in sent_options(page)["renditions"]}
+    assert set(renditions) == {"preview", "square", "banner"}
+    assert renditions["square"]["gravity"] == renditions["banner"]["gravity"] == "auto"
+    assert "gravity" not in renditions["preview"]  # contain: nothing to place
+    square = page.locator("#outputs figure").filter(has_text="square")
+    expect(square).to_contain_text("512×512")
+    # 300x300 of the 900x300 source, over on the right where the patch is.
+    expect(square.locator(".crop")).to_have_text(re.compile(r"^crop (\d+),0 300×300$"))
+    left = int(re.findall(r"crop (\d+),", square.locator(".crop").inner_text())[0])
+    assert left <= 770 and left + 300 >= 830  # the patch: 770..830
+    expect(
+        page.locator("#outputs figure").filter(has_text="preview").locator(".crop")
+    ).to_have_count(0)
+
+
+def test_a_click_on_the_preview_sets_the_focus_point(page: Page, tmp_path: Path) -> None:
+    photo = busy_patch_jpeg(tmp_path / "patch.jpg", (600, 400), (100, 100))
+    page.get_by_label(re.compile(r"^Image")).set_input_files(str(photo))
+    preview = page.locator("#preview")
+    expect(preview).to_be_visible()
+    page.get_by_text("Advanced").click()
+    box = preview.bounding_box()
+    assert box is not None
+    preview.click(position={"x": box["width"] * 0.8, "y": box["height"] * 0.25})
+
+    expect(page.get_by_label("Crop gravity")).to_have_value("focus")
+    x = float(page.get_by_label("Focus x").input_value())
+    y = float(page.get_by_label("Focus y").input_value())
+    assert abs(x - 0.8) <= 0.02 and abs(y - 0.25) <= 0.02
+    expect(page.locator("#focus-mark")).to_be_visible()
+
+    # The options' own renditions are kept; the gravity goes on their cover ones.
+    page.get_by_label(re.compile(r"^Options")).fill(
+        '{"renditions": [{"name": "sq", "width": 64, "height": 64, "fit": "cover"},'
+        ' {"name": "whole", "width": 64}]}'
+    )
+    record_sent_options(page)
+    page.get_by_role("button", name="Process").click()
+    expect_completed(page)
+    sq, whole = sent_options(page)["renditions"]
+    assert sq["gravity"] == "focus" and sq["focus"] == {"x": x, "y": y}
+    assert "gravity" not in whole
+    expect(page.locator("#outputs figure").filter(has_text="sq").locator(".crop")).to_have_text(
+        "crop 200,0 400×400"
+    )
+
+
+def test_a_crop_gravity_without_a_cover_rendition_is_refused_on_the_page(
+    page: Page, tmp_path: Path
+) -> None:
+    photo = busy_patch_jpeg(tmp_path / "patch.jpg", (300, 200), (50, 50))
+    page.get_by_text("Advanced").click()
+    page.get_by_label("Crop gravity").select_option("north")
+    page.get_by_label(re.compile(r"^Options")).fill('{"renditions": [{"name": "a", "width": 64}]}')
+    requests_sent: list[str] = []
+    page.on("request", lambda r: requests_sent.append(r.url))
+
+    submit(page, photo, "")
+
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.locator("#error-code")).to_have_text("invalid_options")
+    expect(page.locator("#error-message")).to_contain_text("cover rendition")
+    assert not [url for url in requests_sent if "/api/" in url]

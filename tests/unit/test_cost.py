@@ -82,3 +82,10 @@ def test_output_sizes_are_the_planners(
     assert priced[0] >= planned[0] - 1 and priced[1] >= planned[1] - 1
     if max(priced) <= 4096:
         assert abs(priced[0] - planned[0]) <= 1 and abs(priced[1] - planned[1]) <= 1
+
+
+def test_placing_a_crop_by_attention_costs_its_map() -> None:
+    cover = {"name": "a", "width": 512, "height": 512, "fit": "cover"}
+    centred = cost_ms(PHOTO, {"renditions": [cover]})
+    auto = cost_ms(PHOTO, {"renditions": [{**cover, "gravity": "auto"}]})
+    assert auto == pytest.approx(centred + 10.0)

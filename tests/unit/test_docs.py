@@ -30,3 +30,13 @@ def test_the_readme_links_lead_to_files() -> None:
     readme = (ROOT / "README.md").read_text()
     for target in re.findall(r"\]\(([^)#]+)", readme):
         assert (ROOT / target).exists(), target
+
+
+def test_the_options_example_in_the_api_doc_is_valid() -> None:
+    from chalicelib.options import parse_options
+
+    text = (ROOT / "docs" / "API.md").read_text()
+    example = re.search(r'```json\n(\{\n  "renditions".*?)```', text, re.DOTALL)
+    assert example is not None
+    options = parse_options(example.group(1))
+    assert {r["gravity"] for r in options["renditions"]} >= {"auto", "focus"}

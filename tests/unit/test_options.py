@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.errors import InvalidOptions
-from chalicelib.options import MAX_DIMENSION, MAX_RENDITIONS, OPTIONS_SCHEMA, parse_options
+from chalicelib.options import (
+    GRAVITIES,
+    MAX_DIMENSION,
+    MAX_RENDITIONS,
+    OPTIONS_SCHEMA,
+    parse_options,
+)
 
 
 def field_of(raw: Any) -> str:
@@ -37,6 +43,7 @@ def test_absent_options_give_the_defaults(raw: Any) -> None:
         "jpeg",
     )
     assert (preview["width"], preview["height"]) == (1280, 1280)
+    assert (thumb["gravity"], thumb["focus"]) == ("center", None)
     assert options["caption"] == {
         "enabled": True,
         "position": "bottom",
@@ -70,6 +77,8 @@ def test_every_rendition_option_is_kept() -> None:
             width=300,
             height=200,
             fit="cover",
+            gravity="focus",
+            focus={"x": 0.25, "y": 1},
             format="webp",
             quality=55,
             background="#ABC",
@@ -82,6 +91,8 @@ def test_every_rendition_option_is_kept() -> None:
             "width": 300,
             "height": 200,
             "fit": "cover",
+            "gravity": "focus",
+            "focus": {"x": 0.25, "y": 1.0},
             "format": "webp",
             "quality": 55,
             "background": "#aabbcc",
@@ -154,6 +165,50 @@ def test_an_empty_rendition_list_is_allowed() -> None:
         (one(width="10"), "renditions[0].width"),
         (one(height=-1), "renditions[0].height"),
         (one(width=10, fit="stretch"), "renditions[0].fit"),
+        (one(width=10, height=10, fit="cover", gravity="top"), "renditions[0].gravity"),
+        (one(width=10, height=10, fit="cover", gravity=None), "renditions[0].gravity"),
+        (one(width=10, height=10, gravity="north"), "renditions[0].gravity"),
+        (one(width=10, height=10, fit="contain", gravity="auto"), "renditions[0].gravity"),
+        (one(width=10, height=10, fit="fill", gravity="east"), "renditions[0].gravity"),
+        (one(width=10, fit="cover", gravity="auto"), "renditions[0].gravity"),
+        (one(width=10, height=None, fit="cover", gravity="auto"), "renditions[0].gravity"),
+        (one(height=10, fit="cover", gravity="south"), "renditions[0].gravity"),
+        (
+            one(width=8, height=8, fit="contain", gravity="focus", focus={"x": 0, "y": 0}),
+            "renditions[0].gravity",
+        ),
+        (one(width=10, height=10, fit="cover", gravity="focus"), "renditions[0].focus"),
+        (one(width=10, height=10, fit="cover", gravity="focus", focus=None), "renditions[0].focus"),
+        (
+            one(width=10, height=10, fit="cover", gravity="focus", focus=[0.5, 0.5]),
+            "renditions[0].focus",
+        ),
+        (one(width=10, height=10, fit="cover", focus={"x": 0.5, "y": 0.5}), "renditions[0].focus"),
+        (
+            one(width=10, height=10, fit="cover", gravity="auto", focus={"x": 0.5, "y": 0.5}),
+            "renditions[0].focus",
+        ),
+        (one(width=10, focus={"x": 0.5, "y": 0.5}), "renditions[0].focus"),
+        (
+            one(width=10, height=10, fit="cover", gravity="focus", focus={"x": 0.5}),
+            "renditions[0].focus.y",
+        ),
+        (
+            one(width=10, height=10, fit="cover", gravity="focus", focus={"x": 1.5, "y": 0}),
+            "renditions[0].focus.x",
+        ),
+        (
+            one(width=10, height=10, fit="cover", gravity="focus", focus={"x": 0, "y": -0.1}),
+            "renditions[0].focus.y",
+        ),
+        (
+            one(width=10, height=10, fit="cover", gravity="focus", focus={"x": "0", "y": 0}),
+            "renditions[0].focus.x",
+        ),
+        (
+            one(width=10, height=10, fit="cover", gravity="focus", focus={"x": 0, "y": 0, "z": 0}),
+            "renditions[0].focus.z",
+        ),
         (one(width=10, format="bmp"), "renditions[0].format"),
         (one(width=10, quality=0), "renditions[0].quality"),
         (one(width=10, quality=101), "renditions[0].quality"),
@@ -175,6 +230,71 @@ def test_an_empty_rendition_list_is_allowed() -> None:
 )
 def test_errors_name_their_field(raw: Any, field: str) -> None:
     assert field_of(raw) == field
+
+
+@pytest.mark.parametrize("gravity", GRAVITIES)
+def test_every_gravity_is_taken_by_a_cover_rendition(gravity: str) -> None:
+    focus = {"x": 0.3, "y": 0.2} if gravity == "focus" else None
+    rendition = parse_options(one(width=40, height=20, fit="cover", gravity=gravity, focus=focus))
+    assert rendition["renditions"][0]["gravity"] == gravity
+    assert rendition["renditions"][0]["focus"] == focus
+
+
+@pytest.mark.parametrize(
+    ("rendition", "says"),
+    [
+        (dict(width=9, height=9, fit="contain", gravity="auto"), "fit is 'contain'"),
+        (dict(width=9, height=9, gravity="north"), "fit is 'contain'"),
+        (dict(width=9, height=9, fit="fill", gravity="west"), "fit is 'fill'"),
+        (dict(width=9, fit="cover", gravity="auto"), "no height"),
+        (dict(height=9, fit="cover", gravity="auto"), "no width"),
+    ],
+)
+def test_a_gravity_where_nothing_is_cropped_is_refused_not_ignored(
+    rendition: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(InvalidOptions) as caught:
+        parse_options(one(**rendition))
+    assert caught.value.details["field"] == "renditions[0].gravity"
+    assert caught.value.message.startswith(f"renditions[0].gravity {rendition['gravity']!r} ")
+    assert "fit 'cover'" in caught.value.message and says in caught.value.message
+
+
+def test_center_is_accepted_with_every_fit() -> None:
+    # Today's behaviour, spelled out: nothing to refuse.
+    for fit in ("contain", "cover", "fill"):
+        parse_options(one(width=9, fit=fit, gravity="center"))
+
+
+def test_focus_and_gravity_focus_go_together() -> None:
+    with pytest.raises(InvalidOptions, match=r'focus is required with gravity "focus"'):
+        parse_options(one(width=9, height=9, fit="cover", gravity="focus"))
+    with pytest.raises(InvalidOptions, match=r'focus is only for gravity "focus" \(gravity is '):
+        parse_options(one(width=9, height=9, fit="cover", gravity="auto", focus={"x": 0, "y": 0}))
+    # A normalized rendition carries "focus": null, which re-parses unchanged.
+    once = parse_options(one(width=9, height=9, fit="cover", gravity="auto"))
+    assert once["renditions"][0]["focus"] is None
+    assert parse_options(once) == once
+
+
+def test_the_gravity_rules_are_stated_in_the_schema() -> None:
+    # The OpenAPI document serves this schema: a client's validator refuses the same.
+    import jsonschema
+
+    item = OPTIONS_SCHEMA["properties"]["renditions"]["items"]
+    validator = jsonschema.Draft202012Validator(item)
+    assert validator.is_valid(
+        {"name": "a", "width": 1, "height": 1, "fit": "cover", "gravity": "auto"}
+    )
+    for bad in (
+        {"name": "a", "width": 1, "height": 1, "gravity": "auto"},
+        {"name": "a", "width": 1, "height": 1, "fit": "fill", "gravity": "auto"},
+        {"name": "a", "width": 1, "fit": "cover", "gravity": "auto"},
+        {"name": "a", "width": 1, "height": None, "fit": "cover", "gravity": "auto"},
+        {"name": "a", "width": 1, "height": 1, "fit": "cover", "gravity": "focus"},
+        {"name": "a", "width": 1, "height": 1, "fit": "cover", "focus": {"x": 0, "y": 0}},
+    ):
+        assert not validator.is_valid(bad), bad
 
 
 def test_total_pixels_are_capped() -> None:
@@ -227,9 +347,24 @@ json_values = st.recursive(
     max_leaves=20,
 )
 keys = st.sampled_from(
-    ["name", "width", "height", "fit", "format", "quality", "background", "keep_animation"]
+    [
+        "name",
+        "width",
+        "height",
+        "fit",
+        "gravity",
+        "focus",
+        "format",
+        "quality",
+        "background",
+        "keep_animation",
+    ]
 )
-plausible_rendition = st.dictionaries(keys, json_values | st.sampled_from(["jpeg", "gif", 512]))
+plausible_rendition = st.dictionaries(
+    keys,
+    json_values
+    | st.sampled_from(["jpeg", "gif", 512, "cover", "auto", "focus", {"x": 0.5, "y": 1}]),
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -264,6 +399,16 @@ def test_arbitrary_bytes_raise_only_invalid_options(raw: bytes) -> None:
 
 # Valid options drawn from the schema's own ranges: they parse, and parsing the result
 # again gives it back unchanged (the worker re-parses what the API stored).
+def _placed(rendition: dict[str, Any], gravity: str, focus: dict[str, float]) -> dict[str, Any]:
+    """``rendition`` with a gravity where it crops (and its focus point), as allowed."""
+    if gravity == "center":
+        return {**rendition, "gravity": gravity}
+    placed = {**rendition, "fit": "cover", "width": rendition.get("width") or 64}
+    placed.update(height=rendition.get("height") or 48, gravity=gravity)
+    return {**placed, "focus": focus} if gravity == "focus" else placed
+
+
+fractions = st.floats(0, 1) | st.sampled_from([0, 1])
 valid_rendition = st.fixed_dictionaries(
     {"name": st.from_regex(r"[a-z0-9][a-z0-9_-]{0,9}", fullmatch=True)},
     optional={
@@ -275,6 +420,12 @@ valid_rendition = st.fixed_dictionaries(
         "background": st.sampled_from(["#fff", "#A0b1C2", "white", "grey", "black"]),
     },
 ).filter(lambda r: "width" in r or "height" in r)
+valid_rendition = valid_rendition | st.builds(
+    _placed,
+    valid_rendition,
+    st.sampled_from(GRAVITIES),
+    st.fixed_dictionaries({"x": fractions, "y": fractions}),
+)
 valid_caption = st.fixed_dictionaries(
     {},
     optional={

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+# Where a cover crop's window sits when nothing else is said: centred on both axes
+# (fractions of the free room, as ``chalicelib.options.COMPASS`` gives them).
+CENTERED = (0.5, 0.5)
 
 
 @dataclass(frozen=True)
@@ -20,18 +25,38 @@ class Plan:
     uncropped: bool
 
 
+def cover_size(source: tuple[int, int], target: float | tuple[float, float]) -> tuple[float, float]:
+    """The largest window of ``target``'s aspect ratio inside ``source`` (width, height).
+
+    ``target`` is an aspect ratio (width / height) or a (width, height) box: what a
+    ``cover`` rendition of that box keeps of the source, wherever the window sits.
+    """
+    sw, sh = source
+    if sw <= 0 or sh <= 0:
+        raise ValueError(f"source size must be positive, got {source}")
+    tw, th = (target, 1.0) if isinstance(target, int | float) else target
+    if not (tw > 0 and th > 0 and math.isfinite(tw) and math.isfinite(th)):
+        raise ValueError(f"target must be a positive aspect ratio or size, got {target}")
+    scale = max(tw / sw, th / sh)
+    return min(float(sw), tw / scale), min(float(sh), th / scale)
+
+
 def plan(
     source: tuple[int, int],
     width: int | None,
     height: int | None,
     fit: str,
     max_side: int,
+    placement: tuple[float, float] = CENTERED,
 ) -> Plan:
     """Plan a rendition of a ``source``-sized upright image into a width x height box.
 
     ``contain`` never upscales; ``cover`` and ``fill`` give exactly the box. With one
     side open every fit scales to the given side, and the open side is capped at
-    ``max_side``.
+    ``max_side``. ``placement`` is where a ``cover`` crop's window sits, as fractions
+    (fx, fy) of the free room on each axis: (0, 0) keeps the top-left corner, (0.5,
+    0.5) the centre, (1, 1) the bottom-right corner (``gravity.placement`` works it
+    out from a gravity). The other fits crop nothing and ignore it.
     """
     sw, sh = source
     full = (0.0, 0.0, float(sw), float(sh))
@@ -47,13 +72,29 @@ def plan(
         scale = min(width / sw, height / sh, 1.0)
         return Plan(_scaled(source, scale), full, scale, True)
     if fit == "cover":
-        scale = max(width / sw, height / sh)
-        crop_w, crop_h = min(sw, width / scale), min(sh, height / scale)
-        left, top = (sw - crop_w) / 2, (sh - crop_h) / 2
+        fx, fy = (min(max(f, 0.0), 1.0) for f in placement)
+        crop_w, crop_h = cover_size(source, (width, height))
+        left, top = (sw - crop_w) * fx, (sh - crop_h) * fy
         crop = (left, top, left + crop_w, top + crop_h)
-        return Plan((width, height), crop, scale, crop == full)
+        return Plan((width, height), crop, max(width / sw, height / sh), crop == full)
     # fill: stretch each axis on its own.
     return Plan((width, height), full, max(width / sw, height / sh), False)
+
+
+def pixel_window(plan: Plan, source: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``plan``'s crop as whole source pixels, ``(left, top, width, height)``, inside ``source``.
+
+    What the result reports; the resampling keeps the exact float window. The size is
+    the window's own, rounded (so every gravity reports the same size for a box), and
+    the corner the nearest pixel that keeps it inside the picture.
+    """
+    sw, sh = source
+    left, top, right, bottom = plan.crop
+    width = min(max(round(right - left), 1), sw)
+    height = min(max(round(bottom - top), 1), sh)
+    x = min(max(round(left), 0), sw - width)
+    y = min(max(round(top), 0), sh - height)
+    return x, y, width, height
 
 
 def _scaled(source: tuple[int, int], scale: float) -> tuple[int, int]:

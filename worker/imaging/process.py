@@ -1,9 +1,10 @@
 """One job's image work, bytes in and bytes out: probe, decode once, derive outputs, facts.
 
 ``process_image`` runs the stages in order, each a function of its own: plan the
-outputs from the header, decode once (within the memory budget), resize every still
-output through the cascade, draw the caption, compute the facts, resize the frames
-of kept animations, and encode.
+outputs from the header, decode once (within the memory budget), place the crops of
+``gravity: auto`` renditions on the decoded picture, resize every still output through
+the cascade, draw the caption, compute the facts, resize the frames of kept
+animations, and encode.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageSequence
 
 from chalicelib.cost import job_cost
@@ -26,7 +29,8 @@ from worker.imaging.colour import has_alpha
 from worker.imaging.encode import encode, encode_animation
 from worker.imaging.errors import decoding
 from worker.imaging.facts import dominant_colors, perceptual_hash
-from worker.imaging.geometry import Plan, plan
+from worker.imaging.geometry import CENTERED, Plan, cover_size, pixel_window, plan
+from worker.imaging.gravity import attention_map, placement
 from worker.imaging.resize import REDUCING_GAP, cascade
 from worker.imaging.source import (
     Source,
@@ -71,6 +75,9 @@ class RenderedOutput:
     height: int
     format: str  # a name of chalicelib.formats.OUTPUT_FORMATS
     content_type: str
+    # The region of the upright source the output shows, (left, top, width, height) in
+    # whole source pixels: the crop window of a cover rendition, the whole picture else.
+    crop: tuple[int, int, int, int]
 
 
 @dataclass
@@ -103,7 +110,8 @@ def process_image(
 
     ``options`` is what ``chalicelib.options.parse_options`` returns (it is normalized
     again here, which leaves a normalized dict unchanged). Stages are timed through
-    ``stage(name)``: probe, decode, resize, caption, facts, animation, encode.
+    ``stage(name)``: probe, decode, attention (only when a ``gravity: auto`` rendition
+    has a crop to place), resize, caption, facts, animation, encode.
 
     Raises ``UnsupportedImage``, ``ImageTooLarge``, ``CorruptImage`` or
     ``InvalidOptions``; no raw Pillow error escapes.
@@ -120,9 +128,14 @@ def process_image(
         facts_output = OutputPlan("", _facts_plan(source), {})
     with stage("decode"):
         base = decode_once(source, [*outputs, facts_output], limits)
+    upright = (source.width, source.height)
+    auto = [o for o in outputs if o.spec.get("gravity") == "auto" and not o.plan.uncropped]
+    if auto:
+        with stage("attention"):
+            place_auto_crops(base, upright, auto)
     stills = [o for o in outputs if not o.animated]
     with stage("resize"):
-        cascade(base, (source.width, source.height), [*stills, facts_output])
+        cascade(base, upright, [*stills, facts_output])
     del base
     captioned = next((o for o in outputs if o.name == CAPTION_NAME), None)
     if captioned is not None:
@@ -137,7 +150,9 @@ def process_image(
             animations = animate(source, [o for o in outputs if o.animated])
     source.image.close()
     with stage("encode"):
-        rendered = [encode_output(output, animations.get(output.name)) for output in outputs]
+        rendered = [
+            encode_output(output, animations.get(output.name), upright) for output in outputs
+        ]
     return ImageReport(facts=facts, outputs=rendered)
 
 
@@ -147,7 +162,7 @@ def plan_outputs(source: Source, opts: dict[str, Any], with_caption: bool) -> li
     outputs = [
         OutputPlan(
             r["name"],
-            plan(upright, r["width"], r["height"], r["fit"], MAX_DIMENSION),
+            plan_rendition(upright, r),
             r,
             animated=r["keep_animation"] and source.animated,
         )
@@ -172,6 +187,40 @@ def check_price(source: Source, opts: dict[str, Any], captioned: bool, limits: I
             f"for at most {limits.max_work_ms / 1000:g} s.",
             field="options",
         )
+
+
+def plan_rendition(
+    upright: tuple[int, int],
+    rendition: dict[str, Any],
+    interest: NDArray[np.float32] | None = None,
+) -> Plan:
+    """A rendition's plan, its crop placed by its gravity.
+
+    ``auto`` needs the attention map of the decoded picture (``interest``); before
+    it exists (at probe time) the crop is planned centred, which decides the same size
+    and scale, and ``place_auto_crops`` moves it once the picture is decoded.
+    """
+    width, height, fit = rendition["width"], rendition["height"], rendition["fit"]
+    where = CENTERED
+    if fit == "cover" and width is not None and height is not None:
+        focus = rendition["focus"]
+        point = (focus["x"], focus["y"]) if focus else None
+        window = cover_size(upright, (width, height))
+        where = placement(upright, window, rendition["gravity"], point, interest)
+    return plan(upright, width, height, fit, MAX_DIMENSION, where)
+
+
+def place_auto_crops(
+    base: Image.Image, upright: tuple[int, int], outputs: list[OutputPlan]
+) -> None:
+    """Move each ``gravity: auto`` crop to where the decoded picture draws the eye.
+
+    One attention map of the decoded first frame serves every such output (and every
+    frame of a kept animation: the window does not move while it plays).
+    """
+    interest = attention_map(base)
+    for output in outputs:
+        output.plan = plan_rendition(upright, output.spec, interest)
 
 
 def _facts_plan(source: Source) -> Plan:
@@ -263,7 +312,9 @@ def animate(source: Source, outputs: list[OutputPlan]) -> dict[str, Animation]:
     return results
 
 
-def encode_output(output: OutputPlan, animation: Animation | None) -> RenderedOutput:
+def encode_output(
+    output: OutputPlan, animation: Animation | None, upright: tuple[int, int]
+) -> RenderedOutput:
     """Encode one output (its frames when it keeps an animation); frees its picture."""
     fmt, quality = output.spec["format"], output.spec["quality"]
     if animation is not None:
@@ -275,4 +326,12 @@ def encode_output(output: OutputPlan, animation: Animation | None) -> RenderedOu
         payload = encode(output.image, fmt, quality, output.spec["background"])
         size = output.image.size
     output.image = None
-    return RenderedOutput(output.name, payload, size[0], size[1], fmt, OUTPUT_FORMATS[fmt].mime)
+    return RenderedOutput(
+        output.name,
+        payload,
+        size[0],
+        size[1],
+        fmt,
+        OUTPUT_FORMATS[fmt].mime,
+        crop=pixel_window(output.plan, upright),
+    )
