@@ -32,7 +32,7 @@ from bench import images
 from bench.api import percentile
 from bench.images import tiny_jpeg
 from bench.stack import bench_stack, stack_environ
-from scripts.stack import BIN, LocalStack, ManagedProcess, free_port, wait_for
+from scripts.stack import BIN, DevStack, ManagedProcess, free_port, wait_for
 
 TEXT = "Morning light over the lake, first swim of the summer."
 
@@ -90,7 +90,7 @@ def _wait_completed(redis: Any, key: str, timeout: float = 120, poll: float = 0.
     raise TimeoutError(key)
 
 
-def latency(stack: LocalStack, image: bytes, count: int) -> dict[str, float]:
+def latency(stack: DevStack, image: bytes, count: int) -> dict[str, float]:
     from chalicelib.redis_client import make_redis_client
     from chalicelib.settings import Settings
 
@@ -116,7 +116,7 @@ def latency(stack: LocalStack, image: bytes, count: int) -> dict[str, float]:
     }
 
 
-def throughput(stack: LocalStack, workers: int, count: int) -> dict[str, Any]:
+def throughput(stack: DevStack, workers: int, count: int) -> dict[str, Any]:
     import app as api_app
 
     data = images.get("jpeg12").read()
@@ -161,7 +161,7 @@ def throughput(stack: LocalStack, workers: int, count: int) -> dict[str, Any]:
     }
 
 
-def _cpu_seconds(stack: LocalStack) -> dict[str, float]:
+def _cpu_seconds(stack: DevStack) -> dict[str, float]:
     """CPU time (user + system) used so far by each process of the stack and its children."""
     used: dict[str, float] = {}
     for process in stack.processes:
@@ -176,7 +176,7 @@ def _cpu_seconds(stack: LocalStack) -> dict[str, float]:
     return used
 
 
-def noop_reference(stack: LocalStack, count: int) -> dict[str, Any]:
+def noop_reference(stack: DevStack, count: int) -> dict[str, Any]:
     import os
 
     queue = f"bench-noop-{free_port()}"

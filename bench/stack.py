@@ -1,6 +1,6 @@
 """A private local stack for the benchmarks: its own redis-server, moto, bucket and queue.
 
-Built on ``scripts.stack.LocalStack`` (what ``make dev`` and the integration tests
+Built on ``scripts.stack.DevStack`` (what ``make dev`` and the integration tests
 run), with a Redis of its own on a free port so that nothing else using the
 machine's Redis disturbs the figures, and nothing here disturbs it.
 """
@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from scripts.stack import LocalStack, free_port, isolated_env
+from scripts.stack import DevStack, free_port, isolated_env
 
 
 @contextmanager
-def bench_stack() -> Iterator[LocalStack]:
+def bench_stack() -> Iterator[DevStack]:
     env = isolated_env(f"redis://127.0.0.1:{free_port()}/0", "bench")
     env.pop("REDIS_PASSWORD", None)
-    stack = LocalStack(env, log_dir=Path(tempfile.mkdtemp(prefix="bench-stack-")))
+    stack = DevStack(env, log_dir=Path(tempfile.mkdtemp(prefix="bench-stack-")))
     try:
         stack.ensure_redis()
         stack.ensure_s3()
@@ -31,7 +31,7 @@ def bench_stack() -> Iterator[LocalStack]:
 
 
 @contextmanager
-def stack_environ(stack: LocalStack) -> Iterator[None]:
+def stack_environ(stack: DevStack) -> Iterator[None]:
     """This process's environment set to the stack's, for in-process clients."""
     saved = dict(os.environ)
     os.environ.update(stack.env)

@@ -1,7 +1,7 @@
 """Runs the whole service on this machine: Redis, an S3 endpoint, the bucket, workers, the API.
 
 ``make dev`` runs ``python -m scripts.stack``; the integration tests use the
-same ``LocalStack`` class, so what a developer runs is what the tests run.
+same ``DevStack`` class, so what a developer runs is what the tests run.
 Existing services are reused: Redis at ``REDIS_URL`` if it answers, the S3
 endpoint at ``AWS_ENDPOINT_URL`` if set (LocalStack, say); otherwise this
 starts ``redis-server`` and moto's server itself. SIGINT or SIGTERM stops
@@ -180,7 +180,7 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-class LocalStack:
+class DevStack:
     """Starts and stops the local stack's components for ``env`` (the service's settings)."""
 
     def __init__(self, env: Mapping[str, str], log_dir: Path | None = None):
@@ -491,7 +491,7 @@ def main() -> int:
     except SettingsError as exc:
         print(f"Invalid setting: {exc}", file=sys.stderr)
         return 2
-    stack = LocalStack(env)
+    stack = DevStack(env)
     stopping = False
 
     def stop(signum: int, _frame: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from scripts.stack import LocalStack, free_port, isolated_env
+from scripts.stack import DevStack, free_port, isolated_env
 from tests.faults import FaultyProxy
 
 # Small limits so that the "too large" cases stay cheap to send.
@@ -30,6 +30,15 @@ TEST_LIMITS = {
     "ALLOW_PRIVATE_CALLBACKS": "true",
     # The tests' receivers listen on loopback ports of their own.
     "WEBHOOK_PORTS": "any",
+    # The tests' clients poll fast and the load test queues a thousand jobs, all as the
+    # anonymous tenant: the default tenant limits are raised for them. The limits are
+    # tested with tenants given small limits of their own (test_tenants.py, and
+    # tests/reliability/test_fairness.py with the defaults).
+    "TENANT_REQUESTS_PER_SECOND": "1000",
+    "TENANT_BURST": "2000",
+    "TENANT_JOBS_IN_FLIGHT": "2000",
+    "TENANT_HEAVY_JOBS_IN_FLIGHT": "100",
+    "TENANT_WORK_SECONDS_PER_HOUR": "1000000",
 }
 
 
@@ -39,9 +48,9 @@ def stack_env(redis_url: str, **overrides: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     """Moto's S3 server, the bucket, two workers and the API, shared by the session."""
-    local = LocalStack(stack_env(redis_url), log_dir=tmp_path_factory.mktemp("stack-logs"))
+    local = DevStack(stack_env(redis_url), log_dir=tmp_path_factory.mktemp("stack-logs"))
     try:
         local.start_all(worker_count=2, api_port=free_port())
         yield local
@@ -51,13 +60,13 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture(scope="module")
 def proxied(
-    stack: LocalStack, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[LocalStack, FaultyProxy]]:
+    stack: DevStack, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[DevStack, FaultyProxy]]:
     """A stack of its own (queue, bucket, two workers, API) whose S3 traffic passes a
     fault-injecting proxy in front of the session's moto server."""
     proxy = FaultyProxy(stack.env["AWS_ENDPOINT_URL"])
     endpoint = proxy.start()
-    local = LocalStack(
+    local = DevStack(
         stack_env(redis_url, AWS_ENDPOINT_URL=endpoint),
         log_dir=tmp_path_factory.mktemp("proxied-logs"),
     )
@@ -70,7 +79,7 @@ def proxied(
 
 
 @pytest.fixture(scope="session")
-def api(stack: LocalStack) -> str:
+def api(stack: DevStack) -> str:
     return stack.api_url
 
 
@@ -124,16 +133,16 @@ def client(api: str) -> ApiClient:
 
 
 @pytest.fixture(scope="session")
-def s3(stack: LocalStack) -> Any:
+def s3(stack: DevStack) -> Any:
     return stack.s3_client()
 
 
 @pytest.fixture(scope="session")
-def bucket(stack: LocalStack) -> str:
+def bucket(stack: DevStack) -> str:
     return stack.env["S3_BUCKET"]
 
 
-def read_logs(stack: LocalStack) -> str:
+def read_logs(stack: DevStack) -> str:
     return "\n".join(
         f"== {p.name}\n{Path(p.log_path).read_text(errors='replace')[-4000:]}"
         for p in stack.processes

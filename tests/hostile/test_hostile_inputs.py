@@ -26,7 +26,7 @@ import psutil
 import pytest
 import requests
 
-from scripts.stack import LocalStack
+from scripts.stack import DevStack
 from tests.hostile.corpus import Case, build_corpus
 from tests.stack_fixtures import ApiClient, read_logs
 
@@ -55,7 +55,7 @@ class PoolWatch:
     every few milliseconds otherwise; the larger of the two is reported.
     """
 
-    def __init__(self, stack: LocalStack):
+    def __init__(self, stack: DevStack):
         self.workers = {w.pid for w in stack.workers}
         self.pool = self.pool_pids()
         self._sampled = 0
@@ -116,7 +116,7 @@ class Row:
 
 
 @pytest.fixture(scope="module")
-def pool(stack: LocalStack) -> Iterator[PoolWatch]:
+def pool(stack: DevStack) -> Iterator[PoolWatch]:
     watch = PoolWatch(stack)
     yield watch
     watch.stop()
@@ -209,7 +209,7 @@ def settle(client: ApiClient, case: Case) -> tuple[str, dict[str, Any] | None]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_hostile_case(
-    case: Case, client: ApiClient, stack: LocalStack, pool: PoolWatch, rows: list[Row]
+    case: Case, client: ApiClient, stack: DevStack, pool: PoolWatch, rows: list[Row]
 ) -> None:
     pool.reset()
     started = time.perf_counter()
@@ -233,7 +233,7 @@ def test_hostile_case(
                 assert payload not in data, f"{output['name']} carries {payload!r}"
 
 
-def test_workers_survived_the_corpus(stack: LocalStack, pool: PoolWatch, s3: Any, bucket: str):
+def test_workers_survived_the_corpus(stack: DevStack, pool: PoolWatch, s3: Any, bucket: str):
     """Runs after the corpus (file order): the same worker and pool processes, safe keys."""
     from worker.celery_app import app as celery_app
 

@@ -8,15 +8,15 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from scripts.stack import LocalStack, free_port
+from scripts.stack import DevStack, free_port
 from tests.helpers import assert_error
 from tests.imagegen import jpeg
 
 
 @pytest.fixture(scope="module")
-def locked_api(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def locked_api(stack: DevStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {**stack.env, "API_KEYS": "first-key, second-key"}
-    local = LocalStack(env, log_dir=tmp_path_factory.mktemp("locked"))
+    local = DevStack(env, log_dir=tmp_path_factory.mktemp("locked"))
     try:
         yield local.start_api(free_port())
     finally:

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from scripts.api_client import DIRECT_UPLOAD_LIMIT
-from scripts.stack import ROOT, LocalStack, free_port
+from scripts.stack import ROOT, DevStack, free_port
 from tests.imagegen import rotated_jpeg
 from tests.stack_fixtures import TEST_LIMITS, stack_env
 
@@ -132,7 +132,7 @@ def test_a_failed_job_exits_1_with_its_error(api: str, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def camera_api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A stack of its own that takes sources as large as production's (the session's is small)."""
-    local = LocalStack(
+    local = DevStack(
         stack_env(redis_url, MAX_SOURCE_BYTES=str(50 * MiB)),
         log_dir=tmp_path_factory.mktemp("camera-stack-logs"),
     )

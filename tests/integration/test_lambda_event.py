@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from scripts.stack import LocalStack
+from scripts.stack import DevStack
 from tests.imagegen import jpeg
 from tests.stack_fixtures import ApiClient
 
 
 @pytest.fixture()
-def lambda_app(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def lambda_app(stack: DevStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """``app.app`` configured from the live stack's settings, as a Lambda would be."""
     for name, value in stack.env.items():
         monkeypatch.setenv(name, value)

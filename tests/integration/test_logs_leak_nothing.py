@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from scripts.stack import LocalStack, wait_for
+from scripts.stack import DevStack, wait_for
 from tests.imagegen import jpeg
 from tests.stack_fixtures import TEST_LIMITS, ApiClient
 
@@ -26,7 +26,7 @@ class _Sink(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_logs_hold_no_signature_and_no_secret(stack: LocalStack, client: ApiClient) -> None:
+def test_logs_hold_no_signature_and_no_secret(stack: DevStack, client: ApiClient) -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.backends import Backends
 from chalicelib.settings import Settings
-from scripts.stack import LocalStack, free_port
+from scripts.stack import DevStack, free_port
 from tests.integration.test_end_to_end import jpeg
 from tests.stack_fixtures import TEST_LIMITS, ApiClient
 
@@ -31,18 +31,18 @@ def dev_env(redis_url: str, **overrides: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def stacks() -> Iterator[list[LocalStack]]:
-    made: list[LocalStack] = []
+def stacks() -> Iterator[list[DevStack]]:
+    made: list[DevStack] = []
     yield made
     for stack in made:
         stack.stop()
 
 
 def test_a_stack_with_its_own_s3_takes_its_own_queue_and_prefix(
-    redis_url: str, stacks: list[LocalStack], tmp_path: Path
+    redis_url: str, stacks: list[DevStack], tmp_path: Path
 ) -> None:
-    first = LocalStack(dev_env(redis_url), log_dir=tmp_path / "a")
-    second = LocalStack(dev_env(redis_url), log_dir=tmp_path / "b")
+    first = DevStack(dev_env(redis_url), log_dir=tmp_path / "a")
+    second = DevStack(dev_env(redis_url), log_dir=tmp_path / "b")
     stacks += [first, second]
     for stack in (first, second):
         stack.ensure_redis()
@@ -64,8 +64,8 @@ def test_a_stack_with_its_own_s3_takes_its_own_queue_and_prefix(
         letters.purge()
 
 
-def test_a_chosen_queue_is_kept(redis_url: str, stacks: list[LocalStack], tmp_path: Path) -> None:
-    stack = LocalStack(dev_env(redis_url, CELERY_QUEUE="images-mine"), log_dir=tmp_path)
+def test_a_chosen_queue_is_kept(redis_url: str, stacks: list[DevStack], tmp_path: Path) -> None:
+    stack = DevStack(dev_env(redis_url, CELERY_QUEUE="images-mine"), log_dir=tmp_path)
     stacks.append(stack)
     stack.ensure_redis()
     stack.ensure_s3()
@@ -74,11 +74,11 @@ def test_a_chosen_queue_is_kept(redis_url: str, stacks: list[LocalStack], tmp_pa
 
 
 def test_two_dev_stacks_on_one_redis_do_not_take_each_others_jobs(
-    redis_url: str, stacks: list[LocalStack], tmp_path: Path
+    redis_url: str, stacks: list[DevStack], tmp_path: Path
 ) -> None:
     """Before, both consumed `images` and half of each stack's jobs failed source_missing."""
-    first = LocalStack(dev_env(redis_url, S3_BUCKET="iso-a"), log_dir=tmp_path / "a")
-    second = LocalStack(dev_env(redis_url, S3_BUCKET="iso-b"), log_dir=tmp_path / "b")
+    first = DevStack(dev_env(redis_url, S3_BUCKET="iso-a"), log_dir=tmp_path / "a")
+    second = DevStack(dev_env(redis_url, S3_BUCKET="iso-b"), log_dir=tmp_path / "b")
     stacks += [first, second]
     for stack in (first, second):
         stack.start_all(worker_count=1, api_port=free_port())
@@ -92,16 +92,16 @@ def test_two_dev_stacks_on_one_redis_do_not_take_each_others_jobs(
 
 
 def test_foreign_workers_on_the_queue_are_named(
-    redis_url: str, stacks: list[LocalStack], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    redis_url: str, stacks: list[DevStack], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    mine = LocalStack(dev_env(redis_url), log_dir=tmp_path / "mine")
+    mine = DevStack(dev_env(redis_url), log_dir=tmp_path / "mine")
     stacks.append(mine)
     mine.ensure_redis()
     mine.ensure_s3()
     mine.start_worker()
     assert mine.foreign_consumers() == []
     # Another checkout told to use the same queue: same node name, another process.
-    other = LocalStack(
+    other = DevStack(
         dev_env(
             redis_url,
             CELERY_QUEUE=mine.env["CELERY_QUEUE"],

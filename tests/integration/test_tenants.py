@@ -17,14 +17,14 @@ from chalicelib.cost import job_cost
 from chalicelib.image_header import ImageHeader
 from chalicelib.options import parse_options
 from chalicelib.settings import Settings
-from scripts.stack import LocalStack
+from scripts.stack import DevStack
 from tests import imagegen
 from tests.helpers import assert_error
 from tests.stack_fixtures import ApiClient
 
 
 @pytest.fixture(scope="module")
-def backends(stack: LocalStack) -> Backends:
+def backends(stack: DevStack) -> Backends:
     return Backends.from_settings(Settings.from_env(stack.env))
 
 
@@ -196,7 +196,7 @@ def test_a_job_deleted_while_it_runs_leaves_nothing(beta: Tenant, s3: Any, bucke
 
 
 def test_the_worst_accepted_job_ends_well_within_the_soft_limit(
-    beta: Tenant, stack: LocalStack
+    beta: Tenant, stack: DevStack
 ) -> None:
     settings = Settings.from_env(stack.env)
     # Near the cap: eight 1.5 MP AVIF renditions (the costliest encoder) of a 6 MP photo.
@@ -217,3 +217,35 @@ def test_the_worst_accepted_job_ends_well_within_the_soft_limit(
         f"soft limit {settings.task_soft_time_limit} s"
     )
     assert body["status"] == "completed"
+
+
+@pytest.fixture()
+def limited(api: str, backends: Backends) -> Tenant:
+    """A tenant of its own with small limits (the others keep the defaults)."""
+    tenant, key = backends.tenants.create(f"gamma-{uuid.uuid4().hex[:6]}", "Gamma")
+    backends.tenants.set_limits(
+        tenant.tenant_id, {"requests_per_second": 1, "burst": 4, "jobs_in_flight": 1}
+    )
+    return Tenant(api, key)
+
+
+def test_a_tenant_over_its_limits_gets_429_with_retry_after(limited: Tenant, alpha: Tenant) -> None:
+    # About a second of work: still in flight when the second request comes.
+    options = '{"renditions": [{"name": "a", "width": 1200, "format": "avif"}]}'
+    first = limited.submit(imagegen.jpeg(1600, 1200), options=options)
+    assert first.status_code == 202, first.text
+    second = limited.submit(imagegen.jpeg(200, 150))
+    error = assert_error(second, 429, "rate_limited")
+    assert error["limit"] == "jobs_in_flight" and int(second.headers["Retry-After"]) >= 1
+    # Its burst of requests is spent now: the API answers 429 before reading anything.
+    answers = [limited.http.get(f"{limited.base}/api/limits", timeout=30) for _ in range(4)]
+    refused = [a for a in answers if a.status_code == 429]
+    assert refused, [a.status_code for a in answers]
+    error = assert_error(refused[0], 429, "rate_limited")
+    assert error["limit"] == "requests_per_second" and "Retry-After" in refused[0].headers
+    # Another tenant is not slowed down by it.
+    assert alpha.http.get(f"{alpha.base}/api/limits", timeout=30).status_code == 200
+    time.sleep(int(refused[0].headers["Retry-After"]))
+    limits = limited.http.get(f"{limited.base}/api/limits", timeout=30)
+    assert limits.status_code == 200, limits.text
+    assert limits.json()["limits"]["jobs_in_flight"] == 1

@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwrig
 
 from chalicelib.backends import Backends
 from chalicelib.settings import Settings
-from scripts.stack import LocalStack
+from scripts.stack import DevStack
 from tests.imagegen import rotated_jpeg
 from tests.stack_fixtures import TEST_LIMITS
 
@@ -193,7 +193,7 @@ def test_an_error_shows_its_code_and_message(page: Page, tmp_path: Path) -> None
     expect(page.locator("#error-message")).not_to_be_empty()
 
 
-def test_the_api_key_is_kept_and_sent(page: Page, stack: LocalStack, tmp_path: Path) -> None:
+def test_the_api_key_is_kept_and_sent(page: Page, stack: DevStack, tmp_path: Path) -> None:
     backends = Backends.from_settings(Settings.from_env(stack.env))
     _, key = backends.tenants.create(f"web-{os.urandom(3).hex()}", "Web page")
     photo = tmp_path / "small.jpg"
@@ -223,7 +223,7 @@ def test_an_unknown_api_key_is_explained(page: Page, tmp_path: Path) -> None:
     page.get_by_label("API key").press("Tab")
 
 
-def test_storage_out_of_reach_is_explained(page: Page, stack: LocalStack, tmp_path: Path) -> None:
+def test_storage_out_of_reach_is_explained(page: Page, stack: DevStack, tmp_path: Path) -> None:
     # As with a bucket without a CORS rule for the page: the browser cannot POST to S3.
     page.route(f"{stack.env['AWS_ENDPOINT_URL']}/**", lambda route: route.abort())
     photo = noise_jpeg(tmp_path / "large.jpg", 2000, 2000)  # over 4 MB and over the API's limit

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis
 
-from scripts.stack import LocalStack, free_port, wait_for
+from scripts.stack import DevStack, free_port, wait_for
 from tests.faults import FaultyProxy
 from tests.stack_fixtures import ApiClient, stack_env
 
@@ -29,7 +29,7 @@ SHORT_TIMINGS = {
 class Fragile:
     """A stack whose S3 traffic the test can delay, fail or cut."""
 
-    stack: LocalStack
+    stack: DevStack
     proxy: FaultyProxy
     client: ApiClient
 
@@ -55,11 +55,11 @@ class Fragile:
 
 @pytest.fixture(scope="module")
 def fragile(
-    stack: LocalStack, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    stack: DevStack, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Fragile]:
     proxy = FaultyProxy(stack.env["AWS_ENDPOINT_URL"])
     endpoint = proxy.start()
-    local = LocalStack(
+    local = DevStack(
         stack_env(redis_url, AWS_ENDPOINT_URL=endpoint, **SHORT_TIMINGS),
         log_dir=tmp_path_factory.mktemp("fragile-logs"),
     )
@@ -80,13 +80,13 @@ def faults(fragile: Fragile) -> Iterator[Fragile]:
     fragile.proxy.clear()
 
 
-def celery_control(stack: LocalStack) -> Any:
+def celery_control(stack: DevStack) -> Any:
     from celery import Celery
 
     return Celery(broker=stack.env["REDIS_URL"], set_as_current=False)
 
 
-def running(stack: LocalStack, task_id: str, timeout: float = 20) -> tuple[str, int]:
+def running(stack: DevStack, task_id: str, timeout: float = 20) -> tuple[str, int]:
     """(worker hostname, pool pid) of the worker running ``task_id``."""
     control = celery_control(stack)
     deadline = time.monotonic() + timeout

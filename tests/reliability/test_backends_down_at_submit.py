@@ -8,7 +8,7 @@ import pytest
 import redis
 import requests
 
-from scripts.stack import LocalStack, free_port
+from scripts.stack import DevStack, free_port
 from tests.helpers import assert_error
 from tests.imagegen import jpeg
 from tests.stack_fixtures import ApiClient, stack_env
@@ -16,8 +16,8 @@ from tests.stack_fixtures import ApiClient, stack_env
 
 @pytest.fixture(scope="module")
 def api_without_redis(
-    stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[ApiClient, LocalStack]]:
+    stack: DevStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ApiClient, DevStack]]:
     """An API whose Redis does not answer (nothing listens on the port); S3 is up."""
     env = {
         **stack.env,
@@ -25,7 +25,7 @@ def api_without_redis(
         "REDIS_SOCKET_TIMEOUT": "1",
         "S3_BUCKET": f"{stack.env['S3_BUCKET']}-no-redis",
     }
-    local = LocalStack(env, log_dir=tmp_path_factory.mktemp("no-redis"))
+    local = DevStack(env, log_dir=tmp_path_factory.mktemp("no-redis"))
     local.ensure_bucket()
     try:
         local.start_api(free_port(), healthy=False)
@@ -36,11 +36,11 @@ def api_without_redis(
 
 @pytest.fixture(scope="module")
 def api_without_s3(
-    stack: LocalStack, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[ApiClient, LocalStack]]:
+    stack: DevStack, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ApiClient, DevStack]]:
     """An API whose S3 endpoint does not answer; Redis is up (with its own queue)."""
     env = stack_env(redis_url, AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}")
-    local = LocalStack(env, log_dir=tmp_path_factory.mktemp("no-s3"))
+    local = DevStack(env, log_dir=tmp_path_factory.mktemp("no-s3"))
     try:
         local.start_api(free_port(), healthy=False)
         yield ApiClient(local.api_url), local

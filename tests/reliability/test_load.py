@@ -7,14 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import redis
 
-from scripts.stack import LocalStack, wait_for
+from scripts.stack import DevStack, wait_for
 from tests.imagegen import jpeg
 from tests.stack_fixtures import ApiClient
 
 JOBS = 1000
 
 
-def test_a_thousand_jobs_complete_exactly_once(stack: LocalStack, redis_url: str) -> None:
+def test_a_thousand_jobs_complete_exactly_once(stack: DevStack, redis_url: str) -> None:
     assert len([w for w in stack.workers if w.poll() is None]) == 2
     image = jpeg(96, 64)
     clients = [ApiClient(stack.api_url) for _ in range(8)]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from scripts.stack import LocalStack, free_port, redis_answers, redis_server_argv, wait_for
+from scripts.stack import DevStack, free_port, redis_answers, redis_server_argv, wait_for
 from tests.imagegen import jpeg
 from tests.reliability.conftest import SHORT_TIMINGS
 from tests.stack_fixtures import ApiClient, stack_env
@@ -49,10 +49,10 @@ def _loaded(url: str) -> bool:
 
 
 @pytest.fixture()
-def restartable(stack: LocalStack, tmp_path: Path) -> Iterator[tuple[LocalStack, OwnRedis]]:
+def restartable(stack: DevStack, tmp_path: Path) -> Iterator[tuple[DevStack, OwnRedis]]:
     own = OwnRedis(tmp_path)
     own.start()
-    local = LocalStack(
+    local = DevStack(
         stack_env(own.url, AWS_ENDPOINT_URL=stack.env["AWS_ENDPOINT_URL"], **SHORT_TIMINGS),
         log_dir=tmp_path / "logs",
     )
