@@ -65,7 +65,7 @@ def encoded(image: Image.Image, fmt: str, **params: object) -> bytes:
 
 
 def jpeg(width: int = 400, height: int = 300, **params: object) -> bytes:
-    return encoded(marked_image(width, height), "JPEG", quality=90, **params)
+    return encoded(marked_image(width, height), "JPEG", **{"quality": 90, **params})
 
 
 def png_with_alpha(width: int = 300, height: int = 200) -> bytes:
