@@ -17,21 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.formats import INPUT_FORMATS, OUTPUT_FORMATS
 from chalicelib.image_header import ImageHeader
 
-# Decoding, per megapixel decoded (a JPEG decodes smaller when the outputs allow).
-DECODE_MS_PER_MP = {
-    "jpeg": 4.0,
-    "png": 28.0,
-    "gif": 6.0,
-    "webp": 18.0,
-    "bmp": 2.0,
-    "tiff": 2.0,
-    "avif": 46.0,
-    "heif": 90.0,
-}
-# Encoding, per megapixel written, with the service's settings (worker/imaging/encode.py).
-ENCODE_MS_PER_MP = {"jpeg": 3.0, "png": 320.0, "webp": 200.0, "avif": 580.0, "gif": 370.0}
+# Decoding and encoding weights, per megapixel, are the formats' own
+# (chalicelib/formats.py: ``decode_ms_per_mp``, ``encode_ms_per_mp``); a JPEG decodes
+# smaller when the outputs allow.
 # Lanczos resampling, per megapixel read; drawing a caption, per megapixel drawn on.
 RESIZE_MS_PER_MP = 6.0
 CAPTION_MS_PER_MP = 10.0
@@ -131,13 +122,13 @@ def job_cost(header: ImageHeader | None, options: dict[str, Any], captioned: boo
     decoded_mp = width * height / 1e6 / reduction**2
     animated = [o for o in outputs if o.frames > 1]
     frames = max((o.frames for o in animated), default=1)
-    decode_ms = DECODE_MS_PER_MP.get(fmt, max(DECODE_MS_PER_MP.values())) * decoded_mp * frames
+    decode_ms = INPUT_FORMATS[fmt].decode_ms_per_mp * decoded_mp * frames
     # The cascade reads the decode about twice; a kept animation resamples every frame.
     resize_ms = RESIZE_MS_PER_MP * decoded_mp * (2 + len(animated) * (frames - 1))
     if any(r.get("gravity") == "auto" for r in options["renditions"]):
         resize_ms += ATTENTION_MS
     encode_ms = sum(
-        (ENCODE_MS_PER_MP[o.format] + (CAPTION_MS_PER_MP if o.captioned else 0))
+        (OUTPUT_FORMATS[o.format].encode_ms_per_mp + (CAPTION_MS_PER_MP if o.captioned else 0))
         * o.megapixels
         * o.frames
         for o in outputs

@@ -4,8 +4,8 @@
 one sniffer of the API, the worker and the client) and which Pillow plugins open it.
 ``OUTPUT_FORMATS``: what outputs may be. The intake, the options schema, the OpenAPI
 document, the worker's opener and encoder, the output keys and the docs all read
-these tables; adding an output format is one entry in ``OUTPUT_FORMATS`` plus its
-encoder settings in ``worker/imaging/encode.py``.
+these tables (the cost model its weights); adding an output format is one entry in
+``OUTPUT_FORMATS`` plus its encoder settings in ``worker/imaging/encode.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ class InputFormat:
     riff_form: bytes = b""  # a RIFF container's form type (WebP)
     brands: tuple[bytes, ...] = ()  # ISO BMFF ftyp brands (HEIF, AVIF)
     upload_mimes: tuple[str, ...] = ()  # other content types a presigned upload may declare
+    # The cost model's weight (chalicelib/cost.py): ms of one reference core to decode a
+    # megapixel, measured with ``python -m bench.encoders``.
+    decode_ms_per_mp: float = 90.0
 
 
 INPUT_FORMATS: dict[str, InputFormat] = {
@@ -32,24 +35,36 @@ INPUT_FORMATS: dict[str, InputFormat] = {
         # MPO is how Pillow opens the multi-picture JPEGs phones write; to a client it
         # is a JPEG, and it has no opener of its own (the JPEG plugin hands over).
         InputFormat(
-            "jpeg", "image/jpeg", ("JPEG", "MPO"), (b"\xff\xd8\xff",), upload_mimes=("image/jpg",)
+            "jpeg",
+            "image/jpeg",
+            ("JPEG", "MPO"),
+            (b"\xff\xd8\xff",),
+            upload_mimes=("image/jpg",),
+            decode_ms_per_mp=4.0,
         ),
-        InputFormat("png", "image/png", ("PNG",), (b"\x89PNG\r\n\x1a\n",)),
-        InputFormat("gif", "image/gif", ("GIF",), (b"GIF87a", b"GIF89a")),
-        InputFormat("webp", "image/webp", ("WEBP",), riff_form=b"WEBP"),
-        InputFormat("bmp", "image/bmp", ("BMP",), (b"BM",)),
+        InputFormat("png", "image/png", ("PNG",), (b"\x89PNG\r\n\x1a\n",), decode_ms_per_mp=28.0),
+        InputFormat("gif", "image/gif", ("GIF",), (b"GIF87a", b"GIF89a"), decode_ms_per_mp=6.0),
+        InputFormat("webp", "image/webp", ("WEBP",), riff_form=b"WEBP", decode_ms_per_mp=18.0),
+        InputFormat("bmp", "image/bmp", ("BMP",), (b"BM",), decode_ms_per_mp=2.0),
         # BigTIFF (II+ / MM+, 64-bit offsets) is a TIFF too.
         InputFormat(
-            "tiff", "image/tiff", ("TIFF",), (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+            "tiff",
+            "image/tiff",
+            ("TIFF",),
+            (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
+            decode_ms_per_mp=2.0,
         ),
         # AVIF before HEIF: an AVIF file may name a HEIF brand (mif1) first.
-        InputFormat("avif", "image/avif", ("AVIF",), brands=(b"avif", b"avis")),
+        InputFormat(
+            "avif", "image/avif", ("AVIF",), brands=(b"avif", b"avis"), decode_ms_per_mp=46.0
+        ),
         InputFormat(
             "heif",
             "image/heif",
             ("HEIF",),
             brands=(b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"),
             upload_mimes=("image/heic",),
+            decode_ms_per_mp=90.0,
         ),
     )
 }
@@ -90,6 +105,9 @@ class OutputFormat:
     default_quality: int | None  # None: lossless, a given quality is ignored
     animatable: bool  # may keep every frame of an animated source
     caption: bool  # allowed for the captioned output
+    # The cost model's weight: ms of one reference core to encode a megapixel with the
+    # settings of worker/imaging/encode.py, measured with ``python -m bench.encoders``.
+    encode_ms_per_mp: float
 
     @property
     def lossless(self) -> bool:
@@ -99,11 +117,11 @@ class OutputFormat:
 OUTPUT_FORMATS: dict[str, OutputFormat] = {
     f.name: f
     for f in (
-        OutputFormat("jpeg", "image/jpeg", "jpg", "JPEG", 85, animatable=False, caption=True),
-        OutputFormat("png", "image/png", "png", "PNG", None, animatable=False, caption=True),
-        OutputFormat("webp", "image/webp", "webp", "WEBP", 80, animatable=True, caption=True),
-        OutputFormat("avif", "image/avif", "avif", "AVIF", 60, animatable=False, caption=True),
-        OutputFormat("gif", "image/gif", "gif", "GIF", None, animatable=True, caption=False),
+        OutputFormat("jpeg", "image/jpeg", "jpg", "JPEG", 85, False, True, encode_ms_per_mp=3.0),
+        OutputFormat("png", "image/png", "png", "PNG", None, False, True, encode_ms_per_mp=320.0),
+        OutputFormat("webp", "image/webp", "webp", "WEBP", 80, True, True, encode_ms_per_mp=200.0),
+        OutputFormat("avif", "image/avif", "avif", "AVIF", 60, False, True, encode_ms_per_mp=580.0),
+        OutputFormat("gif", "image/gif", "gif", "GIF", None, True, False, encode_ms_per_mp=370.0),
     )
 }
 OUTPUT_NAMES = tuple(OUTPUT_FORMATS)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import errors
+from chalicelib.formats import INPUT_FORMATS, OUTPUT_FORMATS
 from chalicelib.options import DEFAULT_RENDITIONS, OPTIONS_SCHEMA
 from chalicelib.settings import Settings
 
@@ -127,8 +128,27 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+def formats_table() -> str:
+    """One row per input and output format, with the cost model's weights."""
+    rows = [
+        "| format | as a source | as an output | decode ms/MP | encode ms/MP |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name in dict.fromkeys([*INPUT_FORMATS, *OUTPUT_FORMATS]):
+        source = INPUT_FORMATS.get(name)
+        output = OUTPUT_FORMATS.get(name)
+        kept = "yes, animation kept" if output and output.animatable else "yes"
+        rows.append(
+            f"| {name} | {'yes' if source else 'no'} | {kept if output else 'no'} | "
+            f"{f'{source.decode_ms_per_mp:g}' if source else ''} | "
+            f"{f'{output.encode_ms_per_mp:g}' if output else ''} |"
+        )
+    return "\n".join(rows)
+
+
 TABLES: dict[str, tuple[Path, Callable[[], str]]] = {
     "options": (API_DOC, options_table),
+    "formats": (API_DOC, formats_table),
     "errors": (API_DOC, errors_table),
     "settings": (OPERATIONS_DOC, settings_table),
 }
