@@ -105,10 +105,15 @@ class FaultyProxy:
                 response = connection.getresponse()
                 data = response.read()
                 self.send_response(response.status)
+                # A HEAD answer has no body but states the object's length: keep it.
+                passed = ("transfer-encoding", "connection")
+                if self.command != "HEAD":
+                    passed += ("content-length",)
                 for name, value in response.getheaders():
-                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    if name.lower() not in passed:
                         self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
+                if self.command != "HEAD":
+                    self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)

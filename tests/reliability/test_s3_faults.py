@@ -37,30 +37,29 @@ def test_a_slow_s3_answer_is_waited_for(faults: Fragile) -> None:
 
 
 def test_a_permanent_s3_refusal_fails_the_job_with_a_code(faults: Fragile) -> None:
-    # The upload id is the job id, so the fault can target this job before it exists.
+    # The API reads an upload's first bytes at its incoming key and copies it to the
+    # job's own key; the first read of a job's source is the worker's, and it is refused.
+    image = jpeg(100, 80)
     upload = faults.client.http.post(
         f"{faults.client.base_url}/api/uploads",
-        json={"filename": "a.jpg", "content_type": "image/jpeg", "size": 5000},
+        json={"filename": "a.jpg", "content_type": "image/jpeg", "size": len(image)},
         timeout=10,
     ).json()
     posted = requests.post(
         upload["url"],
         data=upload["fields"],
-        files={"file": ("a.jpg", jpeg(100, 80), "image/jpeg")},
+        files={"file": ("a.jpg", image, "image/jpeg")},
         timeout=10,
     )
     assert posted.status_code in (200, 204)
-    # The API reads the first bytes once to check the type; the worker's read is refused.
-    denied = faults.proxy.add(
-        Fault("GET", rf"/uploads/{upload['upload_id']}/source$", status=403, skip=1)
-    )
+    denied = faults.proxy.add(Fault("GET", r"/uploads/[0-9a-f]{32}/source$", status=403))
     response = faults.client.http.post(
         f"{faults.client.base_url}/api/process",
         json={"upload_id": upload["upload_id"], "text": "x"},
         timeout=10,
     )
     assert response.status_code == 202, response.text
-    body = faults.client.wait(upload["upload_id"], timeout=30)
+    body = faults.client.wait(response.json()["job_id"], timeout=30)
     assert body["status"] == "failed"
     assert body["error"]["code"] == "storage_error"
     assert denied.hits == 1, "refused at once, not retried"
