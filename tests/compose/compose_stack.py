@@ -17,6 +17,8 @@ import redis
 import requests
 from PIL import Image, ImageChops
 
+from chalicelib.settings import Settings
+from chalicelib.tenants import TenantStore
 from scripts.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -193,6 +195,13 @@ class ComposeStack:
                 port=self.ports["REDIS_PORT"], decode_responses=True, socket_timeout=5
             )
         return self._redis
+
+    def act_as_tenant(self, tenant_id: str, **limits: float) -> None:
+        """Send every later request with the API key of a new tenant with these limits,
+        stored in the stack's Redis as ``scripts.ops tenants create`` would."""
+        settings = Settings.from_env({"REDIS_URL": f"redis://127.0.0.1:{self.ports['REDIS_PORT']}"})
+        _, key = TenantStore(self.redis, settings).create(tenant_id, tenant_id, limits)
+        self.http.headers["X-Api-Key"] = key
 
     def submit(self, image: bytes, text: str, options: dict[str, Any] | None = None) -> str:
         data = {"text": text}

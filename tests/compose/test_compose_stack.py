@@ -78,6 +78,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
         record(
             "up --build --scale worker=3 --wait (to healthy)", seconds(time.monotonic() - started)
         )
+        # Thirty jobs at once and six heavy ones are over the default tenant limits
+        # (20 jobs, 2 heavy jobs in flight; polling them is over 20 requests a second),
+        # which a small team's stack keeps.
+        compose.act_as_tenant(
+            "compose-test",
+            jobs_in_flight=100,
+            heavy_jobs_in_flight=20,
+            requests_per_second=500,
+            burst=1000,
+        )
         yield compose
     finally:
         compose.down()

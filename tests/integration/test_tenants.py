@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from bench.images import photo
 from chalicelib.backends import Backends
 from chalicelib.cost import job_cost
 from chalicelib.image_header import ImageHeader
@@ -207,7 +208,9 @@ def test_the_worst_accepted_job_ends_well_within_the_soft_limit(
     price = job_cost(ImageHeader("jpeg", 3000, 2000), parse_options(options), False).total_ms
     assert 0.5 * settings.max_job_work_ms < price <= settings.max_job_work_ms
     started = time.monotonic()
-    response = beta.submit(imagegen.jpeg(3000, 2000), options=json.dumps(options))
+    # A photo-like picture: AVIF's encoder is far quicker on flat synthetic ones.
+    image = imagegen.encoded(photo(3000, 2000, seed=5), "JPEG", quality=90)
+    response = beta.submit(image, options=json.dumps(options))
     assert response.status_code == 202, response.text
     body = beta.wait(response.json()["job_id"], timeout=settings.task_soft_time_limit + 30)
     took = time.monotonic() - started
