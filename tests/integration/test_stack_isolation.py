@@ -11,7 +11,7 @@ import pytest
 from chalicelib.backends import Backends
 from chalicelib.settings import Settings
 from scripts.stack import DevStack, free_port
-from tests.integration.test_end_to_end import jpeg
+from tests.imagegen import jpeg
 from tests.stack_fixtures import TEST_LIMITS, ApiClient
 
 pytestmark = pytest.mark.slow

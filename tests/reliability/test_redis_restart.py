@@ -15,7 +15,7 @@ import redis
 
 from scripts.stack import DevStack, free_port, redis_answers, redis_server_argv, wait_for
 from tests.imagegen import jpeg
-from tests.reliability.conftest import SHORT_TIMINGS
+from tests.reliability.fragile import SHORT_TIMINGS
 from tests.stack_fixtures import ApiClient, stack_env
 
 

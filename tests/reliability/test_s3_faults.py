@@ -8,7 +8,7 @@ import requests
 
 from tests.faults import Fault
 from tests.imagegen import jpeg
-from tests.reliability.conftest import Fragile
+from tests.reliability.fragile import Fragile
 
 
 def test_transient_s3_errors_are_retried_until_jobs_complete(faults: Fragile) -> None:

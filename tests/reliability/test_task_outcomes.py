@@ -19,7 +19,7 @@ from chalicelib.settings import Settings
 from scripts.stack import ROOT, wait_for
 from tests.faults import Fault
 from tests.imagegen import jpeg
-from tests.reliability.conftest import Fragile
+from tests.reliability.fragile import Fragile
 
 
 def test_a_task_over_its_soft_time_limit_fails_with_timeout(faults: Fragile) -> None:

@@ -11,7 +11,7 @@ import psutil
 from scripts.stack import ManagedProcess
 from tests.faults import Fault
 from tests.imagegen import jpeg
-from tests.reliability.conftest import Fragile, running
+from tests.reliability.fragile import Fragile, running
 
 SOURCE = r"/uploads/[0-9a-f]+/source"
 

@@ -1,0 +1,72 @@
+"""The fault tests' stack: short time limits, S3 behind a fault-injecting proxy, and
+helpers to find which worker runs a task."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from scripts.stack import DevStack, wait_for
+from tests.faults import FaultyProxy
+from tests.stack_fixtures import ApiClient
+
+# Short enough to watch a lost task come back within a test, long enough for a
+# tiny job: the visibility timeout stays above the hard limit, as in production.
+SHORT_TIMINGS = {
+    "VISIBILITY_TIMEOUT": "12",
+    "TASK_SOFT_TIME_LIMIT": "4",
+    "TASK_HARD_TIME_LIMIT": "7",
+    "REDIS_SOCKET_TIMEOUT": "2",
+    "RECONCILE_PENDING_GRACE": "1",
+}
+
+
+@dataclass
+class Fragile:
+    """A stack whose S3 traffic the test can delay, fail or cut."""
+
+    stack: DevStack
+    proxy: FaultyProxy
+    client: ApiClient
+
+    @property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.stack.env["REDIS_URL"], decode_responses=True)
+
+    def attempts(self, job_id: str) -> int:
+        return int(self.redis.hget(f"job:{job_id}", "attempts") or 0)
+
+    def respawn_workers(self, count: int = 2) -> None:
+        """Replace dead workers so each test starts with ``count`` live ones."""
+        self.stack.workers[:] = [w for w in self.stack.workers if w.poll() is None]
+        while len(self.stack.workers) < count:
+            self.stack.start_worker(index=len(self.stack.processes) + 1)
+
+    def idle(self, timeout: float = 30) -> None:
+        """Wait until the queue is empty and nothing is delivered but unacknowledged."""
+        queue = self.stack.env["CELERY_QUEUE"]
+        r = self.redis
+        wait_for(lambda: r.llen(queue) == 0 and r.hlen("unacked") == 0, "an idle queue", timeout)
+
+
+def celery_control(stack: DevStack) -> Any:
+    from celery import Celery
+
+    return Celery(broker=stack.env["REDIS_URL"], set_as_current=False)
+
+
+def running(stack: DevStack, task_id: str, timeout: float = 20) -> tuple[str, int]:
+    """(worker hostname, pool pid) of the worker running ``task_id``."""
+    control = celery_control(stack)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        active = control.control.inspect(timeout=1.0).active() or {}
+        for hostname, tasks in active.items():
+            for task in tasks:
+                if task["id"] == task_id:
+                    return hostname, int(task["worker_pid"])
+        time.sleep(0.1)
+    raise AssertionError(f"no worker reports running {task_id}")
