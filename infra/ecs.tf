@@ -42,6 +42,19 @@ locals {
 }
 
 locals {
+  # Each Celery node answers a ping by its name (worker@<host>, webhooks@<host>).
+  celery_health_check = {
+    for node in ["worker", "webhooks"] : node => {
+      command     = ["CMD-SHELL", "celery -A worker.celery_app:app inspect ping --timeout 10 -d \"${node}@$(hostname)\" >/dev/null"]
+      interval    = 60
+      timeout     = 20
+      retries     = 3
+      startPeriod = 60
+    }
+  }
+}
+
+locals {
   # What the image workers' and the webhook workers' containers share: the
   # image, the non-root user, a read-only root with a scratch /tmp, no
   # capabilities, the environment and the secrets.
@@ -111,13 +124,7 @@ resource "aws_ecs_task_definition" "worker" {
       # are acknowledged late).
       stopTimeout = 120
 
-      healthCheck = {
-        command     = ["CMD-SHELL", "celery -A worker.celery_app:app inspect ping --timeout 10 -d \"worker@$(hostname)\" >/dev/null"]
-        interval    = 60
-        timeout     = 20
-        retries     = 3
-        startPeriod = 60
-      }
+      healthCheck = local.celery_health_check["worker"]
 
       logConfiguration = {
         logDriver = "awslogs"
@@ -189,13 +196,7 @@ resource "aws_ecs_task_definition" "worker_light" {
         { name = "WORKER_QUEUES", value = var.celery_queue },
       ])
 
-      healthCheck = {
-        command     = ["CMD-SHELL", "celery -A worker.celery_app:app inspect ping --timeout 10 -d \"worker@$(hostname)\" >/dev/null"]
-        interval    = 60
-        timeout     = 20
-        retries     = 3
-        startPeriod = 60
-      }
+      healthCheck = local.celery_health_check["worker"]
 
       logConfiguration = {
         logDriver = "awslogs"

@@ -71,13 +71,7 @@ resource "aws_ecs_task_definition" "webhooks" {
         "--without-gossip", "--without-mingle", "--without-heartbeat",
       ]
 
-      healthCheck = {
-        command     = ["CMD-SHELL", "celery -A worker.celery_app:app inspect ping --timeout 10 -d \"webhooks@$(hostname)\" >/dev/null"]
-        interval    = 60
-        timeout     = 20
-        retries     = 3
-        startPeriod = 60
-      }
+      healthCheck = local.celery_health_check["webhooks"]
 
       logConfiguration = {
         logDriver = "awslogs"

@@ -1,7 +1,9 @@
-"""Assertions the live tests share (images come from ``tests.imagegen``)."""
+"""Assertions and recorders the tests share (images come from ``tests.imagegen``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import requests
@@ -16,3 +18,18 @@ def assert_error(response: requests.Response, status: int, code: str) -> dict[st
     assert body["error"]["code"] == code
     assert body["error"]["message"]
     return dict(body["error"])
+
+
+class StageRecorder:
+    """A stage() that records the names it was given."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def __call__(self, name: str) -> AbstractContextManager[None]:
+        return self._stage(name)
+
+    @contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        self.names.append(name)
+        yield

@@ -7,7 +7,7 @@ import struct
 import zlib
 
 import pillow_heif
-from PIL import Image
+from PIL import Image, ImageDraw
 
 RED = (220, 20, 20)
 GREEN = (20, 200, 40)
@@ -132,3 +132,15 @@ EPS = (
     b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n"
     b"newpath 0 0 moveto 10 10 lineto stroke\n%%EOF\n"
 )
+
+
+def busy_patch(size: tuple[int, int], spot: tuple[int, int], mode: str = "RGB") -> Image.Image:
+    """A calm grey picture with one busy, skin-toned patch centred on ``spot``."""
+    image = Image.new(mode, size, (128, 128, 128, 255) if mode == "RGBA" else (128, 128, 128))
+    draw = ImageDraw.Draw(image)
+    x, y = spot
+    r = min(size) // 10
+    draw.ellipse((x - r, y - r, x + r, y + r), fill=(224, 172, 140))
+    for i in range(-r, r, max(2, r // 6)):
+        draw.line((x + i, y - r, x + i, y + r), fill=(40, 30, 20), width=1)
+    return image

@@ -128,10 +128,16 @@ def test_task_definition_uses_the_images_user_and_cmd() -> None:
     ecs = (INFRA / "ecs.tf").read_text()
     user = the_one(final_stage(WORKER_DOCKERFILE), "USER")
     assert f'user                   = "{user}"' in ecs or f'user = "{user}"' in ecs
-    # Container-level keys sit at six spaces; healthCheck's own `command` is deeper.
-    assert not re.search(r"^ {6}(command|entryPoint)\s*=", ecs, re.MULTILINE), (
-        "the container should run the image's CMD"
+    # Container-level keys sit at six spaces inside container_definitions; a health
+    # check's own `command` is deeper, or in a local of its own.
+    definitions = re.findall(
+        r"container_definitions = jsonencode\(\[\n(.*?)\n  \]\)", ecs, re.DOTALL
     )
+    assert len(definitions) == 2
+    for definition in definitions:
+        assert not re.search(r"^ {6}(command|entryPoint)\s*=", definition, re.MULTILINE), (
+            "the container should run the image's CMD"
+        )
     assert "stopTimeout = 120" in ecs
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import jsonschema
@@ -22,6 +20,7 @@ from chalicelib.status import status_body
 from chalicelib.tenants import Tenant
 from tests import imagegen
 from tests.fakes import fake_world
+from tests.helpers import StageRecorder
 from tests.subjects import KEEP, SHAPES, kept_share, load_subjects
 from worker import tasks
 from worker.imaging import ImageLimits, ImageReport, RenderedOutput, process_image
@@ -30,24 +29,9 @@ from worker.imaging.geometry import Plan, cover_size, pixel_window, plan
 LIMITS = ImageLimits(max_pixels=50_000_000, max_dimension=20_000, max_frames=50)
 
 
-class Stages:
-    """A stage() that records the names it was given."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def __call__(self, name: str) -> AbstractContextManager[None]:
-        return self._stage(name)
-
-    @contextmanager
-    def _stage(self, name: str) -> Iterator[None]:
-        self.names.append(name)
-        yield
-
-
 def run(data: bytes, *renditions: dict[str, Any], text: str = "") -> ImageReport:
     return process_image(
-        data, text, parse_options({"renditions": list(renditions)}), LIMITS, Stages()
+        data, text, parse_options({"renditions": list(renditions)}), LIMITS, StageRecorder()
     )
 
 
@@ -87,18 +71,6 @@ def thirds(size: tuple[int, int] = (300, 100), fmt: str = "PNG") -> bytes:
         image.paste(imagegen.RED, (0, 0, width, height // 3))
         image.paste(imagegen.BLUE, (0, 2 * height // 3, width, height))
     return imagegen.encoded(image, fmt)
-
-
-def busy_patch(size: tuple[int, int], spot: tuple[int, int], mode: str = "RGB") -> Image.Image:
-    """A calm grey picture with one busy, skin-toned patch centred on ``spot``."""
-    image = Image.new(mode, size, (128, 128, 128))
-    draw = ImageDraw.Draw(image)
-    x, y = spot
-    r = min(size) // 10
-    draw.ellipse((x - r, y - r, x + r, y + r), fill=(224, 172, 140))
-    for i in range(-r, r, max(2, r // 6)):
-        draw.line((x + i, y - r, x + i, y + r), fill=(40, 30, 20), width=1)
-    return image
 
 
 # -- planning with a placement ---------------------------------------------------------
@@ -295,7 +267,7 @@ def test_compass_points_land_where_the_schema_table_puts_them() -> None:
 
 
 def test_auto_has_a_stage_of_its_own_only_when_it_has_a_crop_to_place() -> None:
-    data = imagegen.encoded(busy_patch((600, 300), (520, 150)), "JPEG")
+    data = imagegen.encoded(imagegen.busy_patch((600, 300), (520, 150)), "JPEG")
     for renditions, attention in [
         ([cover("sq", 64, 64, "auto")], True),
         ([cover("sq", 64, 64, "auto"), cover("wide", 300, 100, "auto")], True),
@@ -304,7 +276,7 @@ def test_auto_has_a_stage_of_its_own_only_when_it_has_a_crop_to_place() -> None:
         ([cover("same", 60, 30, "auto")], False),  # the source's own shape: nothing to place
         ([{"name": "r", "width": 64}], False),
     ]:
-        stages = Stages()
+        stages = StageRecorder()
         process_image(data, "Hi", parse_options({"renditions": renditions}), LIMITS, stages)
         expected = ["probe", "decode", "resize", "caption", "facts", "encode"]
         if attention:
@@ -314,7 +286,7 @@ def test_auto_has_a_stage_of_its_own_only_when_it_has_a_crop_to_place() -> None:
 
 @pytest.mark.parametrize("x", [80, 520])
 def test_auto_finds_a_busy_patch_off_centre(x: int) -> None:
-    data = imagegen.encoded(busy_patch((600, 300), (x, 150)), "JPEG", quality=95)
+    data = imagegen.encoded(imagegen.busy_patch((600, 300), (x, 150)), "JPEG", quality=95)
     report = run(data, cover("sq", 64, 64, "auto"), cover("mid", 64, 64, "center"))
     left, _, width, _ = report.outputs[0].crop
     r = 30  # the patch's radius
@@ -323,14 +295,14 @@ def test_auto_finds_a_busy_patch_off_centre(x: int) -> None:
 
 
 def test_auto_on_a_picture_of_the_same_shape_keeps_it_whole() -> None:
-    data = imagegen.encoded(busy_patch((600, 300), (520, 150)), "JPEG")
+    data = imagegen.encoded(imagegen.busy_patch((600, 300), (520, 150)), "JPEG")
     assert run(data, cover("same", 200, 100, "auto")).outputs[0].crop == (0, 0, 600, 300)
 
 
 def test_auto_keeps_one_window_for_every_frame_of_an_animation() -> None:
     # The first frame has the busy patch on the right; the later ones are flat. The
     # window is chosen on the first and holds for the whole animation.
-    frames = [busy_patch((300, 100), (250, 50)).convert("P")]
+    frames = [imagegen.busy_patch((300, 100), (250, 50)).convert("P")]
     frames += [Image.new("RGB", (300, 100), (v, v, v)).convert("P") for v in (100, 160)]
     buffer = io.BytesIO()
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
@@ -349,7 +321,7 @@ def test_auto_keeps_one_window_for_every_frame_of_an_animation() -> None:
 def test_auto_ignores_what_transparent_pixels_hide() -> None:
     # An opaque disc on the left of a transparent canvas; a busy patch under the
     # transparent part on the right must not pull the window.
-    image = busy_patch((600, 200), (500, 100)).convert("RGBA")
+    image = imagegen.busy_patch((600, 200), (500, 100)).convert("RGBA")
     alpha = Image.new("L", image.size, 0)
     ImageDraw.Draw(alpha).ellipse((40, 60, 120, 140), fill=255)
     image.putalpha(alpha)
@@ -401,7 +373,7 @@ def test_the_status_answer_carries_each_crop_as_the_api_document_says(
             {"name": "small", "width": 64, "height": 64},
         ]
     }
-    data = imagegen.encoded(busy_patch((600, 300), (520, 150)), "JPEG")
+    data = imagegen.encoded(imagegen.busy_patch((600, 300), (520, 150)), "JPEG")
     submission = service.validate(data, "A text.", json.dumps(options))
     job_id = service.submit(submission, Tenant("alpha", "Alpha")).job_id
     assert tasks.process_job(job_id=job_id) == "completed"

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
+from tests import imagegen
 from tests.subjects import KEEP, SHAPES, Subject, keep_table, load_subjects
 from worker.imaging import gravity
 from worker.imaging.geometry import plan
@@ -161,18 +162,6 @@ def test_a_source_of_the_target_shape_is_kept_whole() -> None:
 # -- auto ----------------------------------------------------------------------------
 
 
-def scene(size: tuple[int, int], spot: tuple[int, int], mode: str = "RGB") -> Image.Image:
-    """A calm grey picture with one busy, skin-toned patch centred on ``spot``."""
-    image = Image.new(mode, size, (128, 128, 128, 255) if mode == "RGBA" else (128, 128, 128))
-    draw = ImageDraw.Draw(image)
-    x, y = spot
-    r = min(size) // 10
-    draw.ellipse((x - r, y - r, x + r, y + r), fill=(224, 172, 140))
-    for i in range(-r, r, max(2, r // 6)):
-        draw.line((x + i, y - r, x + i, y + r), fill=(40, 30, 20), width=1)
-    return image
-
-
 def patch_box(size: tuple[int, int], spot: tuple[int, int]) -> tuple[float, float, float, float]:
     r = min(size) // 10
     return spot[0] - r, spot[1] - r, spot[0] + r, spot[1] + r
@@ -186,7 +175,7 @@ def holds(window: gravity.Window, box: tuple[float, float, float, float]) -> boo
 @pytest.mark.parametrize("x", [100, 300, 600, 900, 1100])
 def test_auto_keeps_a_busy_patch_anywhere_along_a_wide_picture(x: int) -> None:
     size, spot = (1200, 600), (x, 300)
-    window = crop_window(size, 1.0, "auto", image=scene(size, spot))
+    window = crop_window(size, 1.0, "auto", image=imagegen.busy_patch(size, spot))
     assert holds(window, patch_box(size, spot))
     # The centre crop (300..900) misses all but the middle patch: this is not luck.
     assert holds(crop_window(size, 1.0, "center"), patch_box(size, spot)) == (x == 600)
@@ -195,7 +184,7 @@ def test_auto_keeps_a_busy_patch_anywhere_along_a_wide_picture(x: int) -> None:
 @pytest.mark.parametrize("y", [60, 200, 540])
 def test_auto_keeps_a_busy_patch_anywhere_down_a_tall_picture(y: int) -> None:
     size, spot = (600, 900), (300, y)
-    window = crop_window(size, 3.0, "auto", image=scene(size, spot))
+    window = crop_window(size, 3.0, "auto", image=imagegen.busy_patch(size, spot))
     assert holds(window, patch_box(size, spot))
 
 
@@ -204,7 +193,7 @@ def test_auto_leaves_the_centre_only_as_far_as_it_must() -> None:
     # one nearest the centre (to within the two map pixels the patch's blurred edge
     # spreads over).
     size, spot = (4000, 2000), (3500, 1000)
-    left = crop_window(size, 1.0, "auto", image=scene(size, spot))[0]
+    left = crop_window(size, 1.0, "auto", image=imagegen.busy_patch(size, spot))[0]
     assert 1700 <= left <= 1700 + 2 * 4000 / gravity.ANALYSIS_SIDE
 
 
@@ -212,7 +201,7 @@ def test_auto_accepts_any_smaller_copy_and_scales_back_to_the_source() -> None:
     # The caller may pass an intermediate it already has: the window is in source
     # pixels and nearly the same whichever copy it was computed on.
     size, spot = (4000, 2000), (3500, 1000)
-    full = scene(size, spot)
+    full = imagegen.busy_patch(size, spot)
     for copy in (full, full.resize((1280, 640)), full.resize((64, 32), Image.Resampling.BOX)):
         window = crop_window(size, 1.0, "auto", image=copy)
         assert window[2:] == (2000, 2000)
@@ -220,7 +209,10 @@ def test_auto_accepts_any_smaller_copy_and_scales_back_to_the_source() -> None:
 
 
 def test_auto_on_a_flat_or_symmetric_picture_is_the_centre() -> None:
-    for image in (Image.new("RGB", (800, 400), "white"), scene((800, 400), (400, 200))):
+    for image in (
+        Image.new("RGB", (800, 400), "white"),
+        imagegen.busy_patch((800, 400), (400, 200)),
+    ):
         assert crop_window((800, 400), 1.0, "auto", image=image) == crop_window(
             (800, 400), 1.0, "center"
         )
@@ -242,8 +234,8 @@ def test_what_transparent_pixels_hide_does_not_count() -> None:
     size = (1200, 600)
     alpha = Image.new("L", size, 255)
     ImageDraw.Draw(alpha).rectangle((800, 0, 1200, 600), fill=0)
-    hidden = scene(size, (1000, 300), mode="RGBA")
-    plain = scene(size, (1000, 300), mode="RGBA")
+    hidden = imagegen.busy_patch(size, (1000, 300), mode="RGBA")
+    plain = imagegen.busy_patch(size, (1000, 300), mode="RGBA")
     ImageDraw.Draw(plain).rectangle((800, 0, 1200, 600), fill=(128, 128, 128, 255))
     hidden.putalpha(alpha)
     plain.putalpha(alpha)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 import pytest
@@ -13,25 +13,11 @@ from PIL import Image, ImageChops
 from chalicelib.errors import CorruptImage, ImageTooLarge, UnsupportedImage
 from chalicelib.options import parse_options
 from tests import imagegen
+from tests.helpers import StageRecorder
 from worker.imaging import ImageLimits, ImageReport, RenderedOutput, process_image
 from worker.imaging.caption import draw_caption, pick_font
 
 LIMITS = ImageLimits(max_pixels=50_000_000, max_dimension=20_000, max_frames=50)
-
-
-class Stages:
-    """A stage() that records the names it was given."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def __call__(self, name: str) -> AbstractContextManager[None]:
-        return self._stage(name)
-
-    @contextmanager
-    def _stage(self, name: str) -> Iterator[None]:
-        self.names.append(name)
-        yield
 
 
 def run(
@@ -40,7 +26,7 @@ def run(
     options: Any = None,
     limits: ImageLimits = LIMITS,
 ) -> ImageReport:
-    return process_image(data, text, parse_options(options), limits, Stages())
+    return process_image(data, text, parse_options(options), limits, StageRecorder())
 
 
 def output(report: ImageReport, name: str) -> RenderedOutput:
@@ -315,7 +301,7 @@ def test_animated_webp_source_keeps_animation_as_gif() -> None:
 
 
 def test_stages_are_reported() -> None:
-    stages = Stages()
+    stages = StageRecorder()
     process_image(imagegen.jpeg(), "Hi", parse_options(None), LIMITS, stages)
     assert stages.names == ["probe", "decode", "resize", "caption", "facts", "encode"]
 
