@@ -27,6 +27,15 @@ COMPOSE_FILE = "docker-compose.localstack.yml"
 # Settings of the test's stack (an ENV_FILE over .env.example): time limits short
 # enough that a task lost with a killed worker comes back within a minute
 # (the visibility timeout) instead of five.
+#: What the compose test measured, in the order it measured it.
+FIGURES: dict[str, str] = {}
+
+
+def record(name: str, value: str) -> None:
+    FIGURES[name] = value
+    print(f"\n  [figure] {name}: {value}", flush=True)
+
+
 TEST_SETTINGS = {
     "TASK_SOFT_TIME_LIMIT": "40",
     "TASK_HARD_TIME_LIMIT": "50",
@@ -216,8 +225,8 @@ class ComposeStack:
         assert answer.status_code == 202, answer.text
         return str(answer.json()["job_id"])
 
-    def status(self, job_id: str) -> dict[str, Any]:
-        answer = self.http.get(f"{self.api_url}/api/status/{job_id}", timeout=30)
+    def status(self, job_id: str, http: requests.Session | None = None) -> dict[str, Any]:
+        answer = (http or self.http).get(f"{self.api_url}/api/status/{job_id}", timeout=30)
         assert answer.status_code == 200, answer.text
         body: dict[str, Any] = answer.json()
         return body
@@ -227,14 +236,17 @@ class ComposeStack:
         record: dict[str, str] = self.redis.hgetall(f"job:{job_id}")  # type: ignore[assignment]
         return record
 
-    def wait_finished(self, job_ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
-        """Every job's final status answer; fails naming the jobs still unfinished."""
+    def wait_finished(
+        self, job_ids: list[str], timeout: float, http: requests.Session | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Every job's final status answer (asked with ``http``, the stack's tenant by
+        default); fails naming the jobs still unfinished."""
         finished: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and len(finished) < len(job_ids):
             for job_id in job_ids:
                 if job_id not in finished:
-                    body = self.status(job_id)
+                    body = self.status(job_id, http)
                     if body["status"] in ("completed", "failed"):
                         finished[job_id] = body
             time.sleep(0.3)

@@ -6,13 +6,7 @@ from typing import Any
 
 import pytest
 
-#: What the compose test measured, in the order it measured it.
-FIGURES: dict[str, str] = {}
-
-
-def record(name: str, value: str) -> None:
-    FIGURES[name] = value
-    print(f"\n  [figure] {name}: {value}", flush=True)
+from tests.compose.compose_stack import FIGURES
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

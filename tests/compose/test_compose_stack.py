@@ -18,11 +18,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 from PIL import Image
 
 from scripts.standin_images import ensure_images
-from tests.compose.compose_stack import REPO, TEST_SETTINGS, ComposeStack, photo, wait_until
-from tests.compose.conftest import record
+from tests.compose.compose_stack import (
+    REPO,
+    TEST_SETTINGS,
+    ComposeStack,
+    photo,
+    record,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(2400)]
 
@@ -130,7 +137,10 @@ def test_the_readme_curl_example(stack: ComposeStack, tmp_path: Path) -> None:
     answer = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, check=True)
     job_id = re.search(r'"job_id":\s*"([0-9a-f]{32})"', answer.stdout)
     assert job_id, answer.stdout
-    final = stack.wait_finished([job_id.group(1)], timeout=120)[job_id.group(1)]
+    # The README's curl sends no key: the job is the anonymous tenant's, and only a
+    # request without a key sees it.
+    anonymous = requests.Session()
+    final = stack.wait_finished([job_id.group(1)], timeout=120, http=anonymous)[job_id.group(1)]
     assert final["status"] == "completed", final
     outputs = {o["name"]: o for o in final["result"]["outputs"]}
     assert set(outputs) == {"thumbnail", "preview", "captioned"}

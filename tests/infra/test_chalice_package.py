@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from scripts import chalice_tf
-from tests.infra.conftest import INFRA, REPO, blocks, load_tf, two_label_blocks
+from tests.infra.terraform import INFRA, REPO, blocks, load_tf, two_label_blocks
 
 CHALICE = Path(sys.executable).with_name("chalice")
 REFERENCE = re.compile(r"\b(local|var|data|aws_[a-z0-9_]+)\.([A-Za-z_][A-Za-z0-9_-]*)")

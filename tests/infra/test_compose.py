@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from scripts.standin_images import official_images, standins
-from tests.infra.conftest import REPO
+from tests.infra.terraform import REPO
 
 COMPOSE_FILE = REPO / "docker-compose.localstack.yml"
 # shared/ sits beside the repository (here and in CI); a vendored copy is the fallback.

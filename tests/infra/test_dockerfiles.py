@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.conftest import INFRA, REPO
+from tests.infra.terraform import INFRA, REPO
 
 WORKER_DOCKERFILE = REPO / "worker" / "Dockerfile"
 API_DOCKERFILE = REPO / "docker" / "api.Dockerfile"

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.infra.conftest import REPO
+from tests.infra.terraform import REPO
 
 SCRIPTS = ["package.sh", "deploy.sh", "destroy.sh", "ensure_docker.sh"]
 

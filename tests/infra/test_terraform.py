@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import INFRA, REPO, blocks, load_tf, unquote
+from tests.infra.terraform import INFRA, REPO, blocks, load_tf, unquote
 
 CHECKOV = REPO / ".venv-tools" / "bin" / "checkov"
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=(CKV2?_[A-Z0-9]+_\d+)(?::(.*))?")
