@@ -105,13 +105,16 @@ def process_image(
     options: dict[str, Any] | None,
     limits: ImageLimits,
     stage: Stage,
+    on_output: Callable[[RenderedOutput], None] | None = None,
 ) -> ImageReport:
     """Process one source image into its renditions, the captioned image and facts.
 
     ``options`` is what ``chalicelib.options.parse_options`` returns (it is normalized
     again here, which leaves a normalized dict unchanged). Stages are timed through
     ``stage(name)``: probe, decode, attention (only when a ``gravity: auto`` rendition
-    has a crop to place), resize, caption, facts, animation, encode.
+    has a crop to place), resize, caption, facts, animation, encode. ``on_output`` is
+    called with each output as soon as it is encoded (the caller may start storing it
+    while the others encode); it may be called from another thread.
 
     Raises ``UnsupportedImage``, ``ImageTooLarge``, ``CorruptImage`` or
     ``InvalidOptions``; no raw Pillow error escapes.
@@ -150,9 +153,12 @@ def process_image(
             animations = animate(source, [o for o in outputs if o.animated])
     source.image.close()
     with stage("encode"):
-        rendered = [
-            encode_output(output, animations.get(output.name), upright) for output in outputs
-        ]
+        rendered = []
+        for output in outputs:
+            done = encode_output(output, animations.get(output.name), upright)
+            if on_output is not None:
+                on_output(done)
+            rendered.append(done)
     return ImageReport(facts=facts, outputs=rendered)
 
 
