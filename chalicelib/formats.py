@@ -108,6 +108,8 @@ class OutputFormat:
     # The cost model's weight: ms of one reference core to encode a megapixel with the
     # settings of worker/imaging/encode.py, measured with ``python -m bench.encoders``.
     encode_ms_per_mp: float
+    # Keeps transparency; an output without it is flattened onto its background.
+    alpha: bool = True
 
     @property
     def lossless(self) -> bool:
@@ -117,7 +119,9 @@ class OutputFormat:
 OUTPUT_FORMATS: dict[str, OutputFormat] = {
     f.name: f
     for f in (
-        OutputFormat("jpeg", "image/jpeg", "jpg", "JPEG", 85, False, True, encode_ms_per_mp=3.0),
+        OutputFormat(
+            "jpeg", "image/jpeg", "jpg", "JPEG", 85, False, True, encode_ms_per_mp=3.0, alpha=False
+        ),
         OutputFormat("png", "image/png", "png", "PNG", None, False, True, encode_ms_per_mp=320.0),
         OutputFormat("webp", "image/webp", "webp", "WEBP", 80, True, True, encode_ms_per_mp=200.0),
         OutputFormat("avif", "image/avif", "avif", "AVIF", 60, False, True, encode_ms_per_mp=580.0),

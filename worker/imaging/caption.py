@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,9 +43,14 @@ def _notdef(filename: str) -> bytes:
     return _glyph(filename, "\U0010ffff")
 
 
+@lru_cache(maxsize=4096)
+def _has_glyph(filename: str, ch: str) -> bool:
+    # Drawing a character costs more than the rest of a short caption's layout: once.
+    return ch.isspace() or _glyph(filename, ch) != _notdef(filename)
+
+
 def _covers(filename: str, text: str) -> bool:
-    missing = _notdef(filename)
-    return all(ch.isspace() or _glyph(filename, ch) != missing for ch in set(text))
+    return all(_has_glyph(filename, ch) for ch in set(text))
 
 
 def pick_font(text: str) -> str:
@@ -156,19 +162,33 @@ def draw_caption(
     fill = (*hex_to_rgb(color), 255)
     backdrop = contrast_color(color)
 
-    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(overlay)
-    stroke = 0
+    stroke = 0 if style == "band" else max(1, round(size * 0.08))
+    band = None
     if style == "band":
         band_top = 0 if position == "top" else top - pad
         band_bottom = height if position == "bottom" else top + block + pad
-        draw.rectangle((0, band_top, width, band_bottom), fill=(*backdrop, BAND_ALPHA))
-    else:
-        stroke = max(1, round(size * 0.08))
+        band = (0, band_top, width, band_bottom)
+    placed = []
     y = top
     for line in lines:
+        placed.append((line, y))
+        y += line_height + spacing
+    # Only the rows the band and the glyphs touch are composited: the rest of the
+    # picture stays as it is (alpha_composite of a transparent overlay changes nothing),
+    # which saves converting and compositing the whole picture.
+    ink = [(y + b[1], y + b[3]) for line, y in placed for b in [_ink(font, line, stroke)]]
+    rows = [r for pair in ink for r in pair] + ([band[1], band[3]] if band else [])
+    y0, y1 = max(0, math.floor(min(rows))), min(height, math.ceil(max(rows)) + 1)
+    if y1 <= y0:
+        return image.copy()
+
+    overlay = Image.new("RGBA", (width, y1 - y0), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    if band is not None:
+        draw.rectangle((0, band[1] - y0, width, band[3] - y0), fill=(*backdrop, BAND_ALPHA))
+    for line, y in placed:
         draw.text(
-            (width / 2, y),
+            (width / 2, y - y0),
             line,
             font=font,
             fill=fill,
@@ -176,11 +196,16 @@ def draw_caption(
             stroke_width=stroke,
             stroke_fill=(*backdrop, 255),
         )
-        y += line_height + spacing
+    region = image.crop((0, y0, width, y1)).convert("RGBA")
+    region.alpha_composite(overlay)
+    result = image.copy()
+    result.paste(region if image.mode == "RGBA" else region.convert(image.mode), (0, y0))
+    return result
 
-    base = image.convert("RGBA") if image.mode != "RGBA" else image.copy()
-    base.alpha_composite(overlay)
-    return base if image.mode == "RGBA" else base.convert("RGB")
+
+def _ink(font: ImageFont.FreeTypeFont, line: str, stroke: int) -> tuple[float, ...]:
+    """The box a line's glyphs cover, relative to where it is drawn (anchor ``ma``)."""
+    return tuple(font.getbbox(line, anchor="ma", stroke_width=stroke))
 
 
 def _truncate(

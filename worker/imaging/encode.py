@@ -48,8 +48,9 @@ def _clean(image: Image.Image) -> Image.Image:
 
 
 def encode(image: Image.Image, fmt: str, quality: int | None, background: str) -> bytes:
-    """Encode one still image as ``fmt``; JPEG output gets alpha flattened onto ``background``."""
-    if fmt == "jpeg":  # the one output format without alpha
+    """Encode one still image as ``fmt``; alpha is flattened onto ``background`` for a
+    format without it (JPEG)."""
+    if not OUTPUT_FORMATS[fmt].alpha:
         image = flatten(image, background)
     buffer = io.BytesIO()
     _clean(image).save(buffer, OUTPUT_FORMATS[fmt].pillow, **_save_params(fmt, quality))

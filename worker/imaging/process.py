@@ -10,6 +10,7 @@ animations, and encode.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,9 +25,10 @@ from chalicelib.formats import OUTPUT_FORMATS
 from chalicelib.image_header import ImageHeader
 from chalicelib.options import CAPTION_NAME, MAX_DIMENSION, parse_options
 from chalicelib.settings import Settings
+from worker.imaging import threads
 from worker.imaging.caption import draw_caption
 from worker.imaging.colour import has_alpha
-from worker.imaging.encode import encode, encode_animation
+from worker.imaging.encode import encode, encode_animation, flatten
 from worker.imaging.errors import decoding
 from worker.imaging.facts import dominant_colors, perceptual_hash
 from worker.imaging.geometry import CENTERED, Plan, cover_size, pixel_window, plan
@@ -138,28 +140,127 @@ def process_image(
             place_auto_crops(base, upright, auto)
     stills = [o for o in outputs if not o.animated]
     with stage("resize"):
-        cascade(base, upright, [*stills, facts_output])
+        background = shared_background(stills)
+        if base.mode == "RGBA" and background is not None:
+            # Every still output loses its alpha onto the same colour: flatten once,
+            # before resizing (compositing onto a flat colour commutes with resampling,
+            # and three bands resample far quicker than four premultiplied ones). The
+            # facts are taken first: they count only the opaque pixels.
+            cascade(base, upright, [facts_output])
+            base = flatten(base, background)
+            cascade(base, upright, stills)
+        else:
+            cascade(base, upright, [*stills, facts_output])
     del base
-    captioned = next((o for o in outputs if o.name == CAPTION_NAME), None)
-    if captioned is not None:
-        with stage("caption"):
-            add_caption(captioned, caption_text, caption_opts)
-    with stage("facts"):
-        assert facts_output.image is not None
-        facts = image_facts(source, facts_output.image)
-    animations: dict[str, Animation] = {}
-    if any(o.animated for o in outputs):
-        with stage("animation"):
-            animations = animate(source, [o for o in outputs if o.animated])
-    source.image.close()
-    with stage("encode"):
-        rendered = []
-        for output in outputs:
-            done = encode_output(output, animations.get(output.name), upright)
-            if on_output is not None:
-                on_output(done)
-            rendered.append(done)
+    # Each output is encoded on the imaging threads as soon as its picture is final,
+    # while the caption, the facts and the animations are made here.
+    encodings = Encodings(upright, on_output)
+    try:
+        captioned = next((o for o in outputs if o.name == CAPTION_NAME), None)
+        encodings.start([o for o in stills if o is not captioned])
+        if captioned is not None:
+            with stage("caption"):
+                add_caption(captioned, caption_text, caption_opts)
+            encodings.start([captioned])
+        with stage("facts"):
+            assert facts_output.image is not None
+            facts = image_facts(source, facts_output.image)
+        if any(o.animated for o in outputs):
+            with stage("animation"):
+                animated = [o for o in outputs if o.animated]
+                animations = animate(source, animated)
+            encodings.start(animated, animations)
+        source.image.close()
+        with stage("encode"):
+            rendered = encodings.results(outputs)
+    except BaseException:
+        encodings.abandon()
+        raise
     return ImageReport(facts=facts, outputs=rendered)
+
+
+class Encodings:
+    """Outputs being encoded on the imaging threads; each reported once it is encoded.
+
+    Outputs that share one picture are encoded one after the other in one task:
+    Pillow keeps a save's parameters on the image object while it saves.
+    """
+
+    def __init__(
+        self, upright: tuple[int, int], on_output: Callable[[RenderedOutput], None] | None
+    ) -> None:
+        self._upright = upright
+        self._on_output = on_output
+        self._done: dict[str, Future[RenderedOutput] | RenderedOutput] = {}
+
+    def start(
+        self, outputs: list[OutputPlan], animations: dict[str, Animation] | None = None
+    ) -> None:
+        """Encode ``outputs`` (their frames from ``animations`` when they keep one)."""
+        groups: dict[int, list[OutputPlan]] = {}
+        for output in outputs:
+            groups.setdefault(id(output.image) if output.image else id(output), []).append(output)
+        executor = threads.pool()
+        for group in groups.values():
+            frames = [(animations or {}).get(o.name) for o in group]
+            if executor is None:
+                for output, rendered in zip(group, self._encode(group, frames), strict=True):
+                    self._done[output.name] = rendered
+                continue
+            batch = executor.submit(self._encode, group, frames)
+            for i, output in enumerate(group):
+                self._done[output.name] = _item(batch, i)
+
+    def _encode(
+        self, group: list[OutputPlan], frames: list[Animation | None]
+    ) -> list[RenderedOutput]:
+        rendered = []
+        for output, animation in zip(group, frames, strict=True):
+            done = encode_output(output, animation, self._upright)
+            if self._on_output is not None:
+                self._on_output(done)
+            rendered.append(done)
+        return rendered
+
+    def results(self, outputs: list[OutputPlan]) -> list[RenderedOutput]:
+        """Every output encoded, in the order asked for; an encoder's error is raised."""
+        results = []
+        for output in outputs:
+            done = self._done[output.name]
+            results.append(done.result() if isinstance(done, Future) else done)
+        return results
+
+    def abandon(self) -> None:
+        """Cancel what has not started and wait for what has: nothing is reported later."""
+        pending = [f for f in self._done.values() if isinstance(f, Future)]
+        for future in pending:
+            future.cancel()
+        wait(pending)
+
+
+def _item(batch: Future[list[RenderedOutput]], index: int) -> Future[RenderedOutput]:
+    """A future of one output of a batch encoded together."""
+    item: Future[RenderedOutput] = Future()
+
+    def settle(done: Future[list[RenderedOutput]]) -> None:
+        if done.cancelled():
+            item.cancel()
+        elif done.exception() is not None:
+            item.set_exception(done.exception())
+        else:
+            item.set_result(done.result()[index])
+
+    batch.add_done_callback(settle)
+    return item
+
+
+def shared_background(outputs: list[OutputPlan]) -> str | None:
+    """The colour every output is flattened onto, when each one's format drops alpha
+    and all name the same background; None otherwise."""
+    if not outputs or any(OUTPUT_FORMATS[o.spec["format"]].alpha for o in outputs):
+        return None
+    backgrounds = {o.spec["background"] for o in outputs}
+    return backgrounds.pop() if len(backgrounds) == 1 else None
 
 
 def plan_outputs(source: Source, opts: dict[str, Any], with_caption: bool) -> list[OutputPlan]:

@@ -1,20 +1,19 @@
 """Resizing: every output from the smallest decoded or derived image that holds enough detail.
 
 The cascade reuses a larger output as the source of a smaller one; the Lanczos pass of
-a large output is split into horizontal bands on a small thread pool (Pillow releases
+a large output is split into horizontal bands on the imaging threads (Pillow releases
 the GIL while it resamples).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from PIL import Image
 
+from worker.imaging import threads
 from worker.imaging.geometry import Plan
 
 # An intermediate serves a smaller output only when it holds at least this many times
@@ -23,15 +22,12 @@ CASCADE_GAP = 2.0
 # Pillow first shrinks by an integer factor (cheap box filter) down to this multiple
 # of the target, then finishes with Lanczos: near-identical output, much less work.
 REDUCING_GAP = 2.0
-# Outputs at least this tall are resampled in horizontal bands on a small thread pool:
+# Outputs at least this tall are resampled in horizontal bands on the imaging threads:
 # a 1280 px preview takes about half the wall time on two cores. Smaller outputs are
 # not worth the hand-off.
 BAND_MIN_ROWS = 256
-MAX_BAND_THREADS = 4
-
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = 0
-_pool_threads = 0
+# Modes with alpha, and their premultiplied forms, which resampling works in.
+_PREMULTIPLIED = {"RGBA": "RGBa", "LA": "La"}
 
 
 class Resizable(Protocol):
@@ -77,19 +73,6 @@ def cascade(base: Image.Image, upright: tuple[int, int], outputs: Sequence[Resiz
             sources.append((output.image.width / upright[0], output.image))
 
 
-def _band_pool() -> ThreadPoolExecutor | None:
-    """This process's resampling threads (None on one core), made after any fork."""
-    global _pool, _pool_pid, _pool_threads
-    threads = min(len(os.sched_getaffinity(0)), MAX_BAND_THREADS)
-    if threads < 2:
-        return None
-    if _pool is None or _pool_pid != os.getpid():
-        # A pool inherited through fork (Celery's prefork) has no live threads.
-        _pool = ThreadPoolExecutor(threads, thread_name_prefix="resample")
-        _pool_pid, _pool_threads = os.getpid(), threads
-    return _pool
-
-
 def resize(
     image: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float]
 ) -> Image.Image:
@@ -100,6 +83,19 @@ def resize(
     output. Pillow places each output row's filter by its position in the source and
     reads past the band's box, so the bands join without a seam.
     """
+    if size == image.size and box == (0, 0, *image.size):
+        return image.copy()  # as Pillow does: nothing to resample, colour kept as is
+    premultiplied = _PREMULTIPLIED.get(image.mode)
+    if premultiplied is not None:
+        # Resampling with alpha needs premultiplied colour. Pillow converts the whole
+        # image for every reduce and resize call, so once per band; convert it once here.
+        return _resize(image.convert(premultiplied), size, box).convert(image.mode)
+    return _resize(image, size, box)
+
+
+def _resize(
+    image: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float]
+) -> Image.Image:
     lanczos = Image.Resampling.LANCZOS
     left, top, right, bottom = box
     fx = int((right - left) / size[0] / REDUCING_GAP) or 1
@@ -116,10 +112,10 @@ def resize(
         image = image.reduce((fx, fy), box=(x0, y0, x1, y1))
         left, right = (left - x0) / fx, min((right - x0) / fx, image.width)
         top, bottom = (top - y0) / fy, min((bottom - y0) / fy, image.height)
-    pool = _band_pool() if size[1] >= BAND_MIN_ROWS else None
+    pool = threads.pool() if size[1] >= BAND_MIN_ROWS else None
     if pool is None:
         return image.resize(size, lanczos, box=(left, top, right, bottom))
-    bands = _pool_threads
+    bands = threads.thread_count()
     rows = [size[1] * i // bands for i in range(bands + 1)]
     step = (bottom - top) / size[1]
 

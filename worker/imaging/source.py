@@ -118,9 +118,13 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
             # A later frame may reach past the logical screen; Pillow then grows the
             # canvas while decoding it. That matters only when later frames are decoded
             # (an output keeps the animation): check_decode_budget checks it then.
-            _, extent = gif_frames(data)
+            # The frames are counted by the same walk: Pillow's n_frames seeks through
+            # every frame in Python, several milliseconds for a long animation.
+            frames, extent = gif_frames(data)
+            frames = max(frames, 1)
             canvas = (max(width, extent[0]), max(height, extent[1]))
-        frames = int(getattr(image, "n_frames", 1) or 1)
+        else:
+            frames = int(getattr(image, "n_frames", 1) or 1)
         check_frames(frames, max_frames)
         exif, orientation = exif_facts(image, fmt, data)
         transpose = None if fmt in ORIENTED_ON_LOAD else _TRANSPOSE.get(orientation or 1)
@@ -132,7 +136,7 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
             width=width,
             height=height,
             frames=frames,
-            animated=bool(getattr(image, "is_animated", False)) and frames > 1,
+            animated=frames > 1 and (fmt == "gif" or bool(getattr(image, "is_animated", False))),
             orientation=orientation,
             exif=exif,
             transpose=transpose,
