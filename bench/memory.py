@@ -4,9 +4,11 @@ Each measurement is a fresh child process. The service's child imports what a
 Celery pool process imports (``worker.tasks``: Celery, the pipeline, Pillow, the
 text analysis), runs the worker's per-process warm-up, then processes the image
 once; the pyvips child imports pyvips only and makes the same two renditions.
-The figures are the kernel's high-water mark of the child's RSS
-(``getrusage(RUSAGE_SELF).ru_maxrss``), measured before the image (the idle
-process) and after it; the difference is what the image itself cost.
+The figures are the kernel's high-water mark of the child's RSS (``VmHWM`` in
+``/proc/self/status``), measured before the image (the idle process) and after
+it; the difference is what the image itself cost. Not ``ru_maxrss``: Linux
+carries it over from the parent across fork and exec, so a child of a parent
+that had just generated the 50 MP image reported the parent's 2 GB.
 
 Run: ``.venv/bin/python -m bench.memory``.
 """
@@ -25,6 +27,13 @@ import resource, sys
 sys.path.insert(0, {root!r})
 kind, path = sys.argv[1], sys.argv[2]
 def peak():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 if kind == "service":
     import worker.tasks

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, worker_process_init
 
 from chalicelib import jobs
 from chalicelib.backends import Backends
@@ -25,6 +25,7 @@ from chalicelib.tenants import ANONYMOUS
 from worker.celery_app import app, settings
 from worker.context import get_context
 from worker.deadline import Deadline
+from worker.heap import release_free_memory
 from worker.pipeline import run_job
 from worker.text import warm_up
 from worker.webhooks import queue_webhook
@@ -41,6 +42,18 @@ MAX_ATTEMPTS = 3
 def _prepare_process(**_: Any) -> None:
     """Load the text models once per pool process, not in the first job's time."""
     warm_up()
+
+
+@task_postrun.connect
+def _release_memory(**_: Any) -> None:
+    """Give the heap pages a finished task freed back to the system.
+
+    A job's large buffers are freed on the resampling threads' malloc arenas too,
+    and glibc keeps freed pages (its mmap threshold rises after the first large
+    free), so a pool process otherwise keeps its largest job's working set for
+    good and grows with fragmentation. Runs after the job's status is written.
+    """
+    release_free_memory()
 
 
 def backoff_seconds(retries: int) -> float:

@@ -1,6 +1,6 @@
 """The worker's reliance on libraries' private internals, fenced: what, where, which version.
 
-Three modules override or re-point code a library does not promise to keep:
+Four modules override, re-point or trim code a library does not promise to keep:
 
 - ``worker.broker`` replaces kombu's Redis ``Channel._brpop_read`` and ``_get``
   (kombu's own bodies with an envelope check added), so a garbage message is
@@ -9,6 +9,9 @@ Three modules override or re-point code a library does not promise to keep:
   compact lexicon (same answers, a tenth of the memory).
 - ``worker.langid_compact`` subclasses py3langid's ``LanguageIdentifier``,
   relying on its constructor, ``_raw_score``, ``_sparse_score`` and ``_decide``.
+- ``worker.text`` imports networkx for yake without networkx's algorithm
+  subpackages, relying on networkx's ``__init__`` and on yake using only
+  ``networkx.DiGraph``.
 
 Each is listed here with the version it was written against and a digest of the
 upstream source it relies on. ``tests/unit/test_upstream_guards.py`` fails,
@@ -30,7 +33,8 @@ class PrivateDependency:
 
     package: str  # the distribution name, as pinned in constraints.txt
     version: str  # the version the dependent module was written against
-    members: tuple[str, ...]  # "module:qualified.name" of each upstream member relied on
+    # "module:qualified.name" of each upstream member relied on, or "module" for a whole one
+    members: tuple[str, ...]
     used_by: str  # our module that must be reviewed when they change
     source_sha256: str  # digest of the members' source, in order
 
@@ -40,7 +44,7 @@ class PrivateDependency:
         for member in self.members:
             module_name, _, qualified = member.partition(":")
             target: object = importlib.import_module(module_name)
-            for part in qualified.split("."):
+            for part in filter(None, qualified.split(".")):
                 target = getattr(target, part)
             digest.update(inspect.getsource(target).encode())  # type: ignore[arg-type]
         return digest.hexdigest()
@@ -75,5 +79,24 @@ PRIVATE_DEPENDENCIES = (
         ),
         used_by="worker.langid_compact",
         source_sha256="e0f061dfdca2acdbc30cd29eb05b52f878c0196ed97a1a2acb0e444f52b16828",
+    ),
+    PrivateDependency(
+        package="networkx",
+        version="3.6.1",
+        members=("networkx",),
+        used_by="worker.text",
+        source_sha256="39537c0bec78e0b81e25629c6fbeeff96c1f315ec462a89e69f92841d9409791",
+    ),
+    PrivateDependency(
+        package="yake",
+        version="0.7.3",
+        members=(
+            "yake.data.core",
+            "yake.data.single_word",
+            "yake.data.composed_word",
+            "yake.data.features",
+        ),
+        used_by="worker.text",
+        source_sha256="0de96619224cf9762010f5bb8d4a0d040c2e9ae926a00c6e8e395c3e7bf2ae0b",
     ),
 )

@@ -8,12 +8,12 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-import pillow_heif
 from PIL import Image, TiffImagePlugin
 
 from chalicelib.errors import CorruptImage, ImageTooLarge, UnsupportedImage
 from chalicelib.formats import BY_PILLOW_NAME, INPUT_FORMATS, sniff
 from chalicelib.image_header import check_dimensions, check_frames, gif_frames
+from worker.heif import register_lazily as register_heif_lazily
 from worker.imaging.budget import DecodeCost, decode_cost, jpeg_reduction, over_budget_message
 from worker.imaging.colour import to_working_mode
 from worker.imaging.errors import DECODE_ERRORS, decoding
@@ -21,8 +21,9 @@ from worker.imaging.metadata import exif_facts
 
 log = logging.getLogger(__name__)
 
-# HEIC/HEIF through libheif; AVIF is Pillow's own (native since 11.2).
-pillow_heif.register_heif_opener()
+# HEIC/HEIF through libheif, loaded when the first such file arrives; AVIF is
+# Pillow's own (native since 11.2).
+register_heif_lazily()
 
 # Only the allowed formats' plugins may even look at the bytes: no EPS (Ghostscript),
 # no PDF, no SVG.
