@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 from typing import Any
@@ -20,6 +21,7 @@ from chalicelib.errors import (
     ServiceUnavailable,
 )
 from chalicelib.jobs import Job
+from chalicelib.options import parse_options
 from chalicelib.telemetry import emit_metrics
 from chalicelib.tenants import ANONYMOUS
 from worker.celery_app import app, settings
@@ -40,8 +42,13 @@ MAX_ATTEMPTS = 3
 
 @worker_process_init.connect
 def _prepare_process(**_: Any) -> None:
-    """Load the text models once per pool process, not in the first job's time."""
+    """Load the text models and compile the options' validator once per pool process,
+    not in the first job's time; then give back what building them freed (compiling
+    the validator alone leaves about 4 MB of freed heap behind)."""
     warm_up()
+    parse_options(None)
+    gc.collect()
+    release_free_memory()
 
 
 @task_postrun.connect

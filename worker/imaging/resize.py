@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import as_completed
 from typing import Protocol
 
 from PIL import Image
@@ -26,6 +27,10 @@ REDUCING_GAP = 2.0
 # a 1280 px preview takes about half the wall time on two cores. Smaller outputs are
 # not worth the hand-off.
 BAND_MIN_ROWS = 256
+# Bands per imaging thread, each at least MIN_BAND_ROWS tall (the filter's support
+# is read again at every band's edges).
+BANDS_PER_THREAD = 4
+MIN_BAND_ROWS = 64
 # Modes with alpha, and their premultiplied forms, which resampling works in.
 _PREMULTIPLIED = {"RGBA": "RGBa", "LA": "La"}
 
@@ -115,15 +120,19 @@ def _resize(
     pool = threads.pool() if size[1] >= BAND_MIN_ROWS else None
     if pool is None:
         return image.resize(size, lanczos, box=(left, top, right, bottom))
-    bands = threads.thread_count()
+    # More bands than threads: Pillow's first (horizontal) pass keeps a band's source
+    # rows at the output's width, so with small bands only a few of those buffers are
+    # alive at once, and each band is pasted (and freed) as soon as it is done.
+    bands = max(1, min(threads.thread_count() * BANDS_PER_THREAD, size[1] // MIN_BAND_ROWS))
     rows = [size[1] * i // bands for i in range(bands + 1)]
     step = (bottom - top) / size[1]
 
-    def band(i: int) -> Image.Image:
+    def band(i: int) -> tuple[int, Image.Image]:
         box = (left, top + rows[i] * step, right, top + rows[i + 1] * step)
-        return image.resize((size[0], rows[i + 1] - rows[i]), lanczos, box=box)
+        return i, image.resize((size[0], rows[i + 1] - rows[i]), lanczos, box=box)
 
     out = Image.new(image.mode, size)
-    for i, part in enumerate(pool.map(band, range(bands))):
+    for done in as_completed([pool.submit(band, i) for i in range(bands)]):
+        i, part = done.result()
         out.paste(part, (0, rows[i]))
     return out
