@@ -37,7 +37,7 @@ WORKDIR /app
 COPY --chown=root:root app.py requirements.txt ./
 COPY --chown=root:root .chalice/config.json .chalice/config.json
 COPY --chown=root:root chalicelib/ chalicelib/
-COPY --chown=root:root scripts/__init__.py scripts/devserver.py scripts/
+COPY --chown=root:root scripts/__init__.py scripts/devserver.py scripts/schedules.py scripts/
 
 USER 10001:10001
 EXPOSE 8000
@@ -45,4 +45,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/api/health', timeout=4).status != 200)"]
 
-CMD ["python", "-m", "scripts.devserver", "--host", "0.0.0.0", "--port", "8000", "--stage", "local"]
+CMD ["python", "-m", "scripts.devserver", "--host", "0.0.0.0", "--port", "8000", "--stage", "local", "--run-schedules"]

@@ -199,11 +199,22 @@ def main(argv: list[str] | None = None) -> int:
         default=READ_DEADLINE,
         help="seconds a request's headers and body may take to arrive, in all",
     )
+    parser.add_argument(
+        "--run-schedules",
+        action="store_true",
+        help="run the app's rate schedules (watch_queue: metrics, the reconciler) as AWS does",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     server = make_server(args.host, args.port, args.stage, args.read_timeout)
+    stop = threading.Event()
+    if args.run_schedules:
+        from scripts import schedules
+
+        schedules.start(server.app_object, stop)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+    stop.set()
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -124,6 +125,21 @@ def test_every_container_is_healthy_and_not_root(stack: ComposeStack) -> None:
         assert not root, f"{row['Name']} runs as root: {root}"
         users[row["Service"]] = sorted({uid for uid, _ in processes})
     record("uids of the running containers", ", ".join(f"{k} {v}" for k, v in users.items()))
+
+
+def test_the_api_is_the_guarded_server(stack: ComposeStack) -> None:
+    """The compose API answers as the local stack's: JSON errors for any method, and
+    a body over the limit refused from its Content-Length before it is read."""
+    trace = requests.request("TRACE", f"{stack.api_url}/api/health", timeout=30)
+    assert trace.status_code == 405, trace.text
+    assert trace.json()["error"]["code"] == "method_not_allowed"
+    with socket.create_connection(("127.0.0.1", int(stack.ports["API_PORT"])), 30) as raw:
+        raw.sendall(
+            b"POST /api/process HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+            b"boundary=b\r\nContent-Length: 300000000\r\n\r\n"
+        )
+        answer = raw.recv(65536).decode("latin-1")
+    assert answer.startswith("HTTP/1.1 413") or answer.startswith("HTTP/1.0 413"), answer
 
 
 def test_the_readme_curl_example(stack: ComposeStack, tmp_path: Path) -> None:

@@ -92,11 +92,16 @@ def test_worker_scales(services: dict[str, dict[str, Any]]) -> None:
     assert worker["build"]["dockerfile"] == "worker/Dockerfile"
 
 
-def test_api_runs_chalice_local(services: dict[str, dict[str, Any]]) -> None:
+def test_api_runs_the_guarded_server_with_the_schedules(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """Not bare ``chalice local`` (no guards, no reconciler): ``scripts.devserver``."""
     api = services["api"]
     assert (REPO / api["build"]["dockerfile"]).exists()
-    assert api["command"][:2] == ["chalice", "local"]
-    assert "--stage" in api["command"] and "local" in api["command"]
+    assert api["command"][:3] == ["python", "-m", "scripts.devserver"]
+    assert "--stage=local" in api["command"] and "--run-schedules" in api["command"]
+    dockerfile = (REPO / api["build"]["dockerfile"]).read_text()
+    assert "scripts/schedules.py" in dockerfile
 
 
 def test_localstack_serves_s3_only_and_redis_keeps_an_aof(
