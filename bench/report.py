@@ -236,6 +236,10 @@ def markdown(results: dict[str, Any], info: dict[str, Any], command: str) -> str
         add("")
         targets.append(("`import app` within 1.5x of `import boto3`", _x(a, b), a <= 1.5 * b))
 
+    codecs = results.get("encoders")
+    if codecs:
+        _codecs(codecs, add, targets)
+
     smart = results.get("smartcrop")
     if smart:
         _smartcrop(smart, add, targets)
@@ -247,6 +251,50 @@ def markdown(results: dict[str, Any], info: dict[str, Any], command: str) -> str
     for name, figure, ok in targets:
         add(f"| {name} | {figure} | {_verdict(ok)} |")
     return "\n".join(lines)
+
+
+def _codecs(
+    codecs: dict[str, Any], add: Callable[[str], None], targets: list[tuple[str, str, bool]]
+) -> None:
+    """The ``bench/encoders.py`` section: ms per megapixel of each format, against the
+    weights the cost model (``chalicelib/formats.py``) prices jobs with."""
+    from chalicelib.formats import INPUT_FORMATS, OUTPUT_FORMATS
+
+    add("### Encoders and decoders: ms per megapixel (one core)")
+    add("")
+    add(
+        f"A photo-like {codecs['megapixels']:g} MP picture, best of a few runs each: the "
+        "service's `encode` with each output format's default settings, and Pillow's "
+        "decode of the same picture saved in each input format. The cost model prices a "
+        "job with the weights in `chalicelib/formats.py`, set from this table."
+    )
+    add("")
+    add("| output format | encode, this run | the cost model's weight |")
+    add("| --- | --- | --- |")
+    for fmt, ms in codecs["encode_ms_per_mp"].items():
+        add(f"| {fmt} | {ms:.1f} ms/MP | {OUTPUT_FORMATS[fmt].encode_ms_per_mp:g} ms/MP |")
+    add("")
+    add("| input format | decode, this run | the cost model's weight |")
+    add("| --- | --- | --- |")
+    for fmt, ms in codecs["decode_ms_per_mp"].items():
+        add(f"| {fmt} | {ms:.1f} ms/MP | {INPUT_FORMATS[fmt].decode_ms_per_mp:g} ms/MP |")
+    add("")
+    speeds = ", ".join(f"speed {k}: {v:.0f}" for k, v in codecs["avif_speed_ms_per_mp"].items())
+    add(f"AVIF encode by libavif speed (ms/MP; the service uses speed 6): {speeds}.")
+    add("")
+    # A weight far below what this machine measures lets a job's price understate it.
+    under = [
+        fmt
+        for fmt, ms in codecs["encode_ms_per_mp"].items()
+        if ms > 2 * OUTPUT_FORMATS[fmt].encode_ms_per_mp
+    ]
+    targets.append(
+        (
+            "encoder cost table; no weight under half the measured cost",
+            ", ".join(under) or "all within",
+            not under,
+        )
+    )
 
 
 def _share(value: float) -> str:
