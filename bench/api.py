@@ -52,9 +52,13 @@ def measure(stack: Any, count: int) -> dict[str, Any]:
         service = api_app._service()
         settings = service.settings
 
+        from chalicelib.tenants import ANONYMOUS, Tenant
+
+        tenant = Tenant(ANONYMOUS, "anonymous (local)")
+
         def handler() -> None:
             submission = service.validate(image, TEXT, None)
-            service.submit(submission)
+            service.submit(submission, tenant)
 
         # The floor's own clients: built the same way, used directly.
         from chalicelib.redis_client import make_redis_client
