@@ -126,6 +126,7 @@ def _run(ctx: Backends, job: Job, timer: StageTimer, background: Background) -> 
     text_analysis = background.start(_timed_text_analysis, job.text)
     with timer.stage("download"):
         source = ctx.objects.get(job.source_key, max_bytes=settings.max_source_bytes)
+    timer.timings_ms["text"] = 0.0  # its place in the stage order; the time comes later
     ctx.store.update_while(
         job.job_id, jobs.PROCESSING, progress=30, message="Processing the image."
     )
