@@ -189,9 +189,9 @@ def markdown(results: dict[str, Any], info: dict[str, Any], command: str) -> str
             add("")
             stages = ", ".join(f"{k} {v:.0f}" for k, v in one["stage_ms"].items())
             add(
-                f"Median stage times of a 12 MP job in the worker (ms): {stages}. The text is "
-                "analysed while the source downloads; each output uploads as soon as it is "
-                "encoded, so `upload` is only the wait for the last uploads and result.json."
+                f"Median stage times of a 12 MP job in the worker (ms): {stages}. Each output "
+                "uploads as soon as it is encoded, so `upload` is only the wait for the last "
+                "uploads and result.json after the encoding."
             )
             add("")
         targets.append(("two workers at least 1.8x one", f"{scaling:.2f}x", scaling >= 1.8))

@@ -17,32 +17,31 @@ from worker.deadline import Deadline
 from worker.imaging import ImageLimits, RenderedOutput, process_image
 from worker.text import analyze_text
 
-# Threads per process for a job's I/O beside its main thread: the default outputs
-# and result.json upload at once, and the text is analysed while the source downloads.
-IO_THREADS = 4
+# Upload threads per process: a job's default outputs and its result.json at once.
+UPLOAD_THREADS = 4
 
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
 
 
-def _io_pool() -> ThreadPoolExecutor:
-    """This process's I/O threads, made after any fork."""
+def _upload_pool() -> ThreadPoolExecutor:
+    """This process's upload threads, made after any fork."""
     global _pool, _pool_pid
     if _pool is None or _pool_pid != os.getpid():
         # A pool inherited through fork (Celery's prefork) has no live threads.
-        _pool = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="job-io")
+        _pool = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="upload")
         _pool_pid = os.getpid()
     return _pool
 
 
-class Background:
-    """A job's work on the I/O threads; ``close`` makes sure none of it outlives the job."""
+class Uploads:
+    """A job's uploads on the upload threads; ``close`` makes sure none outlives the job."""
 
     def __init__(self) -> None:
         self._futures: list[Future[Any]] = []
 
     def start(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        future = _io_pool().submit(fn, *args)
+        future = _upload_pool().submit(fn, *args)
         self._futures.append(future)
         return future
 
@@ -84,12 +83,6 @@ class StageTimer:
         self._check()
 
 
-def _timed_text_analysis(text: str) -> tuple[dict[str, Any], float]:
-    started = time.perf_counter()
-    report = analyze_text(text)
-    return report, round((time.perf_counter() - started) * 1000, 1)
-
-
 def run_job(ctx: Backends, job: Job, deadline: Deadline | None = None) -> dict[str, Any]:
     """Process ``job`` (already ``processing``) and store its outputs and result.json.
 
@@ -102,14 +95,14 @@ def run_job(ctx: Backends, job: Job, deadline: Deadline | None = None) -> dict[s
     Output keys depend only on the job id and output names, so a second run of
     the same job overwrites the same objects: processing is idempotent.
     """
-    background = Background()
+    uploads = Uploads()
     try:
-        return _run(ctx, job, StageTimer(deadline), background)
+        return _run(ctx, job, StageTimer(deadline), uploads)
     finally:
-        background.close()
+        uploads.close()
 
 
-def _run(ctx: Backends, job: Job, timer: StageTimer, background: Background) -> dict[str, Any]:
+def _run(ctx: Backends, job: Job, timer: StageTimer, uploads: Uploads) -> dict[str, Any]:
     settings = ctx.settings
     started = time.perf_counter()
     keys: dict[str, str] = {}
@@ -120,13 +113,12 @@ def _run(ctx: Backends, job: Job, timer: StageTimer, background: Background) -> 
             job.job_id, f"{output.name}.{OUTPUT_FORMATS[output.format].extension}"
         )
         keys[output.name] = key
-        background.start(ctx.objects.put, key, output.data, output.content_type)
+        uploads.start(ctx.objects.put, key, output.data, output.content_type)
 
-    # Text analysis is pure Python and short; it runs while the download waits on S3.
-    text_analysis = background.start(_timed_text_analysis, job.text)
     with timer.stage("download"):
         source = ctx.objects.get(job.source_key, max_bytes=settings.max_source_bytes)
-    timer.timings_ms["text"] = 0.0  # its place in the stage order; the time comes later
+    with timer.stage("text"):
+        text_report = analyze_text(job.text)
     ctx.store.update_while(
         job.job_id, jobs.PROCESSING, progress=30, message="Processing the image."
     )
@@ -142,8 +134,6 @@ def _run(ctx: Backends, job: Job, timer: StageTimer, background: Background) -> 
     for output in report.outputs:
         if output.name not in keys:  # not handed over as it was encoded
             store(output)
-    text_report, text_ms = text_analysis.result()
-    timer.timings_ms["text"] = text_ms
     outputs = [
         {
             "name": output.name,
@@ -161,10 +151,10 @@ def _run(ctx: Backends, job: Job, timer: StageTimer, background: Background) -> 
     del report
     # Everything in result.json is known now: it uploads beside the last outputs.
     result_key = ctx.objects.output_key(job.job_id, "result.json")
-    background.start(ctx.objects.put_json, result_key, result)
-    # The write is on the way while the uploads run, so it costs no time of its own.
+    uploads.start(ctx.objects.put_json, result_key, result)
+    # Written while the uploads run, so it adds no wait of its own.
     ctx.store.update_while(job.job_id, jobs.PROCESSING, progress=85, message="Storing the outputs.")
     with timer.stage("upload"):
-        background.wait()
+        uploads.wait()
     timings = {**timer.timings_ms, "total": round((time.perf_counter() - started) * 1000, 1)}
     return {**result, "timings_ms": timings}
