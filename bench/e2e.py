@@ -4,6 +4,10 @@
   client does) and timed until its record in Redis says ``completed`` (polled
   every 2 ms, directly, so status polling adds no delay of its own); one job at
   a time with two workers running. A tiny 640x480 photo and the 12 MP JPEG.
+- The 12 MP JPEG against pyvips: in turns, a job with a text (so a third,
+  captioned output), a job of the same text with the caption off (the default
+  thumbnail and preview only), and pyvips making those two renditions from the
+  same bytes (``bench.pipeline.vips``, in a process of its own, timed in it).
 - Throughput: N 12 MP jobs are queued (in-process ``JobService``, before any
   worker runs), then one (or two) workers start; jobs/s is counted between the
   first and the last completion, so worker start-up is left out.
@@ -20,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import json
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -35,6 +41,8 @@ from bench.stack import bench_stack, stack_environ
 from scripts.stack import BIN, DevStack, ManagedProcess, free_port, wait_for
 
 TEXT = "Morning light over the lake, first swim of the summer."
+# The default renditions only: what the pyvips reference makes.
+NO_CAPTION = json.dumps({"caption": {"enabled": False}})
 
 
 class PoolMemory:
@@ -90,25 +98,32 @@ def _wait_completed(redis: Any, key: str, timeout: float = 120, poll: float = 0.
     raise TimeoutError(key)
 
 
-def latency(stack: DevStack, image: bytes, count: int) -> dict[str, float]:
-    from chalicelib.redis_client import make_redis_client
-    from chalicelib.settings import Settings
+class JobClock:
+    """Submits jobs over HTTP, as a client does, and times each until it is completed."""
 
-    redis = make_redis_client(Settings.from_env(stack.env))
-    http = requests.Session()
-    samples = []
-    for i in range(count + 2):
+    def __init__(self, stack: DevStack):
+        from chalicelib.redis_client import make_redis_client
+        from chalicelib.settings import Settings
+
+        self._url = f"{stack.api_url}/api/process"
+        self._redis = make_redis_client(Settings.from_env(stack.env))
+        self._http = requests.Session()
+
+    def time_job(self, image: bytes, options: str | None = None) -> float:
+        """Milliseconds from the start of the upload to the record saying ``completed``."""
         started = time.perf_counter()
-        response = http.post(
-            f"{stack.api_url}/api/process",
+        response = self._http.post(
+            self._url,
             files={"image": ("photo.jpg", image, "image/jpeg")},
-            data={"text": TEXT},
+            data={"text": TEXT, **({"options": options} if options else {})},
             timeout=30,
         )
         response.raise_for_status()
-        done = _wait_completed(redis, f"job:{response.json()['job_id']}")
-        if i >= 2:  # the first two warm the API and both pool processes
-            samples.append((done - started) * 1000)
+        done = _wait_completed(self._redis, f"job:{response.json()['job_id']}")
+        return (done - started) * 1000
+
+
+def _figures(samples: list[float]) -> dict[str, float]:
     return {
         "p50_ms": statistics.median(samples),
         "p95_ms": percentile(samples, 95),
@@ -116,8 +131,86 @@ def latency(stack: DevStack, image: bytes, count: int) -> dict[str, float]:
     }
 
 
+def latency(stack: DevStack, image: bytes, count: int) -> dict[str, float]:
+    clock = JobClock(stack)
+    # The first two warm the API and both pool processes.
+    return _figures([clock.time_job(image) for _ in range(count + 2)][2:])
+
+
+VIPS_CHILD = """
+import sys, time
+from bench import images
+from bench.pipeline import vips
+data = images.get(sys.argv[1]).read()
+vips(data)  # warm: libvips start-up
+for _ in sys.stdin:
+    started = time.perf_counter()
+    vips(data)
+    print((time.perf_counter() - started) * 1000, flush=True)
+"""
+
+
+class VipsReference:
+    """pyvips making the default renditions of an image, in a process of its own, on request."""
+
+    def __init__(self, key: str):
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", VIPS_CHILD, key], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+
+    def time_once(self) -> float:
+        assert self._child.stdin is not None and self._child.stdout is not None
+        self._child.stdin.write(b"\n")
+        self._child.stdin.flush()
+        return float(self._child.stdout.readline())
+
+    def close(self) -> None:
+        assert self._child.stdin is not None
+        self._child.stdin.close()
+        self._child.wait(timeout=30)
+
+
+def against_vips(stack: DevStack, image: bytes, count: int) -> dict[str, dict[str, float]]:
+    """The job with a text (so a captioned output too), the same job with the caption
+    off (the default renditions only), and pyvips making those from the same bytes.
+
+    One of each per round, so the other load of a shared machine falls on all three.
+    """
+    clock = JobClock(stack)
+    vips = VipsReference("jpeg12")
+    kinds = {"with_caption": None, "renditions_only": NO_CAPTION}
+    samples: dict[str, list[float]] = {"with_caption": [], "renditions_only": [], "vips": []}
+    try:
+        for i in range(count + 2):
+            one = {kind: clock.time_job(image, options) for kind, options in kinds.items()}
+            one["vips"] = vips.time_once()
+            if i >= 2:  # the first two rounds warm the API, the pool processes and libvips
+                for kind, ms in one.items():
+                    samples[kind].append(ms)
+    finally:
+        vips.close()
+    return {kind: _figures(values) for kind, values in samples.items()}
+
+
+def print_against_vips(figures: dict[str, dict[str, float]]) -> None:
+    vips = figures["vips"]["p50_ms"]
+    rows = (
+        ("job, default renditions (thumbnail + preview)", figures["renditions_only"]),
+        ("job with a text: + captioned 1280 px output", figures["with_caption"]),
+        ("pyvips, the same two renditions, same bytes", figures["vips"]),
+    )
+    print("12 MP JPEG, submit to completed    p50      p95   p50 / pyvips p50", flush=True)
+    for label, row in rows:
+        print(
+            f"  {label:46} {row['p50_ms']:5.0f} ms {row['p95_ms']:5.0f} ms"
+            f"   {row['p50_ms'] / vips:.2f}x",
+            flush=True,
+        )
+
+
 def throughput(stack: DevStack, workers: int, count: int) -> dict[str, Any]:
     import app as api_app
+    from chalicelib.tenants import ANONYMOUS, Tenant
 
     data = images.get("jpeg12").read()
     with stack_environ(stack):
@@ -125,7 +218,10 @@ def throughput(stack: DevStack, workers: int, count: int) -> dict[str, Any]:
         api_app._service.cache_clear()
         api_app._backends.cache_clear()
         service = api_app._service()
-        ids = [service.submit(service.validate(data, TEXT, None)).job_id for _ in range(count)]
+        tenant = Tenant(ANONYMOUS, "anonymous (local)")
+        ids = [
+            service.submit(service.validate(data, TEXT, None), tenant).job_id for _ in range(count)
+        ]
         redis = service.store._redis
     started = [stack.start_worker(wait=False) for _ in range(workers)]
     for worker in started:
@@ -252,8 +348,11 @@ def run(quick: bool = False) -> dict[str, Any]:
             wait_for(lambda w=worker: " ready." in w.log_text(), worker.name, 60, worker)
         result["latency_tiny"] = latency(stack, tiny, 10 if quick else 20)
         print(f"latency tiny: {json.dumps(result['latency_tiny'])}", flush=True)
-        result["latency_12mp"] = latency(stack, big, 6 if quick else 12)
-        print(f"latency 12 MP: {json.dumps(result['latency_12mp'])}", flush=True)
+        against = against_vips(stack, big, 6 if quick else 12)
+        result["latency_12mp"] = against["with_caption"]
+        result["latency_12mp_renditions"] = against["renditions_only"]
+        result["vips_12mp"] = against["vips"]
+        print_against_vips(against)
         for worker in workers:
             worker.stop()
             stack.processes.remove(worker)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,8 +14,50 @@ from chalicelib.backends import Backends
 from chalicelib.formats import OUTPUT_FORMATS
 from chalicelib.jobs import Job
 from worker.deadline import Deadline
-from worker.imaging import ImageLimits, process_image
+from worker.imaging import ImageLimits, RenderedOutput, process_image
 from worker.text import analyze_text
+
+# Upload threads per process: a job's default outputs and its result.json at once.
+UPLOAD_THREADS = 4
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+
+
+def _upload_pool() -> ThreadPoolExecutor:
+    """This process's upload threads, made after any fork."""
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():
+        # A pool inherited through fork (Celery's prefork) has no live threads.
+        _pool = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="upload")
+        _pool_pid = os.getpid()
+    return _pool
+
+
+class Uploads:
+    """A job's uploads on the upload threads; ``close`` makes sure none outlives the job."""
+
+    def __init__(self) -> None:
+        self._futures: list[Future[Any]] = []
+
+    def start(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future = _upload_pool().submit(fn, *args)
+        self._futures.append(future)
+        return future
+
+    def wait(self) -> None:
+        """Wait until all is done or one fails; raise the first failure (in start order)."""
+        wait(self._futures, return_when=FIRST_EXCEPTION)
+        for future in self._futures:
+            error = future.exception() if future.done() else None
+            if error is not None:
+                raise error
+
+    def close(self) -> None:
+        """Cancel what has not started and wait for what has (a no-op once all is done)."""
+        for future in self._futures:
+            future.cancel()
+        wait(self._futures)
 
 
 class StageTimer:
@@ -42,22 +86,42 @@ class StageTimer:
 def run_job(ctx: Backends, job: Job, deadline: Deadline | None = None) -> dict[str, Any]:
     """Process ``job`` (already ``processing``) and store its outputs and result.json.
 
+    Each output uploads as soon as it is encoded and result.json as soon as the last
+    one is; this returns once every upload has finished (or raises the first upload
+    error once none is running any more). result.json's ``timings_ms`` end with the
+    encoding; the returned result's add ``upload`` (the wait for the uploads after
+    it) and a ``total`` that includes it.
+
     Output keys depend only on the job id and output names, so a second run of
     the same job overwrites the same objects: processing is idempotent.
     """
-    settings = ctx.settings
-    timer = StageTimer(deadline)
-    started = time.perf_counter()
+    uploads = Uploads()
+    try:
+        return _run(ctx, job, StageTimer(deadline), uploads)
+    finally:
+        uploads.close()
 
-    def progress(percent: int, message: str) -> None:
-        ctx.store.update_while(job.job_id, jobs.PROCESSING, progress=percent, message=message)
+
+def _run(ctx: Backends, job: Job, timer: StageTimer, uploads: Uploads) -> dict[str, Any]:
+    settings = ctx.settings
+    started = time.perf_counter()
+    keys: dict[str, str] = {}
+
+    def store(output: RenderedOutput) -> None:
+        # Called by process_image as each output is encoded (maybe from another thread).
+        key = ctx.objects.output_key(
+            job.job_id, f"{output.name}.{OUTPUT_FORMATS[output.format].extension}"
+        )
+        keys[output.name] = key
+        uploads.start(ctx.objects.put, key, output.data, output.content_type)
 
     with timer.stage("download"):
         source = ctx.objects.get(job.source_key, max_bytes=settings.max_source_bytes)
-    progress(20, "Analysing the text.")
     with timer.stage("text"):
         text_report = analyze_text(job.text)
-    progress(30, "Processing the image.")
+    ctx.store.update_while(
+        job.job_id, jobs.PROCESSING, progress=30, message="Processing the image."
+    )
     limits = ImageLimits(
         max_pixels=settings.max_image_pixels,
         max_dimension=settings.max_image_dimension,
@@ -65,33 +129,32 @@ def run_job(ctx: Backends, job: Job, deadline: Deadline | None = None) -> dict[s
         max_decode_bytes=settings.max_decode_bytes,
         max_work_ms=settings.max_job_work_ms,
     )
-    report = process_image(source, job.text, job.options, limits, timer.stage)
+    report = process_image(source, job.text, job.options, limits, timer.stage, on_output=store)
     del source
-    progress(85, "Storing the outputs.")
-    outputs = []
+    for output in report.outputs:
+        if output.name not in keys:  # not handed over as it was encoded
+            store(output)
+    outputs = [
+        {
+            "name": output.name,
+            "key": keys[output.name],
+            "width": output.width,
+            "height": output.height,
+            "format": output.format,
+            "bytes": len(output.data),
+            "crop": dict(zip(("left", "top", "width", "height"), output.crop, strict=True)),
+        }
+        for output in report.outputs
+    ]
+    timings = {**timer.timings_ms, "total": round((time.perf_counter() - started) * 1000, 1)}
+    result = {"image": report.facts, "text": text_report, "outputs": outputs, "timings_ms": timings}
+    del report
+    # Everything in result.json is known now: it uploads beside the last outputs.
+    result_key = ctx.objects.output_key(job.job_id, "result.json")
+    uploads.start(ctx.objects.put_json, result_key, result)
+    # Written while the uploads run, so it adds no wait of its own.
+    ctx.store.update_while(job.job_id, jobs.PROCESSING, progress=85, message="Storing the outputs.")
     with timer.stage("upload"):
-        for output in report.outputs:
-            key = ctx.objects.output_key(
-                job.job_id, f"{output.name}.{OUTPUT_FORMATS[output.format].extension}"
-            )
-            ctx.objects.put(key, output.data, output.content_type)
-            outputs.append(
-                {
-                    "name": output.name,
-                    "key": key,
-                    "width": output.width,
-                    "height": output.height,
-                    "format": output.format,
-                    "bytes": len(output.data),
-                    "crop": dict(zip(("left", "top", "width", "height"), output.crop, strict=True)),
-                }
-            )
-    timer.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 1)
-    result = {
-        "image": report.facts,
-        "text": text_report,
-        "outputs": outputs,
-        "timings_ms": timer.timings_ms,
-    }
-    ctx.objects.put_json(ctx.objects.output_key(job.job_id, "result.json"), result)
-    return result
+        uploads.wait()
+    timings = {**timer.timings_ms, "total": round((time.perf_counter() - started) * 1000, 1)}
+    return {**result, "timings_ms": timings}

@@ -33,7 +33,31 @@ def test_transient_s3_errors_are_retried_until_jobs_complete(faults: Fragile) ->
 def test_a_slow_s3_answer_is_waited_for(faults: Fragile) -> None:
     faults.proxy.add(Fault("PUT", r"/results/.*/preview", delay=2, times=1))
     job_id = faults.client.submit(jpeg(300, 200), "slow").json()["job_id"]
-    assert faults.client.wait(job_id, timeout=60)["status"] == "completed"
+    body = faults.client.wait(job_id, timeout=60)
+    assert body["status"] == "completed"
+    # Outputs upload side by side; completed means every one of them is stored.
+    for output in body["result"]["outputs"]:
+        assert requests.get(output["url"], timeout=10).status_code == 200
+
+
+def test_one_of_several_uploads_refused_fails_the_job_once_the_others_end(
+    faults: Fragile, s3
+) -> None:
+    # The thumbnail is still on its way (held 1 s) when the preview's upload is refused.
+    held = faults.proxy.add(Fault("PUT", r"/results/.*/thumbnail", delay=1, times=1))
+    denied = faults.proxy.add(Fault("PUT", r"/results/.*/preview", status=403, times=1))
+    job_id = faults.client.submit(jpeg(1600, 1200), "three outputs").json()["job_id"]
+    body = faults.client.wait(job_id, timeout=30)
+    assert body["status"] == "failed" and body["error"]["code"] == "storage_error", body
+    assert denied.hits == 1, "refused once, not retried"
+    # The job failed only once the upload under way had ended: what it stored is there
+    # (docs/RELIABILITY.md: outputs may exist, the status is the truth).
+    assert held.hits == 1
+    bucket = faults.stack.env["S3_BUCKET"]
+    s3.head_object(Bucket=bucket, Key=f"results/{job_id}/thumbnail.jpg")
+    # Nothing was left running in the workers: the next jobs complete.
+    ids = [faults.client.submit(jpeg(300, 200), f"next {i}").json()["job_id"] for i in range(4)]
+    assert [faults.client.wait(i, timeout=30)["status"] for i in ids] == ["completed"] * 4
 
 
 def test_a_permanent_s3_refusal_fails_the_job_with_a_code(faults: Fragile) -> None:
