@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,22 +15,10 @@ from chalicelib.jobs import Job
 from worker.deadline import Deadline
 from worker.imaging import ImageLimits, RenderedOutput, process_image
 from worker.text import analyze_text
+from worker.threadpools import PerProcessPool
 
 # Upload threads per process: a job's default outputs and its result.json at once.
-UPLOAD_THREADS = 4
-
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = 0
-
-
-def _upload_pool() -> ThreadPoolExecutor:
-    """This process's upload threads, made after any fork."""
-    global _pool, _pool_pid
-    if _pool is None or _pool_pid != os.getpid():
-        # A pool inherited through fork (Celery's prefork) has no live threads.
-        _pool = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="upload")
-        _pool_pid = os.getpid()
-    return _pool
+_uploads = PerProcessPool(4, "upload")
 
 
 class Uploads:
@@ -41,7 +28,7 @@ class Uploads:
         self._futures: list[Future[Any]] = []
 
     def start(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        future = _upload_pool().submit(fn, *args)
+        future = _uploads.get().submit(fn, *args)
         self._futures.append(future)
         return future
 
