@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import warnings
 from pathlib import Path
 
@@ -88,3 +89,37 @@ def test_truncated_headers_give_none(data: bytes) -> None:
 
 def test_absurd_frame_counts_are_bounded() -> None:
     assert MAX_FRAMES >= 100_000
+
+
+def _naive_frames(data: bytes) -> int:
+    """The frame count by walking every sub-block one at a time (the reference)."""
+    at = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    frames = 0
+    while at < len(data):
+        if data[at] == 0x2C and at + 10 <= len(data):
+            frames += 1
+            at += 11
+        elif data[at] == 0x21:
+            at += 2
+        else:
+            break
+        while at < len(data) and data[at]:
+            at += data[at] + 1
+        at += 1
+    return frames
+
+
+def test_sub_blocks_are_skipped_as_one_walk_would() -> None:
+    """Runs of full 255-byte sub-blocks are skipped at once; the count is the walk's."""
+    rng = random.Random(7)
+    for case in range(300):
+        body = bytearray(b"GIF89a" + bytes([16, 0, 16, 0, 0, 0, 0]))
+        for _ in range(rng.randint(0, 6)):
+            body += bytes([0x2C, 0, 0, 0, 0, 16, 0, 16, 0, 0, 8])
+            for _ in range(rng.choice([0, 1, 3, 300, 1100])):
+                size = 255 if rng.random() < 0.9 else rng.randint(1, 254)
+                body += bytes([size]) + rng.randbytes(size)
+            body.append(0)
+        body.append(0x3B)
+        data = bytes(body[: rng.randint(13, len(body))]) if case % 3 == 0 else bytes(body)
+        assert gif_frames(data)[0] == _naive_frames(data), case
