@@ -192,6 +192,7 @@ class Encodings:
         self._upright = upright
         self._on_output = on_output
         self._done: dict[str, Future[RenderedOutput] | RenderedOutput] = {}
+        self._batches: list[Future[list[RenderedOutput]]] = []
 
     def start(
         self, outputs: list[OutputPlan], animations: dict[str, Animation] | None = None
@@ -208,6 +209,7 @@ class Encodings:
                     self._done[output.name] = rendered
                 continue
             batch = executor.submit(self._encode, group, frames)
+            self._batches.append(batch)
             for i, output in enumerate(group):
                 self._done[output.name] = _item(batch, i)
 
@@ -232,10 +234,9 @@ class Encodings:
 
     def abandon(self) -> None:
         """Cancel what has not started and wait for what has: nothing is reported later."""
-        pending = [f for f in self._done.values() if isinstance(f, Future)]
-        for future in pending:
-            future.cancel()
-        wait(pending)
+        for batch in self._batches:
+            batch.cancel()
+        wait(self._batches)
 
 
 def _item(batch: Future[list[RenderedOutput]], index: int) -> Future[RenderedOutput]:
