@@ -102,6 +102,7 @@ class ComposeStack:
         self.http = requests.Session()
         self._redis: redis.Redis | None = None
         self.logs_saved: Path | None = None
+        self.last_to_stop = ""  # "<seconds> s <container> exit <code>", set by down()
 
     # --- docker -------------------------------------------------------------------
 
@@ -176,10 +177,40 @@ class ComposeStack:
     def down(self) -> None:
         """``down -v``; the first time, ``stop`` first and keep the logs with the shutdown."""
         if not self.logs_saved:
-            stopped = self.compose("stop", timeout=300)
+            # When each container ends, so that a slow stop names the one that held it.
+            events = subprocess.Popen(
+                [
+                    "docker",
+                    "events",
+                    "--filter",
+                    f"label=com.docker.compose.project={self.project}",
+                    "--filter",
+                    "event=die",
+                    "--format",
+                    "{{.TimeNano}} {{.Actor.Attributes.name}} exit {{.Actor.Attributes.exitCode}}",
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            started, since = time.monotonic(), time.time()
+            try:
+                stopped = self.compose("stop", timeout=300)
+            finally:
+                time.sleep(1)  # the last events still on their way
+                events.terminate()
+                lines = events.communicate(timeout=30)[0].splitlines()
+            ended = "".join(
+                f"{int(nano) / 1e9 - since:6.1f} s {rest}\n"
+                for nano, _, rest in (line.partition(" ") for line in lines)
+                if nano.isdigit()
+            )
+            self.last_to_stop = ended.splitlines()[-1].strip() if ended else ""
             self.logs_saved = self.save_logs()
             with self.logs_saved.open("a") as log:
                 log.write(f"\n== docker compose stop\n{stopped.stdout}{stopped.stderr}")
+                log.write(
+                    f"\n== containers ended ({time.monotonic() - started:.1f} s in all)\n{ended}"
+                )
         self.compose("down", "-v", "--remove-orphans", timeout=300)
 
     def leftovers(self) -> dict[str, list[str]]:

@@ -305,5 +305,8 @@ def test_a_redis_restart_loses_no_job(stack: ComposeStack) -> None:
 def test_down_leaves_nothing_running(stack: ComposeStack) -> None:
     started = time.monotonic()
     stack.down()
-    record("stop, then down -v", seconds(time.monotonic() - started))
+    record(
+        "stop, then down -v",
+        f"{seconds(time.monotonic() - started)} (last to stop: {stack.last_to_stop})",
+    )
     assert stack.leftovers() == {"containers": [], "volumes": [], "networks": []}
