@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -188,6 +189,10 @@ def make_server(
     return local.LocalDevServer(app, config, host, port, handler_cls=handler)
 
 
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -207,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     server = make_server(args.host, args.port, args.stage, args.read_timeout)
+    # SIGTERM (docker stop, the local stack's stop) ends the server as Ctrl-C does,
+    # with exit status 0, rather than killing it mid-answer.
+    signal.signal(signal.SIGTERM, _interrupt)
     stop = threading.Event()
     if args.run_schedules:
         from scripts import schedules

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -142,3 +143,26 @@ def test_a_trickling_body_is_cut_at_the_read_deadline(quick_server: int) -> None
 def test_a_normal_request_still_works(quick_server: int) -> None:
     response = requests.get(f"http://127.0.0.1:{quick_server}/api/openapi.json", timeout=10)
     assert response.status_code == 200 and response.json()["openapi"].startswith("3.")
+
+
+def test_sigterm_ends_the_server_cleanly(redis_url: str) -> None:
+    """docker stop sends SIGTERM: the server ends at once with status 0 (not 143)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.devserver", "--port", str(port)],
+        cwd=ROOT,
+        env=stack_env(redis_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(
+            lambda: http_answers(f"http://127.0.0.1:{port}/api/openapi.json") == 200,
+            "devserver",
+            60,
+        )
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
