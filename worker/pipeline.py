@@ -92,15 +92,14 @@ def run_job(ctx: Backends, job: Job, deadline: Deadline | None = None) -> dict[s
 def _run(ctx: Backends, job: Job, timer: StageTimer, uploads: Uploads) -> dict[str, Any]:
     settings = ctx.settings
     started = time.perf_counter()
-    keys: dict[str, str] = {}
+
+    def key(output: RenderedOutput) -> str:
+        extension = OUTPUT_FORMATS[output.format].extension
+        return ctx.objects.output_key(job.job_id, f"{output.name}.{extension}")
 
     def store(output: RenderedOutput) -> None:
         # Called by process_image as each output is encoded (maybe from another thread).
-        key = ctx.objects.output_key(
-            job.job_id, f"{output.name}.{OUTPUT_FORMATS[output.format].extension}"
-        )
-        keys[output.name] = key
-        uploads.start(ctx.objects.put, key, output.data, output.content_type)
+        uploads.start(ctx.objects.put, key(output), output.data, output.content_type)
 
     with timer.stage("download"):
         source = ctx.objects.get(job.source_key, max_bytes=settings.max_source_bytes)
@@ -118,13 +117,10 @@ def _run(ctx: Backends, job: Job, timer: StageTimer, uploads: Uploads) -> dict[s
     )
     report = process_image(source, job.text, job.options, limits, timer.stage, on_output=store)
     del source
-    for output in report.outputs:
-        if output.name not in keys:  # not handed over as it was encoded
-            store(output)
     outputs = [
         {
             "name": output.name,
-            "key": keys[output.name],
+            "key": key(output),
             "width": output.width,
             "height": output.height,
             "format": output.format,

@@ -34,23 +34,28 @@ def split_answer(answer: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
 
 
+def start_server(port: int, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """``scripts.devserver`` on ``port``, once it answers."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.devserver", "--port", str(port), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(
+        lambda: http_answers(f"http://127.0.0.1:{port}/api/openapi.json") == 200, "devserver", 60
+    )
+    return process
+
+
 @pytest.fixture(scope="module")
 def quick_server(redis_url: str) -> Iterator[int]:
     """A server of its own whose read deadline is one second (no backend needed)."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.devserver", "--port", str(port), "--read-timeout", "1"],
-        cwd=ROOT,
-        env={**stack_env(redis_url), "MAX_UPLOAD_BYTES": "1000000"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = {**stack_env(redis_url), "MAX_UPLOAD_BYTES": "1000000"}
+    process = start_server(port, env, "--read-timeout", "1")
     try:
-        wait_for(
-            lambda: http_answers(f"http://127.0.0.1:{port}/api/openapi.json") == 200,
-            "devserver",
-            60,
-        )
         yield port
     finally:
         process.terminate()
@@ -147,20 +152,8 @@ def test_a_normal_request_still_works(quick_server: int) -> None:
 
 def test_sigterm_ends_the_server_cleanly(redis_url: str) -> None:
     """docker stop sends SIGTERM: the server ends at once with status 0 (not 143)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.devserver", "--port", str(port)],
-        cwd=ROOT,
-        env=stack_env(redis_url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_server(free_port(), stack_env(redis_url))
     try:
-        wait_for(
-            lambda: http_answers(f"http://127.0.0.1:{port}/api/openapi.json") == 200,
-            "devserver",
-            60,
-        )
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0
     finally:

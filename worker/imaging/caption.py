@@ -176,8 +176,10 @@ def draw_caption(
     # Only the rows the band and the glyphs touch are composited: the rest of the
     # picture stays as it is (alpha_composite of a transparent overlay changes nothing),
     # which saves converting and compositing the whole picture.
-    ink = [(y + b[1], y + b[3]) for line, y in placed for b in [_ink(font, line, stroke)]]
-    rows = [r for pair in ink for r in pair] + ([band[1], band[3]] if band else [])
+    rows: list[float] = [band[1], band[3]] if band else []
+    for line, y in placed:
+        _, ink_top, _, ink_bottom = font.getbbox(line, anchor="ma", stroke_width=stroke)
+        rows += [y + ink_top, y + ink_bottom]
     y0, y1 = max(0, math.floor(min(rows))), min(height, math.ceil(max(rows)) + 1)
     if y1 <= y0:
         return image.copy()
@@ -201,11 +203,6 @@ def draw_caption(
     result = image.copy()
     result.paste(region if image.mode == "RGBA" else region.convert(image.mode), (0, y0))
     return result
-
-
-def _ink(font: ImageFont.FreeTypeFont, line: str, stroke: int) -> tuple[float, ...]:
-    """The box a line's glyphs cover, relative to where it is drawn (anchor ``ma``)."""
-    return tuple(font.getbbox(line, anchor="ma", stroke_width=stroke))
 
 
 def _truncate(

@@ -191,8 +191,8 @@ class Encodings:
     ) -> None:
         self._upright = upright
         self._on_output = on_output
-        self._done: dict[str, Future[RenderedOutput] | RenderedOutput] = {}
-        self._batches: list[Future[list[RenderedOutput]]] = []
+        # Each output's batch (the outputs encoded together) and its place in it.
+        self._done: dict[str, tuple[Future[list[RenderedOutput]], int]] = {}
 
     def start(
         self, outputs: list[OutputPlan], animations: dict[str, Animation] | None = None
@@ -204,14 +204,13 @@ class Encodings:
         executor = threads.pool()
         for group in groups.values():
             frames = [(animations or {}).get(o.name) for o in group]
-            if executor is None:
-                for output, rendered in zip(group, self._encode(group, frames), strict=True):
-                    self._done[output.name] = rendered
-                continue
-            batch = executor.submit(self._encode, group, frames)
-            self._batches.append(batch)
+            if executor is None:  # one core: encode here and now
+                batch: Future[list[RenderedOutput]] = Future()
+                batch.set_result(self._encode(group, frames))
+            else:
+                batch = executor.submit(self._encode, group, frames)
             for i, output in enumerate(group):
-                self._done[output.name] = _item(batch, i)
+                self._done[output.name] = (batch, i)
 
     def _encode(
         self, group: list[OutputPlan], frames: list[Animation | None]
@@ -226,33 +225,14 @@ class Encodings:
 
     def results(self, outputs: list[OutputPlan]) -> list[RenderedOutput]:
         """Every output encoded, in the order asked for; an encoder's error is raised."""
-        results = []
-        for output in outputs:
-            done = self._done[output.name]
-            results.append(done.result() if isinstance(done, Future) else done)
-        return results
+        return [batch.result()[i] for batch, i in (self._done[o.name] for o in outputs)]
 
     def abandon(self) -> None:
         """Cancel what has not started and wait for what has: nothing is reported later."""
-        for batch in self._batches:
+        batches = {batch for batch, _ in self._done.values()}
+        for batch in batches:
             batch.cancel()
-        wait(self._batches)
-
-
-def _item(batch: Future[list[RenderedOutput]], index: int) -> Future[RenderedOutput]:
-    """A future of one output of a batch encoded together."""
-    item: Future[RenderedOutput] = Future()
-
-    def settle(done: Future[list[RenderedOutput]]) -> None:
-        if done.cancelled():
-            item.cancel()
-        elif done.exception() is not None:
-            item.set_exception(done.exception())
-        else:
-            item.set_result(done.result()[index])
-
-    batch.add_done_callback(settle)
-    return item
+        wait(batches)
 
 
 def shared_background(outputs: list[OutputPlan]) -> str | None:
