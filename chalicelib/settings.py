@@ -113,6 +113,12 @@ class Settings:
         "the codec's buffers, every frame when an animation is kept; sized for a 2 GB "
         "worker task running two pool processes (docs/HOSTILE_INPUT.md has the figures)",
     )
+    model_cache_dir: str = setting(
+        "",
+        "where a worker keeps its converted language model, memory-mapped and shared by "
+        "its processes; empty: `$XDG_CACHE_HOME/media-jobs` (`~/.cache/media-jobs`); the "
+        "worker image builds it into `/opt/models`",
+    )
     job_ttl_seconds: int = setting(7 * 24 * 3600, "life of a job record (seconds)")
     result_url_ttl: int = setting(900, "expiry of presigned output links (seconds)")
     task_soft_time_limit: int = setting(

@@ -32,8 +32,12 @@ whole table set at once; it takes about a second, once per process.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import lzma
 import shutil
+import sys
 import tempfile
 import zipfile
 from collections import Counter
@@ -44,6 +48,8 @@ import numpy as np
 from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
 from worker.heap import release_free_memory
+
+log = logging.getLogger(__name__)
 
 MAX_DEPTH = 6
 _DEPTH_SHIFT = 48
@@ -151,11 +157,51 @@ class CompactLanguageIdentifier(LanguageIdentifier):
         return super()._raw_score(b"")
 
 
-def load(model_file: str | Path = MODEL_FILE, norm_probs: bool = True) -> CompactLanguageIdentifier:
-    """Load py3langid's model file (its wheel's by default) into the compact form."""
+def load(
+    model_file: str | Path = MODEL_FILE,
+    norm_probs: bool = True,
+    cache_dir: str | Path | None = None,
+) -> CompactLanguageIdentifier:
+    """Load py3langid's model file (its wheel's by default) into the compact form.
+
+    With ``cache_dir``, the converted arrays are kept there and memory-mapped
+    read-only: a process then holds only the pages its texts touch (a few hundred
+    KB), and every worker process on the machine shares them through the page
+    cache, instead of about 11 MB each. The first process converts and saves them
+    (once per model file); a directory it cannot write leaves it the in-memory model.
+    """
     path = Path(model_file)
     if not path.is_absolute():
         path = MODEL_DIR / path
+    if cache_dir is None:
+        return _from_arrays(_convert(path), norm_probs)
+    target = Path(cache_dir) / _cache_name(path)
+    arrays = _read_cache(target)
+    if arrays is None:
+        converted = _convert(path)
+        if not _write_cache(target, converted):
+            return _from_arrays(converted, norm_probs)
+        del converted
+        release_free_memory()
+        arrays = _read_cache(target)
+        if arrays is None:
+            raise RuntimeError(f"the language model saved in {target} cannot be read back")
+    return _from_arrays(arrays, norm_probs)
+
+
+# Bump when the saved arrays change meaning, so an old cache is not read.
+_CACHE_FORMAT = 1
+_ARRAYS = ("pc", "floor", "indptr", "columns", "values", "keys", "features")
+_META = "meta.json"
+
+
+def _cache_name(model: Path) -> str:
+    stat = model.stat()
+    identity = f"{_CACHE_FORMAT}:{model}:{stat.st_size}:{stat.st_mtime_ns}:{MAX_DEPTH}"
+    return "langid-" + hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
+def _convert(path: Path) -> dict[str, Any]:
     with tempfile.TemporaryFile(suffix=".npz") as tmp:
         with lzma.open(path) as source:
             shutil.copyfileobj(source, tmp, length=1 << 20)
@@ -168,9 +214,99 @@ def load(model_file: str | Path = MODEL_FILE, norm_probs: bool = True) -> Compac
             release_free_memory()
             keys, features, root_feature = _trie(archive)
     release_free_memory()
+    return {
+        "classes": classes,
+        "root_feature": root_feature,
+        "pc": pc,
+        "floor": ptc.floor,
+        "indptr": ptc.indptr,
+        "columns": ptc.columns,
+        "values": ptc.values,
+        "keys": keys,
+        "features": features,
+    }
+
+
+def _from_arrays(arrays: dict[str, Any], norm_probs: bool) -> CompactLanguageIdentifier:
+    ptc = SparseRows(arrays["floor"], arrays["indptr"], arrays["columns"], arrays["values"])
     return CompactLanguageIdentifier(
-        ptc, pc, classes, keys, features, root_feature, norm_probs=norm_probs
+        ptc,
+        arrays["pc"],
+        arrays["classes"],
+        arrays["keys"],
+        arrays["features"],
+        arrays["root_feature"],
+        norm_probs=norm_probs,
     )
+
+
+def _write_cache(target: Path, arrays: dict[str, Any]) -> bool:
+    """Save ``arrays`` as ``target``, all at once (a directory renamed into place).
+
+    False when the directory cannot be written; a concurrent writer's copy is as good.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    except OSError as exc:
+        log.info("language model not cached in %s: %s", target.parent, exc)
+        return False
+    try:
+        for name in _ARRAYS:
+            np.save(staging / f"{name}.npy", arrays[name], allow_pickle=False)
+        meta = {"classes": arrays["classes"], "root_feature": arrays["root_feature"]}
+        (staging / _META).write_text(json.dumps(meta))
+        # Readable by every user: an image builds it as root, the worker runs as another.
+        staging.chmod(0o755)
+        for file in staging.iterdir():
+            file.chmod(0o644)
+        staging.rename(target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if _read_cache(target) is not None:
+            return True  # another process saved it first
+        log.info("language model not cached in %s: %s", target, exc)
+        return False
+    return True
+
+
+def _read_cache(target: Path) -> dict[str, Any] | None:
+    """The saved arrays, memory-mapped read-only; None if absent or damaged (a damaged
+    copy is left for an operator to remove: the worker then keeps its model in memory)."""
+    try:
+        meta = json.loads((target / _META).read_text())
+        arrays: dict[str, Any] = {
+            name: np.load(target / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            for name in _ARRAYS
+        }
+        classes = [str(c) for c in meta["classes"]]
+        root_feature = int(meta["root_feature"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring a damaged language model cache in %s: %s", target, exc)
+        return None
+    rows = len(arrays["indptr"]) - 1
+    consistent = (
+        len(classes) == len(arrays["floor"]) == len(arrays["pc"])
+        and rows > 0
+        and len(arrays["columns"]) == len(arrays["values"]) == int(arrays["indptr"][-1])
+        and len(arrays["keys"]) == len(arrays["features"])
+    )
+    if not consistent:
+        log.warning("ignoring an inconsistent language model cache in %s", target)
+        return None
+    return {**arrays, "classes": classes, "root_feature": root_feature}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m worker.langid_compact DIR``: convert the model into DIR (an image build)."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        raise SystemExit("usage: python -m worker.langid_compact CACHE_DIR")
+    model = load(cache_dir=args[0])
+    if not isinstance(model._keys, np.memmap):
+        raise SystemExit(f"could not save the language model in {args[0]}")
 
 
 def _open_array(
@@ -285,3 +421,7 @@ def _trie(archive: zipfile.ZipFile) -> tuple[np.ndarray, np.ndarray, int]:
     tagged = key | (depth.astype(np.uint64) << np.uint64(_DEPTH_SHIFT))
     order = np.argsort(tagged[1:]) + 1  # the root is "no match"
     return tagged[order], out[order], int(out[0])
+
+
+if __name__ == "__main__":
+    main()

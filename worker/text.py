@@ -30,10 +30,14 @@ deterministic (no sampling, no random seeds):
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+from chalicelib.settings import Settings
 
 MAX_KEYWORDS = 10
 READABILITY_LANGUAGES = frozenset({"en", "de", "es", "fr", "it", "nl", "ru"})
@@ -50,7 +54,20 @@ _SPACE_BEFORE_MARK = re.compile(r"[ \u00a0\u202f]+([!?;:])")
 def _language_identifier() -> Any:
     from worker import langid_compact
 
-    return langid_compact.load(norm_probs=True)
+    return langid_compact.load(norm_probs=True, cache_dir=model_cache_dir())
+
+
+def model_cache_dir() -> Path | None:
+    """Where the converted models are kept: ``MODEL_CACHE_DIR``, else the user's cache
+    (None when the user has no home: the models then stay in memory)."""
+    configured = Settings.from_env().model_cache_dir
+    if configured:
+        return Path(configured)
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    except (RuntimeError, KeyError):
+        return None
+    return Path(base) / "media-jobs"
 
 
 @lru_cache(maxsize=1)

@@ -116,3 +116,56 @@ def test_syllable_lexicon_matches_cmudict() -> None:
     for missing in ("", "zzzzq", "Hello", "naïve", "a(2)", "~"):
         with pytest.raises(KeyError):
             lexicon[missing]
+
+
+def test_cached_language_model_is_mapped_and_classifies_identically(
+    identifiers: tuple[Any, Any], tmp_path: Any
+) -> None:
+    import numpy as np
+
+    original, _ = identifiers
+    first = langid_compact.load(norm_probs=True, cache_dir=tmp_path)  # converts and saves
+    again = langid_compact.load(norm_probs=True, cache_dir=tmp_path)  # reads the saved copy
+    (saved,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert saved.name.startswith("langid-") and (saved / "meta.json").is_file()
+    for model in (first, again):
+        assert isinstance(model._keys, np.memmap)
+        assert isinstance(model.nb_ptc.values, np.memmap)
+        for text in _texts()[::9]:
+            assert model.classify(text) == original.classify(text), repr(text)[:80]
+    # Readable by a worker running as another user than the one who built it.
+    assert saved.stat().st_mode & 0o777 == 0o755
+    assert all(f.stat().st_mode & 0o777 == 0o644 for f in saved.iterdir())
+
+
+def test_a_damaged_model_cache_is_not_used(identifiers: tuple[Any, Any], tmp_path: Any) -> None:
+    import numpy as np
+
+    original, _ = identifiers
+    langid_compact.load(cache_dir=tmp_path)
+    (saved,) = list(tmp_path.iterdir())
+    values = saved / "values.npy"
+    values.write_bytes(values.read_bytes()[: values.stat().st_size // 2])  # truncated
+    assert langid_compact._read_cache(saved) is None
+    model = langid_compact.load(cache_dir=tmp_path)  # converted again, kept in memory
+    assert not isinstance(model._keys, np.memmap)
+    assert model.classify(SAMPLES[1]) == original.classify(SAMPLES[1])
+    other = tmp_path / "other"
+    langid_compact.load(cache_dir=other)
+    (intact,) = list(other.iterdir())
+    assert langid_compact._read_cache(intact) is not None
+    (intact / "meta.json").write_text('{"classes": ["en"], "root_feature": 0}')
+    assert langid_compact._read_cache(intact) is None  # inconsistent with the arrays
+
+
+def test_an_unwritable_cache_leaves_the_model_in_memory(
+    identifiers: tuple[Any, Any], tmp_path: Any
+) -> None:
+    import numpy as np
+
+    original, _ = identifiers
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache directory would be")
+    model = langid_compact.load(cache_dir=blocked / "models")
+    assert not isinstance(model._keys, np.memmap)
+    assert model.classify(SAMPLES[2]) == original.classify(SAMPLES[2])

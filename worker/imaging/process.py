@@ -133,6 +133,7 @@ def process_image(
         facts_output = OutputPlan("", _facts_plan(source), {})
     with stage("decode"):
         base = decode_once(source, [*outputs, facts_output], limits)
+    header_facts = source_facts(source)
     upright = (source.width, source.height)
     auto = [o for o in outputs if o.spec.get("gravity") == "auto" and not o.plan.uncropped]
     if auto:
@@ -152,6 +153,11 @@ def process_image(
         else:
             cascade(base, upright, [*stills, facts_output])
     del base
+    animated = [o for o in outputs if o.animated]
+    if not animated:
+        # The decoded picture (often the source image object itself) has served every
+        # output: free it before the encoders and the caption allocate theirs.
+        source.image.close()
     # Each output is encoded on the imaging threads as soon as its picture is final,
     # while the caption, the facts and the animations are made here.
     encodings = Encodings(upright, on_output)
@@ -164,13 +170,12 @@ def process_image(
             encodings.start([captioned])
         with stage("facts"):
             assert facts_output.image is not None
-            facts = image_facts(source, facts_output.image)
-        if any(o.animated for o in outputs):
+            facts = {**header_facts, **pixel_facts(facts_output.image), "exif": source.exif}
+        if animated:
             with stage("animation"):
-                animated = [o for o in outputs if o.animated]
                 animations = animate(source, animated)
             encodings.start(animated, animations)
-        source.image.close()
+            source.image.close()
         with stage("encode"):
             rendered = encodings.results(outputs)
     except BaseException:
@@ -353,8 +358,8 @@ def add_caption(output: OutputPlan, text: str, caption: dict[str, Any]) -> None:
     )
 
 
-def image_facts(source: Source, small: Image.Image) -> dict[str, Any]:
-    """The ``result.image`` facts: header facts, and those computed on a small copy."""
+def source_facts(source: Source) -> dict[str, Any]:
+    """The ``result.image`` facts the header and the decoder told."""
     image = source.image
     return {
         "width": source.width,
@@ -364,10 +369,12 @@ def image_facts(source: Source, small: Image.Image) -> dict[str, Any]:
         "has_alpha": has_alpha(image),
         "animated": source.animated,
         "frames": source.frames,
-        "dominant_colors": dominant_colors(small),
-        "phash": perceptual_hash(small),
-        "exif": source.exif,
     }
+
+
+def pixel_facts(small: Image.Image) -> dict[str, Any]:
+    """The ``result.image`` facts computed on a small copy of the picture."""
+    return {"dominant_colors": dominant_colors(small), "phash": perceptual_hash(small)}
 
 
 def animate(source: Source, outputs: list[OutputPlan]) -> dict[str, Animation]:
