@@ -281,8 +281,8 @@ def _read_cache(target: Path) -> dict[str, Any] | None:
         }
         classes = [str(c) for c in meta["classes"]]
         root_feature = int(meta["root_feature"])
-    except FileNotFoundError:
-        return None
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # not saved (yet)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("ignoring a damaged language model cache in %s: %s", target, exc)
         return None
