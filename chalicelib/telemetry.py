@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib.settings import Settings
 
 _configured = False
+log = logging.getLogger(__name__)
 
 
 def configure_logging(settings: Settings) -> None:
@@ -42,15 +43,26 @@ def configure_logging(settings: Settings) -> None:
 def emit_metrics(
     settings: Settings, values: dict[str, tuple[float, str]], **properties: Any
 ) -> None:
-    """Publish ``{name: (value, unit)}`` now, as one EMF line with ``properties`` attached."""
-    from aws_lambda_powertools.metrics import Metrics
+    """Publish ``{name: (value, unit)}`` now, as one EMF line with ``properties`` attached.
 
-    metrics = Metrics(
-        namespace=settings.powertools_metrics_namespace,
-        service=settings.powertools_service_name,
-    )
-    for name, (value, unit) in values.items():
-        metrics.add_metric(name=name, unit=unit, value=value)
-    for key, value in properties.items():
-        metrics.add_metadata(key=key, value=value)
-    metrics.flush_metrics()
+    Safe from any thread: ``EphemeralMetrics`` keeps its metrics to itself, where
+    Powertools' ``Metrics`` instances all share one set (the local API server's
+    concurrent requests flushed each other's metrics, and one then failed with
+    "Must contain at least one metric"). Best effort: a metric that cannot be
+    published is logged, never raised into the request or job that emitted it,
+    which has already done its work.
+    """
+    from aws_lambda_powertools.metrics import EphemeralMetrics
+
+    try:
+        metrics = EphemeralMetrics(
+            namespace=settings.powertools_metrics_namespace,
+            service=settings.powertools_service_name,
+        )
+        for name, (value, unit) in values.items():
+            metrics.add_metric(name=name, unit=unit, value=value)
+        for key, value in properties.items():
+            metrics.add_metadata(key=key, value=value)
+        metrics.flush_metrics()
+    except Exception:
+        log.exception("metric not published: %s", ", ".join(values))

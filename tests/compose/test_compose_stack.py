@@ -127,6 +127,18 @@ def test_every_container_is_healthy_and_not_root(stack: ComposeStack) -> None:
     record("uids of the running containers", ", ".join(f"{k} {v}" for k, v in users.items()))
 
 
+def test_the_workers_map_the_language_model_the_image_carries(stack: ComposeStack) -> None:
+    """The worker image converts the language model at build time; a worker, running
+    as its non-root user on the image's files, memory-maps it instead of converting."""
+    probe = (
+        "import numpy; from worker import text; "
+        "model = text._language_identifier(); "
+        "print(text.model_cache_dir(), isinstance(model._keys, numpy.memmap))"
+    )
+    done = stack.compose("exec", "-T", "worker", "python", "-c", probe, timeout=120)
+    assert done.stdout.split() == ["/opt/models", "True"], done.stdout + done.stderr
+
+
 def test_the_api_is_the_guarded_server(stack: ComposeStack) -> None:
     """The compose API answers as the local stack's: JSON errors for any method, and
     a body over the limit refused from its Content-Length before it is read."""
