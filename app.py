@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
@@ -43,15 +44,22 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
+# Concurrent first requests (the local server answers each in a thread of its own) build
+# the clients one at a time: boto3's default session is not safe to use from several
+# threads at once while it makes clients.
+_BUILDING = threading.Lock()
+
+
 @functools.cache
 def _backends() -> Backends:
     """The clients of this process, built on first use and reused by later invocations."""
     from chalicelib.backends import Backends
     from chalicelib.telemetry import configure_logging
 
-    settings = _settings()
-    configure_logging(settings)
-    return Backends.from_settings(settings)
+    with _BUILDING:
+        settings = _settings()
+        configure_logging(settings)
+        return Backends.from_settings(settings)
 
 
 @functools.cache
