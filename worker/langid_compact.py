@@ -27,7 +27,8 @@ private py3langid methods are fenced in ``worker/upstream.py`` (the version this
 was written against, and a guard test).
 
 Loading streams the model file in chunks, so the conversion never holds the
-whole table set at once; it takes about a second, once per process.
+whole table set at once; it takes about a second, once per machine when the
+result is kept in a cache directory (``load(cache_dir=...)``), else once per process.
 """
 
 from __future__ import annotations
@@ -165,10 +166,12 @@ def load(
     """Load py3langid's model file (its wheel's by default) into the compact form.
 
     With ``cache_dir``, the converted arrays are kept there and memory-mapped
-    read-only: a process then holds only the pages its texts touch (a few hundred
-    KB), and every worker process on the machine shares them through the page
-    cache, instead of about 11 MB each. The first process converts and saves them
-    (once per model file); a directory it cannot write leaves it the in-memory model.
+    read-only: every worker process on the machine shares their pages through the
+    page cache instead of holding about 11 MB of its own (a text's features are
+    spread over the whole table, so each process soon maps most of it, but the
+    memory is there once), and a process loads in tens of milliseconds instead of
+    converting for about a second. The first process converts and saves them (once
+    per model file); a directory it cannot write leaves it the in-memory model.
     """
     path = Path(model_file)
     if not path.is_absolute():
