@@ -7,6 +7,7 @@ CloudWatch Logs turns into a metric, in Lambda and in the workers' awslogs strea
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Any
@@ -48,9 +49,9 @@ def emit_metrics(
     Safe from any thread: ``EphemeralMetrics`` keeps its metrics to itself, where
     Powertools' ``Metrics`` instances all share one set (the local API server's
     concurrent requests flushed each other's metrics, and one then failed with
-    "Must contain at least one metric"). Best effort: a metric that cannot be
-    published is logged, never raised into the request or job that emitted it,
-    which has already done its work.
+    "Must contain at least one metric"), and each line is written in one piece.
+    Best effort: a metric that cannot be published is logged, never raised into the
+    request or job that emitted it, which has already done its work.
     """
     from aws_lambda_powertools.metrics import EphemeralMetrics
 
@@ -63,6 +64,9 @@ def emit_metrics(
             metrics.add_metric(name=name, unit=unit, value=value)
         for key, value in properties.items():
             metrics.add_metadata(key=key, value=value)
-        metrics.flush_metrics()
+        # One write per line (Powertools' own flush prints the line and its newline
+        # apart, so lines from two threads could interleave).
+        line = json.dumps(metrics.serialize_metric_set(), separators=(",", ":"))
+        sys.stdout.write(line + "\n")
     except Exception:
         log.exception("metric not published: %s", ", ".join(values))

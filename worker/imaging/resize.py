@@ -32,6 +32,8 @@ BAND_MIN_ROWS = 256
 # little more work: the filter's support is read again at every band's edges.
 BANDS_PER_THREAD = 8
 MIN_BAND_ROWS = 64
+# Lanczos' support, in source pixels at scale 1 (Pillow's LANCZOS is Lanczos-3).
+LANCZOS_LOBES = 3
 # Modes with alpha, and their premultiplied forms, which resampling works in.
 _PREMULTIPLIED = {"RGBA": "RGBa", "LA": "La"}
 
@@ -102,15 +104,14 @@ def resize(
 def _resize(
     image: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float]
 ) -> Image.Image:
-    lanczos = Image.Resampling.LANCZOS
     left, top, right, bottom = box
     fx = int((right - left) / size[0] / REDUCING_GAP) or 1
     fy = int((bottom - top) / size[1] / REDUCING_GAP) or 1
     if fx > 1 or fy > 1:
         # Reduce the region plus a margin for the Lanczos support (3 lobes at the
         # remaining scale), aligned to whole blocks.
-        mx = 3 * (right - left) / size[0] + fx
-        my = 3 * (bottom - top) / size[1] + fy
+        mx = LANCZOS_LOBES * (right - left) / size[0] + fx
+        my = LANCZOS_LOBES * (bottom - top) / size[1] + fy
         x0 = max(0, int((left - mx) // fx) * fx)
         y0 = max(0, int((top - my) // fy) * fy)
         x1 = min(image.width, math.ceil((right + mx) / fx) * fx)
@@ -120,20 +121,45 @@ def _resize(
         top, bottom = (top - y0) / fy, min((bottom - y0) / fy, image.height)
     pool = threads.pool() if size[1] >= BAND_MIN_ROWS else None
     if pool is None:
-        return image.resize(size, lanczos, box=(left, top, right, bottom))
-    # More bands than threads: Pillow's first (horizontal) pass keeps a band's source
-    # rows at the output's width, so with small bands only a few of those buffers are
-    # alive at once, and each band is pasted (and freed) as soon as it is done.
+        return _lanczos(image, size, (left, top, right, bottom))
+    # More bands than threads: a band's horizontal pass keeps its source rows at the
+    # output's width, so with small bands only a few of those buffers are alive at
+    # once, and each band is pasted (and freed) as soon as it is done.
     bands = max(1, min(threads.thread_count() * BANDS_PER_THREAD, size[1] // MIN_BAND_ROWS))
     rows = [size[1] * i // bands for i in range(bands + 1)]
     step = (bottom - top) / size[1]
 
     def band(i: int) -> tuple[int, Image.Image]:
         box = (left, top + rows[i] * step, right, top + rows[i + 1] * step)
-        return i, image.resize((size[0], rows[i + 1] - rows[i]), lanczos, box=box)
+        return i, _lanczos(image, (size[0], rows[i + 1] - rows[i]), box)
 
     out = Image.new(image.mode, size)
     for done in as_completed([pool.submit(band, i) for i in range(bands)]):
         i, part = done.result()
         out.paste(part, (0, rows[i]))
     return out
+
+
+def _lanczos(
+    image: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float]
+) -> Image.Image:
+    """Lanczos from ``box`` of ``image`` to ``size``: the horizontal pass, then the vertical.
+
+    Always in that order, as two calls. One ``resize`` call lets Pillow pick the order
+    it deems cheaper, and a band (which reads a few rows past its edges) may get the
+    other order than the whole picture or its neighbour: up to 10 levels apart on a
+    photo, a seam. Only the source rows the vertical filter reads are resampled.
+    """
+    lanczos = Image.Resampling.LANCZOS
+    left, top, right, bottom = box
+    scale = (bottom - top) / size[1]
+    support = LANCZOS_LOBES * max(scale, 1.0)
+    # Pillow's window of output row y is int(centre -+ support + 0.5), centre = top +
+    # (y + 0.5) * scale; one row more on each side stays clear of rounding.
+    first = max(0, int(top + 0.5 * scale - support + 0.5) - 1)
+    last = min(image.height, int(bottom - 0.5 * scale + support + 0.5) + 2)
+    if (first, last) != (0, image.height):
+        image = image.crop((0, first, image.width, last))
+    height = last - first
+    wide = image.resize((size[0], height), lanczos, box=(left, 0, right, height))
+    return wide.resize(size, lanczos, box=(0, top - first, size[0], bottom - first))
