@@ -84,12 +84,14 @@ def cascade(base: Image.Image, upright: tuple[int, int], outputs: Sequence[Resiz
 def resize(
     image: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float]
 ) -> Image.Image:
-    """``image.resize(size, LANCZOS, box=box, reducing_gap=REDUCING_GAP)``, on several cores.
+    """``image.resize(size, LANCZOS, box=box, reducing_gap=REDUCING_GAP)``, on several
+    cores, its horizontal pass always before its vertical one.
 
     The cheap integer reduction Pillow's ``reducing_gap`` does first is done here once
-    for the whole region; the Lanczos pass is then split into horizontal bands of the
-    output. Pillow places each output row's filter by its position in the source and
-    reads past the band's box, so the bands join without a seam.
+    for the whole region; the Lanczos passes are then split into horizontal bands of
+    the output. Pillow places each output row's filter by its position in the source
+    and reads past the band's box, and every band makes its passes in the same order,
+    so the bands join without a seam.
     """
     if size == image.size and box == (0, 0, *image.size):
         return image.copy()  # as Pillow does: nothing to resample, colour kept as is
