@@ -39,6 +39,4 @@ def test_a_metric_that_cannot_be_published_does_not_fail_the_caller(
     settings = Settings.from_env({})
     # Powertools refuses a non-numeric value; the request that emitted it has done its work.
     emit_metrics(settings, {"JobsSubmitted": ("many", "Count")}, job_id="job-x")  # type: ignore[dict-item]
-    assert any(
-        r.getMessage() == "metric not published: JobsSubmitted" for r in caplog.records
-    )
+    assert any(r.getMessage() == "metric not published: JobsSubmitted" for r in caplog.records)
