@@ -57,7 +57,9 @@ class Backends:
             store=RedisJobStore(client, settings.job_ttl_seconds, namespace=prefix),
             objects=S3ObjectStore.from_settings(settings),
             queue=CeleryTaskQueue(settings),
-            inspector=KombuRedisInspector(broker, settings.celery_queue),
+            inspector=KombuRedisInspector(
+                broker, settings.celery_queue, others=(settings.heavy_queue,)
+            ),
             dead_letters=DeadLetters(client, key=prefix + DEAD_LETTER_KEY),
             idempotency=IdempotencyKeys(
                 client, settings.idempotency_ttl_seconds, prefix=prefix + "idempotency:"

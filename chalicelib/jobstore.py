@@ -54,6 +54,22 @@ return 1
 """
 
 
+# Takes or renews the lease KEYS[1] for the owner ARGV[1] for ARGV[2] ms: free or
+# already the owner's, it is (re)set and 1 returned; held by another owner, 0.
+_TAKE_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+# Gives the lease KEYS[1] back only if ARGV[1] still holds it.
+_DROP_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+
+
 class JobStore(Protocol):
     """Job records: created once, read, moved through the allowed statuses, deleted."""
 
@@ -66,6 +82,12 @@ class JobStore(Protocol):
     def update_while(self, job_id: str, status: str, **fields: Any) -> bool: ...
 
     def count_attempt(self, job_id: str, by: int = 1) -> int: ...
+
+    def take_lease(self, job_id: str, owner: str, seconds: float) -> bool: ...
+
+    def drop_lease(self, job_id: str, owner: str) -> None: ...
+
+    def lease_holder(self, job_id: str) -> str | None: ...
 
     def delete(self, job_id: str) -> bool: ...
 
@@ -99,6 +121,8 @@ class RedisJobStore:
         self._transition = client.register_script(_TRANSITION)
         self._update_if = client.register_script(_UPDATE_IF)
         self._create = client.register_script(_CREATE)
+        self._take_lease = client.register_script(_TAKE_LEASE)
+        self._drop_lease = client.register_script(_DROP_LEASE)
 
     def key(self, job_id: str) -> str:
         return f"{self._prefix}{job_id}"
@@ -152,6 +176,30 @@ class RedisJobStore:
         """Add ``by`` to the job's attempt counter and return it."""
         with redis_errors():
             return int(self._redis.hincrby(self.key(job_id), "attempts", by))
+
+    def lease_key(self, job_id: str) -> str:
+        return f"{self.namespace}lease:{job_id}"
+
+    def take_lease(self, job_id: str, owner: str, seconds: float) -> bool:
+        """Take, or as its owner renew, the lease on a job's processing for ``seconds``;
+        False while another owner holds it. The lease is what tells the reconciler a
+        processing job is alive: a delivered message may be a stale one."""
+        with redis_errors():
+            taken = self._take_lease(
+                keys=[self.lease_key(job_id)], args=[owner, int(seconds * 1000)]
+            )
+        return bool(taken)
+
+    def drop_lease(self, job_id: str, owner: str) -> None:
+        """Give the lease back, if ``owner`` still holds it."""
+        with redis_errors():
+            self._drop_lease(keys=[self.lease_key(job_id)], args=[owner])
+
+    def lease_holder(self, job_id: str) -> str | None:
+        """Who holds the job's lease, or None once it lapsed."""
+        with redis_errors():
+            holder = self._redis.get(self.lease_key(job_id))
+        return None if holder is None else str(holder)
 
     def delete(self, job_id: str) -> bool:
         with redis_errors():

@@ -33,6 +33,9 @@ def broker_transport_options(settings: Settings) -> dict[str, Any]:
         # visibility timeout plus a few seconds.
         "unacked_restore_interval": 5,
         "unacked_restore_throttle": 1,
+        # The lock a sweep holds: one left by a worker whose connection broke mid-sweep
+        # (a Redis restart) stops every sweep until it expires; kombu's default is 5 min.
+        "unacked_mutex_expire": 15,
         "socket_timeout": settings.redis_socket_timeout,
         "socket_connect_timeout": settings.redis_socket_timeout,
         "retry_on_timeout": True,

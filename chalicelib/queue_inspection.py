@@ -1,8 +1,9 @@
 """What waits in the broker: reads kombu's Redis layout (for metrics and the reconciler).
 
 kombu's Redis transport keeps a queue as a list (pushed left, popped right) of
-JSON envelopes, and the messages delivered but not yet acknowledged in the hash
-``unacked`` as ``[envelope, exchange, routing_key]``. This module is the one
+JSON envelopes, the messages delivered but not yet acknowledged in the hash
+``unacked`` as ``[envelope, exchange, routing_key]`` under a delivery tag, and when
+each was delivered in the sorted set ``unacked_index``. This module is the one
 place that knows it; the producer (``chalicelib.queue``) only sends.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis
@@ -17,6 +19,15 @@ import redis
 from chalicelib.errors import ServiceUnavailable
 
 UNACKED_KEY = "unacked"
+UNACKED_INDEX_KEY = "unacked_index"
+
+
+@dataclass
+class KnownTasks:
+    """Task ids the broker holds: waiting in a queue, or delivered and not yet acknowledged."""
+
+    waiting: set[str] = field(default_factory=set)
+    delivered: set[str] = field(default_factory=set)
 
 
 class QueueInspector(Protocol):
@@ -26,7 +37,7 @@ class QueueInspector(Protocol):
 
     def oldest_task_id(self) -> str | None: ...
 
-    def known_task_ids(self) -> set[str]: ...
+    def known_tasks(self, delivered_after: float = 0.0) -> KnownTasks: ...
 
 
 def _task_id(envelope: Any) -> str:
@@ -34,11 +45,13 @@ def _task_id(envelope: Any) -> str:
 
 
 class KombuRedisInspector:
-    """Reads one queue of a kombu Redis broker."""
+    """Reads a kombu Redis broker: ``queue`` for the metrics, and for the tasks it knows
+    of, ``queue`` and the ``others`` (the heavy queue)."""
 
-    def __init__(self, client: redis.Redis, queue: str):
+    def __init__(self, client: redis.Redis, queue: str, others: tuple[str, ...] = ()):
         self._redis = client
         self._queue = queue
+        self._queues = (queue, *others)
 
     def queue_length(self) -> int:
         """How many tasks wait in the queue."""
@@ -58,18 +71,28 @@ class KombuRedisInspector:
         except (ValueError, TypeError, KeyError):
             return None
 
-    def known_task_ids(self) -> set[str]:
-        """Ids of the tasks waiting in the queue or delivered but not yet acknowledged."""
+    def known_tasks(self, delivered_after: float = 0.0) -> KnownTasks:
+        """The tasks waiting in the queues, and those delivered at or after
+        ``delivered_after`` (a timestamp) and not yet acknowledged.
+
+        A delivered task older than the visibility timeout is not evidence of a live
+        task: its worker may have lost it with its connection, and kombu puts it back
+        only when a worker's sweep gets to it.
+        """
         try:
-            waiting = self._redis.lrange(self._queue, 0, -1)
-            unacked = self._redis.hvals(UNACKED_KEY)
+            pipe = self._redis.pipeline(transaction=False)
+            for queue in self._queues:
+                pipe.lrange(queue, 0, -1)
+            pipe.zrange(UNACKED_INDEX_KEY, delivered_after, "+inf", byscore=True)
+            *waiting_lists, recent = pipe.execute()
+            unacked = self._redis.hmget(UNACKED_KEY, recent) if recent else []
         except redis.RedisError as exc:
             raise ServiceUnavailable("The job queue is unavailable.") from exc
-        ids: set[str] = set()
-        for raw in waiting:
+        known = KnownTasks()
+        for raw in (raw for waiting in waiting_lists for raw in waiting):
             with contextlib.suppress(ValueError, TypeError, KeyError):
-                ids.add(_task_id(json.loads(raw)))
+                known.waiting.add(_task_id(json.loads(raw)))
         for raw in unacked:
             with contextlib.suppress(ValueError, TypeError, KeyError, IndexError):
-                ids.add(_task_id(json.loads(raw)[0]))
-        return ids
+                known.delivered.add(_task_id(json.loads(raw)[0]))
+        return known

@@ -132,7 +132,14 @@ class Settings:
         "a task unacknowledged this long is redelivered; above the hard limit, else a "
         "slow task would run twice",
     )
-    task_max_retries: int = setting(5, "retries with backoff on transient S3/Redis errors")
+    task_max_retries: int = setting(
+        5, "retries in place, with backoff, of a job's transient S3/Redis errors"
+    )
+    processing_lease_seconds: int = setting(
+        30,
+        "a worker renews its lease on a processing job every third of this; a job whose "
+        "lease lapsed (its worker died or lost Redis) is queued again by the reconciler",
+    )
     reconcile_pending_grace: int = setting(
         60, "a pending job with no task this long after its last update is queued again"
     )
@@ -245,6 +252,8 @@ class Settings:
             raise SettingsError("TASK_HARD_TIME_LIMIT must be above TASK_SOFT_TIME_LIMIT")
         if self.visibility_timeout <= self.task_hard_time_limit:
             raise SettingsError("VISIBILITY_TIMEOUT must be above TASK_HARD_TIME_LIMIT")
+        if self.processing_lease_seconds < 3:
+            raise SettingsError("PROCESSING_LEASE_SECONDS must be at least 3")
         if not self.s3_bucket:
             raise SettingsError("S3_BUCKET must be set")
         for name in ("upload_folder", "results_folder"):

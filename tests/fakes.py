@@ -24,6 +24,7 @@ from chalicelib.idempotency import IdempotencyKeys
 from chalicelib.jobs import Job
 from chalicelib.jobstore import field_value
 from chalicelib.limits import TenantQuotas
+from chalicelib.queue_inspection import KnownTasks
 from chalicelib.settings import Settings
 from chalicelib.storage import S3ObjectStore
 from chalicelib.tenants import TenantStore
@@ -36,6 +37,7 @@ class InMemoryJobStore:
     def __init__(self) -> None:
         self.records: dict[str, dict[str, str]] = {}
         self.active: dict[str, float] = {}
+        self.leases: dict[str, tuple[str, float]] = {}  # job id -> (owner, lapses at)
         self.down = False
 
     def _available(self) -> None:
@@ -84,6 +86,24 @@ class InMemoryJobStore:
         record = self.records.setdefault(job_id, {})
         record["attempts"] = str(int(record.get("attempts") or 0) + by)
         return int(record["attempts"])
+
+    def take_lease(self, job_id: str, owner: str, seconds: float) -> bool:
+        self._available()
+        holder = self.lease_holder(job_id)
+        if holder is not None and holder != owner:
+            return False
+        self.leases[job_id] = (owner, time.time() + seconds)
+        return True
+
+    def drop_lease(self, job_id: str, owner: str) -> None:
+        self._available()
+        if self.lease_holder(job_id) == owner:
+            del self.leases[job_id]
+
+    def lease_holder(self, job_id: str) -> str | None:
+        self._available()
+        owner, lapses_at = self.leases.get(job_id, ("", 0.0))
+        return owner if lapses_at > time.time() else None
 
     def delete(self, job_id: str) -> bool:
         self._available()
@@ -178,7 +198,7 @@ class RecordingQueue:
 
     enqueued: list[str] = field(default_factory=list)
     queues: dict[str, str] = field(default_factory=dict)  # job id -> the queue it went to
-    unacked: set[str] = field(default_factory=set)
+    unacked: dict[str, float] = field(default_factory=dict)  # job id -> delivered at
     down: bool = False
 
     def enqueue(self, job_id: str, queue: str | None = None) -> None:
@@ -193,8 +213,9 @@ class RecordingQueue:
     def oldest_task_id(self) -> str | None:
         return self.enqueued[0] if self.enqueued else None
 
-    def known_task_ids(self) -> set[str]:
-        return {*self.enqueued, *self.unacked}
+    def known_tasks(self, delivered_after: float = 0.0) -> KnownTasks:
+        delivered = {job_id for job_id, at in self.unacked.items() if at >= delivered_after}
+        return KnownTasks(waiting=set(self.enqueued), delivered=delivered)
 
 
 @dataclass

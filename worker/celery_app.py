@@ -35,9 +35,12 @@ def make_celery(settings: Settings) -> Celery:
         # dies mid-task, the message goes back to the queue.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        # A task running when the broker connection drops will be redelivered
-        # anyway; cancelling it avoids running it twice at once.
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A task running when the broker connection drops goes on: its writes retry in
+        # place until Redis is back, and it finishes its job. Its message may come back
+        # (an acknowledgement lost with the connection); that second delivery finds the
+        # job completed, or its lease held, and is dropped. Cancelling instead threw
+        # away every running job's work at each broker restart.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_prefetch_multiplier=1,
         # A new pool process loads the text models before it reports UP
         # (worker_process_init); on a busy machine that takes longer than Celery's

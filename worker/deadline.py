@@ -40,6 +40,10 @@ class Deadline:
         self.signalled = True
         raise SoftTimeLimitExceeded()
 
+    def remaining(self) -> float:
+        """Seconds left (negative once past)."""
+        return -1.0 if self.signalled else self._at - self._clock()
+
     def expired(self) -> bool:
         return self.signalled or self._clock() > self._at
 

@@ -6,9 +6,12 @@ import contextlib
 import gc
 import json
 import logging
+import os
+import time
+import uuid
 from typing import Any
 
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from celery.signals import task_postrun, worker_process_init
 
 from chalicelib import jobs
@@ -28,6 +31,7 @@ from worker.celery_app import app, settings
 from worker.context import get_context
 from worker.deadline import Deadline
 from worker.heap import release_free_memory
+from worker.lease import JobLease
 from worker.pipeline import run_job
 from worker.text import warm_up
 from worker.webhooks import queue_webhook
@@ -68,7 +72,7 @@ def backoff_seconds(retries: int) -> float:
     return float(min(30, 2**retries))
 
 
-@app.task(name=PROCESS_TASK, bind=True, max_retries=settings.task_max_retries)
+@app.task(name=PROCESS_TASK, bind=True)
 def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
     """Process one job by id; returns what happened (for logs and tests).
 
@@ -89,34 +93,75 @@ def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
             kwargs=kwargs,
         )
         return "dead-lettered"
-    try:
-        return process(ctx, job_id, deadline, worker=self.request.hostname or "")
-    except ServiceUnavailable as exc:
-        if self.request.retries >= self.max_retries:
+    worker = self.request.hostname or ""
+    owner = f"{worker}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    with JobLease(ctx.store, job_id, owner, settings.processing_lease_seconds) as lease:
+        try:
+            return process_retrying(ctx, job_id, deadline, lease, worker=worker)
+        except OutOfTime as exc:
+            # Redis or S3 is still away and this run cannot wait longer: end it without
+            # acknowledging its message, which goes back to the queue (or, Redis away,
+            # stays delivered until the visibility timeout puts it back; the lapsed lease
+            # lets the reconciler queue the job sooner). It counts as an attempt.
+            log.warning("transient error outlasted the run: %s", exc, extra={"job_id": job_id})
+            raise Reject(str(exc), requeue=True) from exc
+        except (SoftTimeLimitExceeded, JobTimeout):
+            _fail(ctx, job_id, JobTimeout())
+            return "failed"
+        except ServiceError as exc:  # permanent: a bad image, bad options, a refused S3 call;
+            # or S3/Redis unavailable through every retry
             _fail(ctx, job_id, exc)
             return "failed"
-        delay = backoff_seconds(self.request.retries)
-        log.warning("transient error, retrying in %ss: %s", delay, exc, extra={"job_id": job_id})
-        # This run ended (in a passing error); the attempt counter is for runs that
-        # never end (a killed worker), so it does not count against them.
-        with contextlib.suppress(ServiceError):
-            ctx.store.count_attempt(job_id, -1)
-        _note(ctx, job_id, f"Retrying after a passing error ({exc.code}).")
-        raise self.retry(exc=exc, countdown=delay) from exc
-    except (SoftTimeLimitExceeded, JobTimeout):
-        _fail(ctx, job_id, JobTimeout())
-        return "failed"
-    except ServiceError as exc:  # permanent: a bad image, bad options, a refused S3 call
-        _fail(ctx, job_id, exc)
-        return "failed"
-    except Exception as exc:
-        # A bug or an image that breaks a library: fail the job, keep the worker.
-        log.exception("job crashed", extra={"job_id": job_id})
-        _fail(ctx, job_id, ServiceError(f"Processing failed unexpectedly ({type(exc).__name__})."))
-        return "failed"
+        except Exception as exc:
+            # A bug or an image that breaks a library: fail the job, keep the worker.
+            log.exception("job crashed", extra={"job_id": job_id})
+            _fail(
+                ctx, job_id, ServiceError(f"Processing failed unexpectedly ({type(exc).__name__}).")
+            )
+            return "failed"
 
 
-def process(ctx: Backends, job_id: str, deadline: Deadline, worker: str = "") -> str:
+class OutOfTime(Exception):
+    """A transient error this run has no time left to wait out."""
+
+
+def process_retrying(
+    ctx: Backends, job_id: str, deadline: Deadline, lease: JobLease, worker: str = ""
+) -> str:
+    """``process``, tried again in place with backoff on transient errors.
+
+    In place, not by publishing a retry message: a retry published while Redis
+    restarts, or held in a worker's memory until its countdown, can be lost with the
+    connection after the original message was acknowledged. Raises the last
+    ``ServiceUnavailable`` after ``TASK_MAX_RETRIES`` retries, ``OutOfTime`` when the
+    next wait would not fit in the run's time budget.
+    """
+    retries = 0
+    while True:
+        try:
+            return process(ctx, job_id, deadline, lease, worker=worker)
+        except ServiceUnavailable as exc:
+            if retries >= settings.task_max_retries:
+                raise
+            delay = backoff_seconds(retries)
+            # Keep a second for the work itself after the wait.
+            if deadline.remaining() < delay + 1:
+                raise OutOfTime(exc.message) from exc
+            log.warning(
+                "transient error, retrying in %ss: %s", delay, exc, extra={"job_id": job_id}
+            )
+            # The attempt counter is for runs that never end (a killed worker); this run
+            # goes on, so the start it counted is taken back.
+            with contextlib.suppress(ServiceError):
+                ctx.store.count_attempt(job_id, -1)
+            _note(ctx, job_id, f"Retrying after a passing error ({exc.code}).")
+            time.sleep(delay)
+            retries += 1
+
+
+def process(
+    ctx: Backends, job_id: str, deadline: Deadline, lease: JobLease, worker: str = ""
+) -> str:
     """The task's work for one well-formed job id: the state machine around the pipeline.
 
     Raises what the task maps to outcomes: ``ServiceUnavailable`` (retry),
@@ -131,6 +176,12 @@ def process(ctx: Backends, job_id: str, deadline: Deadline, worker: str = "") ->
     if job.status in jobs.TERMINAL:
         # A redelivery of a finished job: nothing to redo, nothing to change.
         return "already-" + job.status
+    if not lease.take():
+        # A second delivery of a job another worker is running (a message put back after
+        # a connection loss, or queued again by the reconciler): that worker finishes it,
+        # or its lease lapses and the reconciler queues the job again.
+        log.info("job is running on another worker", extra={"job_id": job_id})
+        return "running-elsewhere"
     attempts = ctx.store.count_attempt(job_id)
     if attempts > MAX_ATTEMPTS:
         _fail(

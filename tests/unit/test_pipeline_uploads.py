@@ -103,6 +103,10 @@ def submitted(backends: Backends) -> str:
     return service.submit(submission, ALPHA).job_id
 
 
+def lease(backends: Backends, job_id: str) -> tasks.JobLease:
+    return tasks.JobLease(backends.store, job_id, "test-worker", 30)
+
+
 def status(backends: Backends, job_id: str) -> jobs.Job:
     job = backends.store.get(job_id)
     assert job is not None
@@ -150,18 +154,22 @@ def test_one_failing_upload_raises_its_error_once_the_others_have_ended(
     objects.before["thumbnail"] = slow_thumbnail
     job_id = submitted(backends)
     with pytest.raises(ServiceUnavailable):
-        tasks.process(backends, job_id, Deadline(60))
+        tasks.process(backends, job_id, Deadline(60), lease(backends, job_id))
     assert ended.is_set() and objects.in_flight == 0
 
 
-def test_a_passing_upload_failure_is_retried_then_fails_as_before(backends: Backends) -> None:
+def test_a_passing_upload_failure_is_retried_then_fails_as_before(
+    backends: Backends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(tasks.time, "sleep", waits.append)
     objects = watched(backends)
     objects.failures["preview"] = ServiceUnavailable("The object store is unavailable.")
     objects.before["thumbnail"] = lambda: time.sleep(0.05)  # still uploading as the preview fails
     job_id = submitted(backends)
-    # Eagerly, each retry at once, until the retries are spent.
+    # Retried in place (the waits recorded, not slept) until the retries are spent.
     outcome = tasks.process_job.apply(kwargs={"job_id": job_id})
-    assert outcome.result == "failed"
+    assert outcome.result == "failed" and len(waits) == tasks.settings.task_max_retries
     job = status(backends, job_id)
     assert job.error_code == "service_unavailable" and job.attempts == 1
     assert objects.in_flight == 0 and objects.status_at_end["thumbnail"] == jobs.PROCESSING
@@ -190,7 +198,7 @@ def test_a_deadline_passing_while_outputs_upload_times_the_job_out(backends: Bac
     objects.before["thumbnail"] = expire_then_store
     job_id = submitted(backends)
     with pytest.raises(JobTimeout):
-        tasks.process(backends, job_id, deadline)
+        tasks.process(backends, job_id, deadline, lease(backends, job_id))
     assert objects.in_flight == 0
     assert status(backends, job_id).status == jobs.PROCESSING  # the task fails it (timeout)
 
@@ -200,9 +208,9 @@ def test_a_rerun_writes_the_same_keys(backends: Backends) -> None:
     objects.failures["result"] = ServiceUnavailable("The object store is unavailable.")
     job_id = submitted(backends)
     with pytest.raises(ServiceUnavailable):
-        tasks.process(backends, job_id, Deadline(60))
+        tasks.process(backends, job_id, Deadline(60), lease(backends, job_id))
     first = {key for key in objects.objects if key.startswith(objects.result_prefix(job_id))}
     del objects.failures["result"]
-    assert tasks.process(backends, job_id, Deadline(60)) == "completed"
+    assert tasks.process(backends, job_id, Deadline(60), lease(backends, job_id)) == "completed"
     second = {key for key in objects.objects if key.startswith(objects.result_prefix(job_id))}
     assert first < second and second - first == {objects.result_prefix(job_id) + "result.json"}

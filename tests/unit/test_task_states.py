@@ -7,9 +7,11 @@ in the test, with the per-process backends replaced by fakes.
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import replace
 
 import pytest
-from celery.exceptions import Retry, SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from chalicelib import jobs
 from chalicelib.errors import JobTimeout, ServiceUnavailable
@@ -99,45 +101,110 @@ def test_an_ended_job_no_longer_counts_in_flight(world: FakeWorld) -> None:
     assert world.backends.quotas.usage("alpha")["jobs_in_flight"] == 0
 
 
-def test_a_passing_outage_is_retried_then_fails_with_its_code(world: FakeWorld) -> None:
-    job_id = submitted(world)
-    world.objects.down = True
-    # apply() runs the task as a worker would (with a request), eagerly: each retry
-    # runs at once instead of after its countdown, until the retries are spent.
-    outcome = tasks.process_job.apply(kwargs={"job_id": job_id})
-    assert outcome.result == "failed"
-    job = world.store.get(job_id)
-    assert job is not None and job.error_code == "service_unavailable"
-    # Retried runs ended; they are not counted as runs a worker died in.
-    assert job.attempts == 1
+@pytest.fixture()
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The backoff waits of in-place retries, recorded instead of slept."""
+    slept: list[float] = []
+    monkeypatch.setattr(tasks.time, "sleep", slept.append)
+    return slept
 
 
-def test_a_retry_is_scheduled_with_backoff(
-    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+def test_an_outage_is_retried_in_place_with_backoff_then_fails_with_its_code(
+    world: FakeWorld, waits: list[float]
 ) -> None:
     job_id = submitted(world)
     world.objects.down = True
-    scheduled: list[float] = []
-
-    def retry(**kwargs: object) -> Retry:
-        scheduled.append(float(kwargs["countdown"]))  # type: ignore[arg-type]
-        return Retry()
-
-    monkeypatch.setattr(tasks.process_job, "retry", retry)
-    monkeypatch.setattr(tasks.process_job.request, "retries", 2, raising=False)
-    with pytest.raises(Retry):
-        run(job_id)
-    assert scheduled == [tasks.backoff_seconds(2)]
+    assert run(job_id) == "failed"
+    assert waits == [tasks.backoff_seconds(n) for n in range(tasks.settings.task_max_retries)]
     job = world.store.get(job_id)
-    assert job is not None and job.status == jobs.PROCESSING and "Retrying" in job.message
+    assert job is not None and job.error_code == "service_unavailable"
+    # Retries in place are one run: not counted as runs a worker died in.
+    assert job.attempts == 1
+
+
+def test_a_passing_outage_costs_a_wait_not_a_message(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = submitted(world)
+    world.store.down = True
+    seen: list[str] = []
+
+    def outage_over(delay: float) -> None:
+        job = world.store.records[job_id]
+        seen.append(job["status"])
+        world.store.down = False
+
+    monkeypatch.setattr(tasks.time, "sleep", outage_over)
+    # No retry is published: a published retry can be lost with the broker connection
+    # after the original message was acknowledged.
+    monkeypatch.setattr(tasks.process_job, "retry", None)
+    assert run(job_id) == "completed"
+    assert seen == [jobs.PENDING]
+    job = world.store.get(job_id)
+    assert job is not None and job.status == jobs.COMPLETED and job.attempts == 1
+
+
+def test_a_run_without_time_to_wait_is_rejected_back_to_the_queue(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch, waits: list[float]
+) -> None:
+    job_id = submitted(world)
+    world.objects.down = True
+    monkeypatch.setattr(tasks.Deadline, "for_task", classmethod(lambda cls, s: cls(2.5)))
+    with pytest.raises(Reject) as rejected:
+        run(job_id)
+    assert rejected.value.requeue is True
+    assert waits == [1.0]  # the 2 s wait after it would not leave a second for the work
+    job = world.store.get(job_id)
+    assert job is not None and job.status == jobs.PROCESSING
+    # The run ends, its lease is given back: the reconciler may queue the job again.
+    assert world.store.lease_holder(job_id) is None
+
+
+def test_a_second_delivery_while_another_worker_holds_the_lease_is_dropped(
+    world: FakeWorld,
+) -> None:
+    job_id = submitted(world)
+    assert world.store.take_lease(job_id, "another-worker", 30)
+    assert run(job_id) == "running-elsewhere"
+    job = world.store.get(job_id)
+    assert job is not None and job.status == jobs.PENDING and job.attempts == 0
+    assert world.store.lease_holder(job_id) == "another-worker"
+
+
+def test_a_running_job_holds_its_lease_and_gives_it_back(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = submitted(world)
+    holders: list[str | None] = []
+    real_run_job = tasks.run_job
+
+    def run_and_look(ctx, job, deadline):  # type: ignore[no-untyped-def]
+        holders.append(world.store.lease_holder(job_id))
+        return real_run_job(ctx, job, deadline)
+
+    monkeypatch.setattr(tasks, "run_job", run_and_look)
+    assert run(job_id) == "completed"
+    assert holders[0] is not None and holders[0].count(":") == 2
+    assert world.store.lease_holder(job_id) is None
+
+
+def test_the_lease_is_renewed_while_the_job_runs() -> None:
+    world = fake_world()
+    lease = tasks.JobLease(world.store, "a" * 32, "me", seconds=0.3)
+    with lease:
+        assert lease.take()
+        time.sleep(0.6)  # twice the lease: only renewals keep it
+        assert world.store.lease_holder("a" * 32) == "me"
+    assert world.store.lease_holder("a" * 32) is None
 
 
 def test_an_expired_deadline_fails_the_job_with_timeout(world: FakeWorld) -> None:
     job_id = submitted(world)
     ticks = iter(range(100))
     deadline = Deadline(0.5, clock=lambda: float(next(ticks)))  # expires at the 2nd look
+    lease = tasks.JobLease(world.store, job_id, "me", 30)
     with pytest.raises(JobTimeout):
-        tasks.process(world.backends, job_id, deadline)
+        tasks.process(world.backends, job_id, deadline, lease)
 
 
 def test_the_task_fails_a_job_over_its_deadline_with_timeout(
@@ -195,6 +262,6 @@ def test_service_unavailable_past_the_retries_fails(
         raise ServiceUnavailable()
 
     monkeypatch.setattr(tasks, "process", down)
-    monkeypatch.setattr(tasks.process_job, "max_retries", 0)
+    monkeypatch.setattr(tasks, "settings", replace(tasks.settings, task_max_retries=0))
     assert run(job_id) == "failed"
     assert world.store.get(job_id).error_code == "service_unavailable"  # type: ignore[union-attr]
