@@ -93,6 +93,8 @@ class KombuRedisInspector:
             with contextlib.suppress(ValueError, TypeError, KeyError):
                 known.waiting.add(_task_id(json.loads(raw)))
         for raw in unacked:
+            if raw is None:  # acknowledged since the index was read
+                continue
             with contextlib.suppress(ValueError, TypeError, KeyError, IndexError):
                 known.delivered.add(_task_id(json.loads(raw)[0]))
         return known

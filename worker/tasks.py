@@ -67,6 +67,10 @@ def _release_memory(**_: Any) -> None:
     release_free_memory()
 
 
+# The wait between retries in place (tests record it instead).
+sleep = time.sleep
+
+
 def backoff_seconds(retries: int) -> float:
     """Exponential backoff for transient errors: 1, 2, 4, 8 … capped at 30 s."""
     return float(min(30, 2**retries))
@@ -155,7 +159,7 @@ def process_retrying(
             with contextlib.suppress(ServiceError):
                 ctx.store.count_attempt(job_id, -1)
             _note(ctx, job_id, f"Retrying after a passing error ({exc.code}).")
-            time.sleep(delay)
+            sleep(delay)
             retries += 1
 
 

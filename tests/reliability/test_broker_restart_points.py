@@ -11,12 +11,12 @@ reconciler running as the deployment runs it.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from pathlib import Path
 
 import pytest
 import redis
@@ -238,3 +238,28 @@ def test_a_broker_restart_at_this_point_strands_no_job(rig: BrokerRig, point: Po
     assert all(s == "completed" for s in statuses.values()), (
         f"after {took:.0f} s (allowed {allowed:.0f} s): {statuses}"
     )
+
+
+def test_a_worker_ends_a_warm_shutdown_promptly_after_a_broker_restart(rig: BrokerRig) -> None:
+    """The compose stack's workers once hung in warm shutdown after a Redis restart until
+    the container's grace period killed them."""
+    image = jpeg(160, 120)
+    rig.proxy.disarm()
+    # The restart comes while the worker runs a job (at its final status write).
+    rig.proxy.arm(Cut("completed", _transition_to(b"completed"), "before", down_for=3))
+    [before] = _submit(rig, image, 1, "before the restart")
+    time.sleep(4)
+    [after] = _submit(rig, image, 1, "after the restart")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and {rig.status(before), rig.status(after)} != {"completed"}:
+        time.sleep(0.2)
+    assert {rig.status(before), rig.status(after)} == {"completed"}
+    worker = rig.stack.workers[-1]
+    started = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    while worker.poll() is None and time.monotonic() - started < 60:
+        time.sleep(0.1)
+    took = time.monotonic() - started
+    print(f"\nwarm shutdown after a broker restart: {took:.1f} s")
+    assert worker.poll() is not None, "the worker still runs 60 s after SIGTERM"
+    assert took < 20, f"warm shutdown took {took:.0f} s"

@@ -162,7 +162,7 @@ def test_a_passing_upload_failure_is_retried_then_fails_as_before(
     backends: Backends, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waits: list[float] = []
-    monkeypatch.setattr(tasks.time, "sleep", waits.append)
+    monkeypatch.setattr(tasks, "sleep", waits.append)
     objects = watched(backends)
     objects.failures["preview"] = ServiceUnavailable("The object store is unavailable.")
     objects.before["thumbnail"] = lambda: time.sleep(0.05)  # still uploading as the preview fails

@@ -105,7 +105,7 @@ def test_an_ended_job_no_longer_counts_in_flight(world: FakeWorld) -> None:
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The backoff waits of in-place retries, recorded instead of slept."""
     slept: list[float] = []
-    monkeypatch.setattr(tasks.time, "sleep", slept.append)
+    monkeypatch.setattr(tasks, "sleep", slept.append)
     return slept
 
 
@@ -134,7 +134,7 @@ def test_a_passing_outage_costs_a_wait_not_a_message(
         seen.append(job["status"])
         world.store.down = False
 
-    monkeypatch.setattr(tasks.time, "sleep", outage_over)
+    monkeypatch.setattr(tasks, "sleep", outage_over)
     # No retry is published: a published retry can be lost with the broker connection
     # after the original message was acknowledged.
     monkeypatch.setattr(tasks.process_job, "retry", None)
