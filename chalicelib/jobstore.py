@@ -54,11 +54,12 @@ return 1
 """
 
 
-# Takes or renews the lease KEYS[1] for the owner ARGV[1] for ARGV[2] ms: free or
-# already the owner's, it is (re)set and 1 returned; held by another owner, 0.
+# Takes or renews the lease KEYS[1] for the owner ARGV[1] for ARGV[2] ms: free,
+# already the owner's, or held by ARGV[3] (a holder known to be dead), it is (re)set
+# and 1 returned; held by another owner, 0.
 _TAKE_LEASE = """
 local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
+if holder and holder ~= ARGV[1] and holder ~= ARGV[3] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
@@ -83,7 +84,7 @@ class JobStore(Protocol):
 
     def count_attempt(self, job_id: str, by: int = 1) -> int: ...
 
-    def take_lease(self, job_id: str, owner: str, seconds: float) -> bool: ...
+    def take_lease(self, job_id: str, owner: str, seconds: float, replacing: str = "") -> bool: ...
 
     def drop_lease(self, job_id: str, owner: str) -> None: ...
 
@@ -180,13 +181,14 @@ class RedisJobStore:
     def lease_key(self, job_id: str) -> str:
         return f"{self.namespace}lease:{job_id}"
 
-    def take_lease(self, job_id: str, owner: str, seconds: float) -> bool:
+    def take_lease(self, job_id: str, owner: str, seconds: float, replacing: str = "") -> bool:
         """Take, or as its owner renew, the lease on a job's processing for ``seconds``;
-        False while another owner holds it. The lease is what tells the reconciler a
-        processing job is alive: a delivered message may be a stale one."""
+        False while another owner holds it, unless that is ``replacing`` (a holder known
+        to be dead). The lease is what tells the reconciler a processing job is alive:
+        a delivered message may be a stale one."""
         with redis_errors():
             taken = self._take_lease(
-                keys=[self.lease_key(job_id)], args=[owner, int(seconds * 1000)]
+                keys=[self.lease_key(job_id)], args=[owner, int(seconds * 1000), replacing]
             )
         return bool(taken)
 

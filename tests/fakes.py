@@ -87,10 +87,10 @@ class InMemoryJobStore:
         record["attempts"] = str(int(record.get("attempts") or 0) + by)
         return int(record["attempts"])
 
-    def take_lease(self, job_id: str, owner: str, seconds: float) -> bool:
+    def take_lease(self, job_id: str, owner: str, seconds: float, replacing: str = "") -> bool:
         self._available()
         holder = self.lease_holder(job_id)
-        if holder is not None and holder != owner:
+        if holder is not None and holder not in (owner, replacing):
             return False
         self.leases[job_id] = (owner, time.time() + seconds)
         return True

@@ -6,9 +6,7 @@ import contextlib
 import gc
 import json
 import logging
-import os
 import time
-import uuid
 from typing import Any
 
 from celery.exceptions import Reject, SoftTimeLimitExceeded
@@ -31,7 +29,7 @@ from worker.celery_app import app, settings
 from worker.context import get_context
 from worker.deadline import Deadline
 from worker.heap import release_free_memory
-from worker.lease import JobLease
+from worker.lease import JobLease, new_owner
 from worker.pipeline import run_job
 from worker.text import warm_up
 from worker.webhooks import queue_webhook
@@ -67,8 +65,13 @@ def _release_memory(**_: Any) -> None:
     release_free_memory()
 
 
-# The wait between retries in place (tests record it instead).
+# Every wait of a run: between retries in place, and for another holder's lease
+# (tests record them instead).
 sleep = time.sleep
+
+
+def _sleep(seconds: float) -> None:
+    sleep(seconds)
 
 
 def backoff_seconds(retries: int) -> float:
@@ -98,8 +101,10 @@ def process_job(self: Any, *args: Any, **kwargs: Any) -> str:
         )
         return "dead-lettered"
     worker = self.request.hostname or ""
-    owner = f"{worker}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-    with JobLease(ctx.store, job_id, owner, settings.processing_lease_seconds) as lease:
+    lease = JobLease(
+        ctx.store, job_id, new_owner(), settings.processing_lease_seconds, sleep=_sleep
+    )
+    with lease:
         try:
             return process_retrying(ctx, job_id, deadline, lease, worker=worker)
         except OutOfTime as exc:
@@ -159,7 +164,7 @@ def process_retrying(
             with contextlib.suppress(ServiceError):
                 ctx.store.count_attempt(job_id, -1)
             _note(ctx, job_id, f"Retrying after a passing error ({exc.code}).")
-            sleep(delay)
+            _sleep(delay)
             retries += 1
 
 
@@ -180,7 +185,7 @@ def process(
     if job.status in jobs.TERMINAL:
         # A redelivery of a finished job: nothing to redo, nothing to change.
         return "already-" + job.status
-    if not lease.take():
+    if not lease.take(wait=lease.seconds + 1):
         # A second delivery of a job another worker is running (a message put back after
         # a connection loss, or queued again by the reconciler): that worker finishes it,
         # or its lease lapses and the reconciler queues the job again.

@@ -7,6 +7,9 @@ in the test, with the per-process backends replaced by fakes.
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import time
 from dataclasses import replace
 
@@ -160,15 +163,46 @@ def test_a_run_without_time_to_wait_is_rejected_back_to_the_queue(
     assert world.store.lease_holder(job_id) is None
 
 
-def test_a_second_delivery_while_another_worker_holds_the_lease_is_dropped(
-    world: FakeWorld,
+def test_a_second_delivery_while_a_live_worker_holds_the_lease_is_dropped(
+    world: FakeWorld, waits: list[float]
 ) -> None:
     job_id = submitted(world)
-    assert world.store.take_lease(job_id, "another-worker", 30)
+    assert world.store.take_lease(job_id, "another-host:1:abc", 30)
     assert run(job_id) == "running-elsewhere"
     job = world.store.get(job_id)
     assert job is not None and job.status == jobs.PENDING and job.attempts == 0
-    assert world.store.lease_holder(job_id) == "another-worker"
+    assert world.store.lease_holder(job_id) == "another-host:1:abc"
+    # It looked again for as long as a dead holder's lease takes to lapse.
+    assert sum(waits) >= tasks.settings.processing_lease_seconds
+
+
+def test_a_second_delivery_takes_the_job_once_the_holders_lease_lapses(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = submitted(world)
+    assert world.store.take_lease(job_id, "another-host:1:abc", 30)
+
+    def lapse(seconds: float) -> None:
+        world.store.leases.pop(job_id, None)
+
+    monkeypatch.setattr(tasks, "sleep", lapse)
+    assert run(job_id) == "completed"
+
+
+def test_the_lease_of_a_process_that_died_on_this_host_is_taken_over_at_once(
+    world: FakeWorld, waits: list[float]
+) -> None:
+    job_id = submitted(world)
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead_owner = f"{socket.gethostname()}:{ended.stdout.strip()}:abc"
+    assert world.store.take_lease(job_id, dead_owner, 30)
+    assert run(job_id) == "completed"
+    assert waits == []
 
 
 def test_a_running_job_holds_its_lease_and_gives_it_back(
