@@ -69,6 +69,7 @@ class JobLease:
         self.owner = owner
         self.seconds = seconds
         self.taken = False
+        self.waited = False  # for another holder's lease
         self._sleep = sleep
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -79,11 +80,12 @@ class JobLease:
         seconds (a dead holder's lease lapses within ``seconds``); False if still held."""
         for poll in range(math.ceil(wait / POLL_SECONDS) + 1):
             if poll:
+                self.waited = True
                 self._sleep(POLL_SECONDS)
             if self._store.take_lease(self.job_id, self.owner, self.seconds):
                 break
-            holder = self._store.lease_holder(self.job_id)
-            dead = holder is not None and died_here(holder)
+            holder = self._store.lease_holder(self.job_id) or ""
+            dead = bool(holder) and died_here(holder)
             if dead and self._store.take_lease(self.job_id, self.owner, self.seconds, holder):
                 log.info("took over the lease of a dead process", extra=self._extra)
                 break

@@ -191,6 +191,11 @@ def process(
         # or its lease lapses and the reconciler queues the job again.
         log.info("job is running on another worker", extra={"job_id": job_id})
         return "running-elsewhere"
+    if lease.waited:
+        # The other holder may have finished the job while this delivery waited.
+        job = ctx.store.get(job_id)
+        if job is None or job.status in jobs.TERMINAL:
+            return "already-" + (job.status if job else "gone")
     attempts = ctx.store.count_attempt(job_id)
     if attempts > MAX_ATTEMPTS:
         _fail(

@@ -176,6 +176,23 @@ def test_a_second_delivery_while_a_live_worker_holds_the_lease_is_dropped(
     assert sum(waits) >= tasks.settings.processing_lease_seconds
 
 
+def test_a_second_delivery_ends_once_the_holder_has_finished_the_job(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = submitted(world)
+    assert run(job_id) == "completed"
+    world.store.records[job_id]["status"] = jobs.PROCESSING  # as read before it finished
+    assert world.store.take_lease(job_id, "another-host:1:abc", 30)
+
+    def finish(seconds: float) -> None:
+        world.store.records[job_id]["status"] = jobs.COMPLETED
+        world.store.leases.pop(job_id, None)
+
+    monkeypatch.setattr(tasks, "sleep", finish)
+    assert run(job_id) == "already-completed"
+    assert world.store.get(job_id).attempts == 1  # type: ignore[union-attr]
+
+
 def test_a_second_delivery_takes_the_job_once_the_holders_lease_lapses(
     world: FakeWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
