@@ -6,7 +6,10 @@ JSON without kombu's envelope breaks the connection. Such a message is already
 off the queue, so this channel checks each popped item first and moves one
 that is not a message to the dead-letter list, then carries on.
 
-It overrides two private kombu methods: fenced in ``worker/upstream.py`` with the
+It also never lets a pub/sub read (the remote-control broadcasts) block the worker's
+event loop for ever (``_receive_one``).
+
+It overrides three private kombu methods: fenced in ``worker/upstream.py`` with the
 kombu version they were written against, and guarded by a test.
 """
 
@@ -17,6 +20,7 @@ import logging
 from queue import Empty
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 
@@ -40,7 +44,24 @@ def parse_envelope(item: bytes | str) -> dict[str, Any] | None:
     return message
 
 
+# How long a pub/sub read waits for the message the poller announced (seconds).
+PUBSUB_READ_WAIT = 1.0
+
+
 class PoisonSafeChannel(kombu_redis.Channel):
+    def _receive_one(self, c: Any) -> Any:
+        # redis-py 8 reads a blocking pub/sub message with no timeout at all, and kombu
+        # reads one whenever its poller says the socket is readable. After a Redis
+        # restart that readiness can be stale (the fd's number reused by another of the
+        # new connections): the read then waited for ever, and with it the worker's
+        # whole event loop, which no longer consumed tasks nor ended a warm shutdown.
+        # Nothing to read means the poller is confused: reconnect from scratch.
+        connection = c.connection
+        if connection is not None and not connection.can_read(timeout=PUBSUB_READ_WAIT):
+            connection.disconnect()
+            raise redis.ConnectionError("pub/sub socket announced readable with nothing to read")
+        return super()._receive_one(c)
+
     def _dead_letter(self, item: bytes | str, queue: str) -> None:
         log.warning("dead-lettered an unparsable message from %s", queue)
         keep_dead_letter("not a task message (unparsable envelope)", queue=queue, body=item)

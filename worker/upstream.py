@@ -4,7 +4,8 @@ Four modules override, re-point or trim code a library does not promise to keep:
 
 - ``worker.broker`` replaces kombu's Redis ``Channel._brpop_read`` and ``_get``
   (kombu's own bodies with an envelope check added), so a garbage message is
-  dead-lettered instead of stopping the worker.
+  dead-lettered instead of stopping the worker, and guards ``_receive_one``, which
+  relies on redis-py's ``PubSub.parse_response`` blocking without a timeout.
 - ``worker.text`` re-points textstat's ``_count_syllables.get_cmudict`` at a
   compact lexicon (same answers, a tenth of the memory).
 - ``worker.langid_compact`` subclasses py3langid's ``LanguageIdentifier``,
@@ -57,9 +58,17 @@ PRIVATE_DEPENDENCIES = (
         members=(
             "kombu.transport.redis:Channel._brpop_read",
             "kombu.transport.redis:Channel._get",
+            "kombu.transport.redis:Channel._receive_one",
         ),
         used_by="worker.broker",
-        source_sha256="46ef20f04bcc251572dc06225eb45063c8f90277474ff49c8f73c7e70e3788ca",
+        source_sha256="fff8e233df821079adaa4e2a735dcae2b25efc78332fba2712ac5f96dd843896",
+    ),
+    PrivateDependency(
+        package="redis",
+        version="8.1.0",
+        members=("redis.client:PubSub.parse_response",),
+        used_by="worker.broker",
+        source_sha256="574ce2c8e917eb1e3e679f36987a9b342a31e356dd68f70b50520dad794540cf",
     ),
     PrivateDependency(
         package="textstat",

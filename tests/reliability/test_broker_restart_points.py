@@ -263,3 +263,39 @@ def test_a_worker_ends_a_warm_shutdown_promptly_after_a_broker_restart(rig: Brok
     print(f"\nwarm shutdown after a broker restart: {took:.1f} s")
     assert worker.poll() is not None, "the worker still runs 60 s after SIGTERM"
     assert took < 20, f"warm shutdown took {took:.0f} s"
+
+
+def test_a_stale_pubsub_readiness_never_blocks_the_consumer_loop(redis_url: str) -> None:
+    """The hang behind slow warm shutdowns: kombu reads a pub/sub message whenever its
+    poller says the socket is readable, and redis-py 8 waits for it with no timeout.
+    After a Redis restart the readiness could be stale; nothing arrived, and the
+    worker's event loop (consuming and shutting down alike) waited for ever."""
+    from kombu import Connection
+
+    from worker.broker import PoisonSafeRedisTransport
+
+    connection = Connection(redis_url, transport=PoisonSafeRedisTransport)
+    channel = connection.channel()
+    try:
+        subclient = channel.subclient
+        subclient.subscribe("media-jobs-probe")
+        subclient.parse_response()  # the subscription's confirmation
+        outcome: list[BaseException | None] = []
+
+        def read() -> None:
+            try:
+                channel._receive_one(subclient)
+                outcome.append(None)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        reader = threading.Thread(target=read, daemon=True)
+        started = time.monotonic()
+        reader.start()
+        reader.join(timeout=15)
+        assert not reader.is_alive(), "the pub/sub read still blocks after 15 s"
+        assert isinstance(outcome[0], redis.ConnectionError), outcome
+        print(f"\nstale pub/sub readiness: read given up after {time.monotonic() - started:.1f} s")
+    finally:
+        channel.close()
+        connection.release()
