@@ -35,7 +35,7 @@ def peak():
     return int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) * 1024
 import worker.tasks
 worker.tasks._prepare_process()
-from chalicelib.settings import Settings
+from chalicelib.core.settings import Settings
 from worker.imaging import ImageLimits, process_image
 s = Settings()
 limits = ImageLimits(s.max_image_pixels, s.max_image_dimension, s.max_image_frames,

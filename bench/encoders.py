@@ -1,6 +1,6 @@
 """What each format costs per megapixel: encoding every output format, decoding every input.
 
-The job cost model (``chalicelib/cost.py``) weighs a job's pixels by these figures;
+The job cost model (``chalicelib/media/cost.py``) weighs a job's pixels by these figures;
 this measures them on a photo-like 3 MP picture, each the best of a few runs on one
 core: the service's own ``encode`` with its default settings per output format
 (AVIF at several libavif speeds beside the one used), and Pillow's decode of the
@@ -22,7 +22,7 @@ import pillow_heif
 from PIL import Image
 
 from bench.images import photo
-from chalicelib.formats import INPUT_FORMATS, OUTPUT_FORMATS
+from chalicelib.media.formats import INPUT_FORMATS, OUTPUT_FORMATS
 from worker.imaging.encode import encode
 
 WIDTH, HEIGHT = 2000, 1500

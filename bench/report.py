@@ -287,8 +287,8 @@ def _codecs(
     codecs: dict[str, Any], add: Callable[[str], None], targets: list[tuple[str, str, bool]]
 ) -> None:
     """The ``bench/encoders.py`` section: ms per megapixel of each format, against the
-    weights the cost model (``chalicelib/formats.py``) prices jobs with."""
-    from chalicelib.formats import INPUT_FORMATS, OUTPUT_FORMATS
+    weights the cost model (``chalicelib/media/formats.py``) prices jobs with."""
+    from chalicelib.media.formats import INPUT_FORMATS, OUTPUT_FORMATS
 
     add("### Encoders and decoders: ms per megapixel (one core)")
     add("")
@@ -296,7 +296,7 @@ def _codecs(
         f"A photo-like {codecs['megapixels']:g} MP picture, best of a few runs each: the "
         "service's `encode` with each output format's default settings, and Pillow's "
         "decode of the same picture saved in each input format. The cost model prices a "
-        "job with the weights in `chalicelib/formats.py`, set from this table."
+        "job with the weights in `chalicelib/media/formats.py`, set from this table."
     )
     add("")
     add("| output format | encode, this run | the cost model's weight |")

@@ -34,7 +34,7 @@ from chalice import local
 from chalice.cli.factory import CLIFactory
 from chalice.deploy.validate import validate_routes
 
-from chalicelib.errors import (
+from chalicelib.core.errors import (
     InvalidRequest,
     MethodNotAllowed,
     RequestTimeout,
@@ -42,7 +42,7 @@ from chalicelib.errors import (
     ServiceError,
     UploadTooLarge,
 )
-from chalicelib.settings import Settings
+from chalicelib.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -246,7 +246,7 @@ class DevStack:
         another stack's reconciler would queue this stack's jobs. A queue other
         than the default, set by the user, is kept as it is (with the prefix set).
         """
-        from chalicelib.settings import Settings
+        from chalicelib.core.settings import Settings
 
         default_queue = Settings.celery_queue
         if self.env.get("CELERY_QUEUE", default_queue) != default_queue:
@@ -265,7 +265,7 @@ class DevStack:
         """
         from celery import Celery
 
-        from chalicelib.settings import Settings
+        from chalicelib.core.settings import Settings
 
         settings = Settings.from_env(self.env)
         app = Celery("media-jobs-stack-check", set_as_current=False)
@@ -306,8 +306,8 @@ class DevStack:
         """An S3 client with this stack's settings and credentials (not this process's)."""
         import boto3
 
-        from chalicelib.settings import Settings
-        from chalicelib.storage import make_s3_client
+        from chalicelib.core.settings import Settings
+        from chalicelib.jobs.storage import make_s3_client
 
         session = boto3.Session(
             aws_access_key_id=self.env.get("AWS_ACCESS_KEY_ID"),
@@ -317,7 +317,7 @@ class DevStack:
         return make_s3_client(Settings.from_env(self.env), session)
 
     def ensure_bucket(self) -> str:
-        from chalicelib.settings import Settings
+        from chalicelib.core.settings import Settings
 
         settings = Settings.from_env(self.env)
         s3 = self.s3_client()
@@ -377,7 +377,7 @@ class DevStack:
     ) -> ManagedProcess:
         """An image worker on the light and heavy queues, or on the light one only (so
         light jobs never wait behind heavy ones for every worker)."""
-        from chalicelib.settings import Settings
+        from chalicelib.core.settings import Settings
 
         settings = Settings.from_env(self.env)
         index = len(self.workers) + 1 if index is None else index
@@ -393,7 +393,7 @@ class DevStack:
 
     def start_webhook_worker(self, wait: bool = True) -> ManagedProcess:
         """The worker of the webhooks queue: threads, since deliveries wait on the network."""
-        from chalicelib.settings import Settings
+        from chalicelib.core.settings import Settings
 
         settings = Settings.from_env(self.env)
         worker = self._celery_worker(
@@ -448,9 +448,9 @@ class DevStack:
     def reconcile(self) -> None:
         """Queue again jobs stuck without a task, as the cloud's scheduled function does."""
         from chalicelib.backends import Backends
-        from chalicelib.errors import ServiceError
-        from chalicelib.reconcile import reconcile_stuck_jobs
-        from chalicelib.settings import Settings
+        from chalicelib.core.errors import ServiceError
+        from chalicelib.core.settings import Settings
+        from chalicelib.jobs.reconcile import reconcile_stuck_jobs
 
         backends = Backends.from_settings(Settings.from_env(self.env))
         try:
@@ -484,7 +484,7 @@ def load_env() -> dict[str, str]:
 
 def main() -> int:
     env = load_env()
-    from chalicelib.settings import Settings, SettingsError
+    from chalicelib.core.settings import Settings, SettingsError
 
     try:
         settings = Settings.from_env(env)

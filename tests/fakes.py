@@ -16,18 +16,18 @@ from typing import Any
 
 import fakeredis
 
-from chalicelib import jobs
 from chalicelib.backends import Backends
-from chalicelib.dead_letters import DeadLetters
-from chalicelib.errors import ServiceUnavailable, SourceMissing
-from chalicelib.idempotency import IdempotencyKeys
-from chalicelib.jobs import Job
-from chalicelib.jobstore import field_value
-from chalicelib.limits import TenantQuotas
-from chalicelib.settings import Settings
-from chalicelib.storage import S3ObjectStore
-from chalicelib.tenants import TenantStore
-from chalicelib.uploads import UploadRegistry
+from chalicelib.broker.dead_letters import DeadLetters
+from chalicelib.core.errors import ServiceUnavailable, SourceMissing
+from chalicelib.core.settings import Settings
+from chalicelib.jobs import model as jobs
+from chalicelib.jobs.model import Job
+from chalicelib.jobs.storage import S3ObjectStore
+from chalicelib.jobs.store import field_value
+from chalicelib.tenancy.idempotency import IdempotencyKeys
+from chalicelib.tenancy.limits import TenantQuotas
+from chalicelib.tenancy.tenants import TenantStore
+from chalicelib.tenancy.uploads import UploadRegistry
 
 
 class InMemoryJobStore:

@@ -17,8 +17,8 @@ import redis
 import requests
 from PIL import Image, ImageChops
 
-from chalicelib.settings import Settings
-from chalicelib.tenants import TenantStore
+from chalicelib.core.settings import Settings
+from chalicelib.tenancy.tenants import TenantStore
 from scripts.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]

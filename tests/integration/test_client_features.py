@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pytest
 import requests
 
-from chalicelib.webhook_signature import verify_webhook
+from chalicelib.webhooks.signature import verify_webhook
 from tests.helpers import assert_error
 from tests.imagegen import jpeg
 from tests.stack_fixtures import ApiClient

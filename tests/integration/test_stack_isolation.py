@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.backends import Backends
-from chalicelib.settings import Settings
+from chalicelib.core.settings import Settings
 from scripts.stack import DevStack, free_port
 from tests.imagegen import jpeg
 from tests.stack_fixtures import TEST_LIMITS, ApiClient

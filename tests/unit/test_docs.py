@@ -6,7 +6,7 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
-from chalicelib.settings import Settings
+from chalicelib.core.settings import Settings
 from scripts import docs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,9 @@ def test_every_setting_says_what_it_means() -> None:
 
 def test_every_option_and_error_is_in_the_api_doc() -> None:
     text = (ROOT / "docs" / "API.md").read_text()
-    for code in re.findall(r'code = "([a-z_]+)"', (ROOT / "chalicelib" / "errors.py").read_text()):
+    for code in re.findall(
+        r'code = "([a-z_]+)"', (ROOT / "chalicelib" / "core" / "errors.py").read_text()
+    ):
         assert f"`{code}`" in text, code
 
 
@@ -33,7 +35,7 @@ def test_the_readme_links_lead_to_files() -> None:
 
 
 def test_the_options_example_in_the_api_doc_is_valid() -> None:
-    from chalicelib.options import parse_options
+    from chalicelib.media.options import parse_options
 
     text = (ROOT / "docs" / "API.md").read_text()
     example = re.search(r'```json\n(\{\n  "renditions".*?)```', text, re.DOTALL)

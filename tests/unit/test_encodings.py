@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from chalicelib.errors import JobTimeout
+from chalicelib.core.errors import JobTimeout
 from tests import imagegen
 from worker.imaging import ImageLimits, RenderedOutput, process_image
 

@@ -10,7 +10,7 @@ import pillow_heif
 import pytest
 from PIL import Image
 
-from chalicelib.image_header import MAX_FRAMES, gif_frames, read_header
+from chalicelib.media.image_header import MAX_FRAMES, gif_frames, read_header
 from tests import imagegen
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops
 
-from chalicelib.errors import CorruptImage, ImageTooLarge, UnsupportedImage
-from chalicelib.options import parse_options
+from chalicelib.core.errors import CorruptImage, ImageTooLarge, UnsupportedImage
+from chalicelib.media.options import parse_options
 from tests import imagegen
 from tests.helpers import StageRecorder
 from worker.imaging import ImageLimits, ImageReport, RenderedOutput, process_image

@@ -5,7 +5,8 @@ import io
 import pytest
 from PIL import Image
 
-from chalicelib.errors import (
+from chalicelib.api.intake import parse_json, parse_multipart, sniff_image_format, validate_text
+from chalicelib.core.errors import (
     InvalidOptions,
     InvalidRequest,
     InvalidText,
@@ -14,7 +15,6 @@ from chalicelib.errors import (
     UnsupportedImage,
     UploadTooLarge,
 )
-from chalicelib.intake import parse_json, parse_multipart, sniff_image_format, validate_text
 
 BOUNDARY = "b0undary"
 CT = f"multipart/form-data; boundary={BOUNDARY}"
@@ -152,8 +152,8 @@ def test_a_lone_carriage_return_is_a_line_end() -> None:
 
 
 def test_oversized_fields_get_their_own_codes() -> None:
-    from chalicelib.errors import InvalidOptions
-    from chalicelib.intake import MAX_FIELD_BYTES
+    from chalicelib.api.intake import MAX_FIELD_BYTES
+    from chalicelib.core.errors import InvalidOptions
 
     big = b"x" * (MAX_FIELD_BYTES + 1)
     with pytest.raises(TextTooLong):
@@ -165,7 +165,7 @@ def test_oversized_fields_get_their_own_codes() -> None:
 
 
 def test_options_that_are_not_utf8_are_invalid_options() -> None:
-    from chalicelib.errors import InvalidOptions
+    from chalicelib.core.errors import InvalidOptions
 
     form = parse_multipart(body(("options", None, b"{\xff}")), CT, 10_000)
     with pytest.raises(InvalidOptions):
@@ -223,7 +223,7 @@ def test_bigtiff_is_a_tiff(byte_order: str) -> None:
 
 
 def test_one_sniffer_knows_every_brand_and_signature() -> None:
-    from chalicelib.formats import INPUT_FORMATS, sniff
+    from chalicelib.media.formats import INPUT_FORMATS, sniff
 
     def ftyp(major: bytes, *compatible: bytes) -> bytes:
         body = major + b"\x00\x00\x00\x00" + b"".join(compatible)

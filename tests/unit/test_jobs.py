@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from chalicelib import jobs
-from chalicelib.jobs import Job
+from chalicelib.jobs import model as jobs
+from chalicelib.jobs.model import Job
 
 
 def test_terminal_statuses_never_change() -> None:
@@ -58,8 +58,8 @@ def test_record_round_trip() -> None:
     "job_id", ["a" * 32 + "\n", "a" * 32 + "\r\n", "\n" + "a" * 31, "A" * 32, "a" * 33, ""]
 )
 def test_job_ids_match_whole(job_id: str) -> None:
-    from chalicelib.contract import check_job_id
-    from chalicelib.errors import InvalidJobId
+    from chalicelib.core.errors import InvalidJobId
+    from chalicelib.jobs.contract import check_job_id
 
     with pytest.raises(InvalidJobId):
         check_job_id(job_id)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
-from chalicelib.errors import RateLimited
-from chalicelib.limits import STALE_AFTER_SECONDS, TenantLimits, TenantQuotas
+from chalicelib.core.errors import RateLimited
+from chalicelib.tenancy.limits import STALE_AFTER_SECONDS, TenantLimits, TenantQuotas
 
 LIMITS = TenantLimits(
     requests_per_second=2.0,

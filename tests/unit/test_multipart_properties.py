@@ -13,8 +13,8 @@ import string
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.errors import InputError
-from chalicelib.intake import MAX_PARTS, FormData, parse_multipart
+from chalicelib.api.intake import MAX_PARTS, FormData, parse_multipart
+from chalicelib.core.errors import InputError
 
 LIMIT = 64 * 1024
 # RFC 2046 boundary characters (without the space, which may not end a boundary).

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.errors import InvalidOptions
-from chalicelib.options import (
+from chalicelib.core.errors import InvalidOptions
+from chalicelib.media.options import (
     GRAVITIES,
     MAX_DIMENSION,
     MAX_RENDITIONS,

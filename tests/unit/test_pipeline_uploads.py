@@ -14,12 +14,12 @@ from collections.abc import Callable
 
 import pytest
 
-from chalicelib import jobs
+from chalicelib.api.service import JobService
 from chalicelib.backends import Backends
-from chalicelib.errors import JobTimeout, ServiceUnavailable, StorageError
-from chalicelib.service import JobService
-from chalicelib.settings import Settings
-from chalicelib.tenants import Tenant
+from chalicelib.core.errors import JobTimeout, ServiceUnavailable, StorageError
+from chalicelib.core.settings import Settings
+from chalicelib.jobs import model as jobs
+from chalicelib.tenancy.tenants import Tenant
 from tests import imagegen
 from tests.fakes import InMemoryJobStore, InMemoryObjectStore, fake_world
 from worker import tasks

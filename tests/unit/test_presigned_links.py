@@ -6,8 +6,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from chalicelib.settings import Settings
-from chalicelib.storage import S3ObjectStore
+from chalicelib.core.settings import Settings
+from chalicelib.jobs.storage import S3ObjectStore
 
 INSIDE = "http://localstack:4566"
 OUTSIDE = "http://127.0.0.1:14566"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chalicelib import jobs
-from chalicelib.jobs import Job
-from chalicelib.reconcile import reconcile
+from chalicelib.jobs import model as jobs
+from chalicelib.jobs.model import Job
+from chalicelib.jobs.reconcile import reconcile
 from tests.fakes import fake_world
 
 T0 = 1_800_000_000.0

@@ -14,8 +14,8 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
-from chalicelib.service import JobService
-from chalicelib.settings import Settings
+from chalicelib.api.service import JobService
+from chalicelib.core.settings import Settings
 from tests import imagegen
 from tests.fakes import FakeWorld, fake_world
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from chalicelib import jobs
-from chalicelib.errors import (
+from chalicelib.api.service import JobService
+from chalicelib.core.errors import (
     IdempotencyConflict,
     ImageTooLarge,
     InvalidCallback,
@@ -20,8 +20,8 @@ from chalicelib.errors import (
     UploadNotFound,
     UploadTooLarge,
 )
-from chalicelib.service import JobService
-from chalicelib.tenants import Tenant
+from chalicelib.jobs import model as jobs
+from chalicelib.tenancy.tenants import Tenant
 from tests import imagegen
 from tests.fakes import FakeWorld, fake_world
 

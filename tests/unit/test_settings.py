@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.settings import Settings, SettingsError
+from chalicelib.core.settings import Settings, SettingsError
 
 
 def test_defaults_are_safe_for_local_use() -> None:

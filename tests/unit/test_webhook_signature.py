@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from chalicelib.webhook_signature import (
+from chalicelib.webhooks.signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WebhookVerificationError,

@@ -1,7 +1,7 @@
 """What the worker keeps out of a pool process's memory, checked in fresh interpreters.
 
 pillow-heif loads only when a HEIF file arrives (``worker.heif``), and yake's networkx
-comes without the graph algorithms (``worker.text._import_yake``) with the same answers.
+comes without the graph algorithms (``worker.text.analysis._import_yake``) with the same answers.
 Each check runs in a child process, since this one may have imported both already.
 """
 
@@ -61,7 +61,7 @@ ANALYZE = """
 import json, sys
 if sys.argv[1] == "full":
     import networkx  # the whole package, as before the trim
-from worker.text import analyze_text
+from worker.text.analysis import analyze_text
 texts = json.loads(sys.argv[2])
 reports = {code: analyze_text(text) for code, text in texts.items()}
 algorithms = "networkx.algorithms.shortest_paths" in sys.modules

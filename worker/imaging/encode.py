@@ -8,7 +8,7 @@ from typing import Any
 
 from PIL import Image
 
-from chalicelib.formats import OUTPUT_FORMATS
+from chalicelib.media.formats import OUTPUT_FORMATS
 
 
 def hex_to_rgb(color: str) -> tuple[int, int, int]:

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 # Where a cover crop's window sits when nothing else is said: centred on both axes
-# (fractions of the free room, as ``chalicelib.options.COMPASS`` gives them).
+# (fractions of the free room, as ``chalicelib.media.options.COMPASS`` gives them).
 CENTERED = (0.5, 0.5)
 
 

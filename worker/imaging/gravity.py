@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from chalicelib.options import COMPASS, GRAVITIES
+from chalicelib.media.options import COMPASS, GRAVITIES
 from worker.imaging.geometry import cover_size
 
 __all__ = [

@@ -19,12 +19,12 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageSequence
 
-from chalicelib.cost import job_cost
-from chalicelib.errors import ImageTooLarge, InvalidOptions
-from chalicelib.formats import OUTPUT_FORMATS
-from chalicelib.image_header import ImageHeader
-from chalicelib.options import CAPTION_NAME, MAX_DIMENSION, parse_options
-from chalicelib.settings import Settings
+from chalicelib.core.errors import ImageTooLarge, InvalidOptions
+from chalicelib.core.settings import Settings
+from chalicelib.media.cost import job_cost
+from chalicelib.media.formats import OUTPUT_FORMATS
+from chalicelib.media.image_header import ImageHeader
+from chalicelib.media.options import CAPTION_NAME, MAX_DIMENSION, parse_options
 from worker.imaging import threads
 from worker.imaging.caption import draw_caption
 from worker.imaging.colour import has_alpha
@@ -75,7 +75,7 @@ class RenderedOutput:
     data: bytes
     width: int
     height: int
-    format: str  # a name of chalicelib.formats.OUTPUT_FORMATS
+    format: str  # a name of chalicelib.media.formats.OUTPUT_FORMATS
     content_type: str
     # The region of the upright source the output shows, (left, top, width, height) in
     # whole source pixels: the crop window of a cover rendition, the whole picture else.
@@ -111,7 +111,7 @@ def process_image(
 ) -> ImageReport:
     """Process one source image into its renditions, the captioned image and facts.
 
-    ``options`` is what ``chalicelib.options.parse_options`` returns (it is normalized
+    ``options`` is what ``chalicelib.media.options.parse_options`` returns (it is normalized
     again here, which leaves a normalized dict unchanged). Stages are timed through
     ``stage(name)``: probe, decode, attention (only when a ``gravity: auto`` rendition
     has a crop to place), resize, caption, facts, animation, encode. ``on_output`` is

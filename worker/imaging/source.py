@@ -10,9 +10,9 @@ from typing import Any
 
 from PIL import Image, TiffImagePlugin
 
-from chalicelib.errors import CorruptImage, ImageTooLarge, UnsupportedImage
-from chalicelib.formats import BY_PILLOW_NAME, INPUT_FORMATS, sniff
-from chalicelib.image_header import check_dimensions, check_frames, gif_frames
+from chalicelib.core.errors import CorruptImage, ImageTooLarge, UnsupportedImage
+from chalicelib.media.formats import BY_PILLOW_NAME, INPUT_FORMATS, sniff
+from chalicelib.media.image_header import check_dimensions, check_frames, gif_frames
 from worker.heif import register_lazily as register_heif_lazily
 from worker.imaging.budget import DecodeCost, decode_cost, jpeg_reduction, over_budget_message
 from worker.imaging.colour import to_working_mode

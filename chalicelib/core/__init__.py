@@ -1,0 +1,7 @@
+"""The ground every other package stands on; imports nothing of the service above it.
+
+settings.py      ``Settings.from_env()``: the one place that reads the environment
+errors.py        the error hierarchy: a stable ``code`` and an HTTP status each
+telemetry.py     JSON logs and CloudWatch embedded metrics
+redis_client.py  the one Redis client factory, Redis faults as ``ServiceUnavailable``
+"""
