@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from chalicelib.errors import ServiceError
-from chalicelib.formats import INPUT_FORMATS
-from chalicelib.settings import Settings
 from PIL import Image, ImageCms, ImageOps
 from skimage.color import deltaE_ciede2000, rgb2lab
 
+from chalicelib.core.errors import ServiceError
+from chalicelib.core.settings import Settings
+from chalicelib.media.formats import INPUT_FORMATS
 from worker.imaging import ImageLimits, ImageReport, process_image
 from worker.imaging.source import transpose_for
 

@@ -16,9 +16,9 @@ from functools import cache
 import numpy as np
 import pillow_heif
 import pytest
-from chalicelib.settings import Settings
 from PIL import Image
 
+from chalicelib.core.settings import Settings
 from tests.corpus.test_corpus import CORPUS
 from worker.imaging import ImageLimits, process_image
 
