@@ -37,7 +37,12 @@ from chalicelib.tenancy.idempotency import IdempotencyKeys, fingerprint
 from chalicelib.tenancy.limits import TenantQuotas
 from chalicelib.tenancy.tenants import ANONYMOUS, Tenant, describe
 from chalicelib.tenancy.uploads import Upload, UploadRegistry
-from chalicelib.webhooks.callbacks import Resolver, check_callback_url, system_resolver
+from chalicelib.webhooks.callbacks import (
+    CallbackPolicy,
+    Resolver,
+    check_callback_url,
+    system_resolver,
+)
 
 if TYPE_CHECKING:
     from chalicelib.backends import Backends
@@ -121,7 +126,7 @@ class JobService:
         parsed = parse_options(options)
         if callback_url is not None:
             callback_url = check_callback_url(
-                callback_url, self.settings.callback_policy, self.resolver
+                callback_url, CallbackPolicy.from_settings(self.settings), self.resolver
             )
         return text, parsed, callback_url or None
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import redis
 
 from chalicelib.core.errors import ServiceUnavailable
-
-if TYPE_CHECKING:  # settings.py imports the limits, which use this module
-    from chalicelib.core.settings import Settings
+from chalicelib.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

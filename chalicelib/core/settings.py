@@ -1,4 +1,8 @@
-"""``Settings.from_env()``: the one place that reads the service's environment."""
+"""``Settings.from_env()``: the one place that reads the service's environment.
+
+It imports nothing of the service: what is built from settings (a tenant's default
+limits, the callback policy) is built where it lives, from a ``Settings``.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
-
-from chalicelib.tenancy.limits import TenantLimits
-from chalicelib.webhooks.callbacks import CallbackPolicy
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -58,11 +59,6 @@ class Settings:
         "`WEBHOOK_SECRET`)",
     )
     debug: bool = setting(False, "more logging (errors never show a trace to clients)")
-    secret_key: str = setting(
-        "",
-        "accepted for compatibility with Flask + Celery setups, and unused: nothing here "
-        "signs with it (webhooks have `WEBHOOK_SECRET`)",
-    )
     redis_url: str = setting(
         "redis://127.0.0.1:6379/0",
         "job records; also the broker unless `CELERY_BROKER_URL` is set",
@@ -285,11 +281,6 @@ class Settings:
         return ports
 
     @property
-    def callback_policy(self) -> CallbackPolicy:
-        """Where webhooks may be sent (see ``chalicelib.webhooks.callbacks``)."""
-        return CallbackPolicy(allow_private=self.allow_private_callbacks, ports=self.callback_ports)
-
-    @property
     def webhooks_queue(self) -> str:
         return self.webhook_queue or f"{self.celery_queue}-webhooks"
 
@@ -297,17 +288,6 @@ class Settings:
     def allow_anonymous_requests(self) -> bool:
         """Whether a request without a key acts as the ``anonymous`` tenant."""
         return self.allow_anonymous or (self.stage == "local" and not self.api_key_list)
-
-    @property
-    def tenant_limits(self) -> TenantLimits:
-        """Every tenant's limits unless its record says otherwise."""
-        return TenantLimits(
-            requests_per_second=self.tenant_requests_per_second,
-            burst=self.tenant_burst,
-            jobs_in_flight=self.tenant_jobs_in_flight,
-            heavy_jobs_in_flight=self.tenant_heavy_jobs_in_flight,
-            work_seconds_per_hour=self.tenant_work_seconds_per_hour,
-        )
 
     @property
     def heavy_queue(self) -> str:

@@ -17,6 +17,7 @@ import redis
 
 from chalicelib.core.errors import RateLimited
 from chalicelib.core.redis_client import redis_errors
+from chalicelib.core.settings import Settings
 
 # A token bucket: KEYS[1] a hash {tokens, at_ms}; ARGV rate per second, burst, now (ms).
 # Returns {1, 0} when a token was taken, else {0, milliseconds until one is there}.
@@ -75,6 +76,17 @@ class TenantLimits:
     jobs_in_flight: int
     heavy_jobs_in_flight: int
     work_seconds_per_hour: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TenantLimits:
+        """Every tenant's limits unless its record says otherwise."""
+        return cls(
+            requests_per_second=settings.tenant_requests_per_second,
+            burst=settings.tenant_burst,
+            jobs_in_flight=settings.tenant_jobs_in_flight,
+            heavy_jobs_in_flight=settings.tenant_heavy_jobs_in_flight,
+            work_seconds_per_hour=settings.tenant_work_seconds_per_hour,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

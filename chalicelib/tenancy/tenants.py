@@ -54,7 +54,7 @@ class Tenant:
 
     def limits_from(self, settings: Settings) -> TenantLimits:
         """The settings' default limits with this tenant's own overrides."""
-        defaults = settings.tenant_limits
+        defaults = TenantLimits.from_settings(settings)
         known = defaults.to_dict()
         overrides: dict[str, Any] = {
             k: type(known[k])(v) for k, v in self.limits.items() if k in known

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from chalicelib.core.errors import InvalidCallback
+from chalicelib.core.settings import Settings
 
 MAX_URL_LENGTH = 2048
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -44,6 +45,11 @@ class CallbackPolicy:
     allow_private: bool = False
     # None allows every port (local development); otherwise the allowed ones.
     ports: Collection[int] | None = frozenset({80, 443})
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CallbackPolicy:
+        """The policy ``ALLOW_PRIVATE_CALLBACKS`` and ``WEBHOOK_PORTS`` state."""
+        return cls(allow_private=settings.allow_private_callbacks, ports=settings.callback_ports)
 
 
 @dataclass(frozen=True)

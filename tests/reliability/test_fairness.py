@@ -19,6 +19,7 @@ from chalicelib.core.settings import Settings
 from chalicelib.media.cost import job_cost
 from chalicelib.media.image_header import ImageHeader
 from chalicelib.media.options import parse_options
+from chalicelib.tenancy.limits import TenantLimits
 from scripts.stack import DevStack
 from tests import imagegen
 from tests.helpers import assert_error
@@ -40,7 +41,7 @@ def heavy_image() -> bytes:
 
 
 # The service's own defaults, not the test stack's raised ones.
-PRODUCTION = Settings.from_env({}).tenant_limits.to_dict()
+PRODUCTION = TenantLimits.from_settings(Settings.from_env({})).to_dict()
 
 
 class Client:

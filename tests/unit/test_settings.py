@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.core.settings import Settings, SettingsError
+from chalicelib.webhooks.callbacks import CallbackPolicy
 
 
 def test_defaults_are_safe_for_local_use() -> None:
@@ -19,7 +20,6 @@ def test_seed_names_keep_working() -> None:
     settings = Settings.from_env(
         {
             "DEBUG": "true",
-            "SECRET_KEY": "s3cret",
             "CELERY_BROKER_URL": "redis://broker:6379/1",
             "CELERY_RESULT_BACKEND": "redis://broker:6379/2",
             "WORKER_COUNT": "4",
@@ -27,7 +27,6 @@ def test_seed_names_keep_working() -> None:
         }
     )
     assert settings.debug is True
-    assert settings.secret_key == "s3cret"
     assert settings.broker_url == "redis://broker:6379/1"
     assert settings.celery_result_backend == "redis://broker:6379/2"
     assert settings.worker_count == 4
@@ -120,7 +119,7 @@ def test_webhook_secrets_sign_new_then_old() -> None:
     [("80,443", frozenset({80, 443})), (" 8443 ", frozenset({8443})), ("any", None)],
 )
 def test_callback_ports(raw: str, ports: frozenset[int] | None) -> None:
-    assert Settings.from_env({"WEBHOOK_PORTS": raw}).callback_policy.ports == ports
+    assert CallbackPolicy.from_settings(Settings.from_env({"WEBHOOK_PORTS": raw})).ports == ports
 
 
 @pytest.mark.parametrize("raw", ["", "http", "0", "70000", "80;443"])

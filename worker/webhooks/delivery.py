@@ -16,7 +16,12 @@ from chalicelib.jobs import model as jobs
 from chalicelib.jobs.contract import WEBHOOK_TASK
 from chalicelib.jobs.status import status_body
 from chalicelib.tenancy.tenants import ANONYMOUS
-from chalicelib.webhooks.callbacks import Resolver, resolve_callback, system_resolver
+from chalicelib.webhooks.callbacks import (
+    CallbackPolicy,
+    Resolver,
+    resolve_callback,
+    system_resolver,
+)
 from chalicelib.webhooks.signature import webhook_headers
 from worker.celery_app import app, settings
 from worker.context import get_context
@@ -58,7 +63,9 @@ def deliver_once(
         log.warning("webhook not sent: WEBHOOK_SECRET is empty", extra={"job_id": job_id})
         return "refused-unsigned"
     try:
-        target = resolve_callback(job.callback_url, ctx.settings.callback_policy, resolver)
+        target = resolve_callback(
+            job.callback_url, CallbackPolicy.from_settings(ctx.settings), resolver
+        )
     except InvalidCallback as exc:
         log.warning("webhook refused: %s", exc.message, extra={"job_id": job_id})
         return "refused"
