@@ -90,10 +90,12 @@ compose-up: venv docker ## The same system in containers: LocalStack, Redis, API
 compose-down: ## Stop the compose stack and remove its volumes
 	docker compose -f docker-compose.localstack.yml down -v
 
-lint: venv ## ruff and mypy
+lint: venv ## ruff, mypy, the import-linter contracts (pyproject.toml) and no import cycle
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy chalicelib worker scripts app.py
+	$(VENV)/bin/lint-imports --no-logo
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_architecture.py
 
 format: venv
 	$(VENV)/bin/ruff format .

@@ -179,7 +179,7 @@ def _request_body(max_bytes: int) -> bytes:
 
 
 def _json_body(max_bytes: int) -> dict[str, Any]:
-    from chalicelib.api.intake import parse_json
+    from chalicelib.core.parsing import parse_json
 
     body = parse_json(_request_body(max_bytes) or b"null")
     if not isinstance(body, dict):

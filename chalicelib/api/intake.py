@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from chalicelib.core.errors import (
     UnsupportedImage,
     UploadTooLarge,
 )
+from chalicelib.core.parsing import whole_number
 from chalicelib.media.formats import INPUT_NAMES, sniff
 
 # C0 controls, DEL and the C1 controls (a terminal reads U+009B as an escape, U+0085
@@ -30,8 +30,6 @@ TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
 
 MAX_PARTS = 16
 MAX_FIELD_BYTES = 1024 * 1024
-# Deeper JSON than this is refused before anything walks it recursively.
-MAX_JSON_DEPTH = 32
 
 # A field over MAX_FIELD_BYTES is refused with the error its own limit would give.
 _OVERSIZE_ERRORS: dict[str, type[InputError]] = {
@@ -175,59 +173,6 @@ class _PartCollector:
         self.complete = True
 
 
-def parse_json(
-    raw: str | bytes,
-    error: type[InputError] = InvalidRequest,
-    what: str = "The body",
-    field: str | None = None,
-) -> Any:
-    """Parse client JSON strictly: UTF-8 only, no NaN, at most MAX_JSON_DEPTH deep, and
-    no lone UTF-16 surrogate (``"\\ud800"``) in any string; else ``error`` (a 400/422)."""
-    details = {"field": field} if field else {}
-    try:
-        text = raw.decode("utf-8") if isinstance(raw, bytes | bytearray) else raw
-        value = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        # ValueError covers JSONDecodeError and UnicodeDecodeError; a very deep
-        # document exhausts the parser's recursion.
-        raise error(f"{what} is not valid JSON.", **details) from None
-    try:
-        _check_json_value(value, what)
-    except ValueError as exc:
-        raise error(str(exc), **details) from None
-    return value
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _check_json_value(value: Any, what: str) -> None:
-    # Iterative, so the check itself never recurses; depth counts containers.
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            if not _encodable(item):
-                raise ValueError(f"{what} holds text that is not valid Unicode (a lone surrogate).")
-        elif isinstance(item, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise ValueError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels.")
-            if isinstance(item, dict):
-                stack.extend((key, depth) for key in item)
-                stack.extend((child, depth + 1) for child in item.values())
-            else:
-                stack.extend((child, depth + 1) for child in item)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def decode_text_field(raw: str, name: str = "text") -> str:
     """A multipart field's bytes (held as latin-1) decoded as strict UTF-8.
 
@@ -322,13 +267,3 @@ def parse_presign_request(body: dict[str, Any]) -> dict[str, Any]:
         "content_type": body.get("content_type"),
         "size": whole_number(body.get("size")),
     }
-
-
-def whole_number(value: Any) -> Any:
-    """``value`` as an int when JSON gave a whole number (``12`` or ``12.0``), else as is.
-
-    JSON Schema counts 12.0 as an integer; ``True`` is not one.
-    """
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value

@@ -26,8 +26,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.api.intake import parse_json, whole_number
 from chalicelib.core.errors import InvalidOptions
+from chalicelib.core.parsing import parse_json, whole_number
 from chalicelib.media.formats import (
     ANIMATABLE_OUTPUT_NAMES,
     CAPTION_OUTPUT_NAMES,

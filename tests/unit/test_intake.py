@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from chalicelib.api.intake import parse_json, parse_multipart, sniff_image_format, validate_text
+from chalicelib.api.intake import parse_multipart, sniff_image_format, validate_text
 from chalicelib.core.errors import (
     InvalidOptions,
     InvalidRequest,
@@ -15,6 +15,7 @@ from chalicelib.core.errors import (
     UnsupportedImage,
     UploadTooLarge,
 )
+from chalicelib.core.parsing import parse_json
 
 BOUNDARY = "b0undary"
 CT = f"multipart/form-data; boundary={BOUNDARY}"
