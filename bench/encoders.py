@@ -23,6 +23,7 @@ from PIL import Image
 
 from bench.images import photo
 from chalicelib.media.formats import INPUT_FORMATS, OUTPUT_FORMATS
+from chalicelib.media.options import Encoding
 from worker.imaging.encode import encode
 
 WIDTH, HEIGHT = 2000, 1500
@@ -52,7 +53,10 @@ def run(quick: bool = False) -> dict[str, Any]:
     image = photo(WIDTH, HEIGHT, seed=11)
     megapixels = WIDTH * HEIGHT / 1e6
     encode_ms = {
-        fmt: round(_best_ms(lambda f=fmt: encode(image, f, None, "#ffffff"), runs) / megapixels, 1)
+        fmt: round(
+            _best_ms(lambda f=fmt: encode(image, Encoding(f, None, "#ffffff")), runs) / megapixels,
+            1,
+        )
         for fmt in OUTPUT_FORMATS
     }
     avif_speeds = {

@@ -32,7 +32,7 @@ from chalicelib.jobs.store import JobStore
 from chalicelib.media.cost import JobCost, job_cost
 from chalicelib.media.formats import INPUT_FORMATS, UPLOAD_MIMES
 from chalicelib.media.image_header import ImageHeader, check_dimensions, check_frames, read_header
-from chalicelib.media.options import parse_options
+from chalicelib.media.options import Options, parse_options
 from chalicelib.tenancy.idempotency import IdempotencyKeys, fingerprint
 from chalicelib.tenancy.limits import TenantQuotas
 from chalicelib.tenancy.tenants import ANONYMOUS, Tenant, describe
@@ -59,7 +59,7 @@ class Submission:
     """A validated request: an image (bytes, or a direct upload by id) and a text."""
 
     text: str
-    options: dict[str, Any]
+    options: Options
     image_format: str
     header: ImageHeader | None
     image: bytes | None = None
@@ -68,7 +68,7 @@ class Submission:
 
     def fingerprint(self) -> str:
         image_id = self.upload_id or hashlib.sha256(self.image or b"").hexdigest()
-        return fingerprint(image_id, self.text, self.options, self.callback_url)
+        return fingerprint(image_id, self.text, self.options.to_dict(), self.callback_url)
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,9 @@ class JobService:
 
     # -- validation: everything cheap, before anything is stored -----------------
 
-    def _common(self, text: str, options: Any, callback_url: str | None) -> tuple[str, Any, Any]:
+    def _common(
+        self, text: str, options: Any, callback_url: str | None
+    ) -> tuple[str, Options, str | None]:
         text = validate_text(text, self.settings.max_text_chars)
         parsed = parse_options(options)
         if callback_url is not None:
@@ -325,7 +327,7 @@ class JobService:
             created_at=now,
             updated_at=now,
             text=submission.text,
-            options=submission.options,
+            options=submission.options.to_dict(),
             source_key=source_key,
             source_bytes=len(submission.image or b""),
             message="Waiting for a worker.",

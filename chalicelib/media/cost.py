@@ -19,6 +19,7 @@ from typing import Any
 
 from chalicelib.media.formats import INPUT_FORMATS, OUTPUT_FORMATS
 from chalicelib.media.image_header import ImageHeader
+from chalicelib.media.options import Options
 
 # Decoding and encoding weights, per megapixel, are the formats' own
 # (chalicelib/media/formats.py: ``decode_ms_per_mp``, ``encode_ms_per_mp``); a JPEG decodes
@@ -83,24 +84,24 @@ def output_size(source: tuple[int, int], width: Any, height: Any, fit: str) -> t
 
 
 def planned_outputs(
-    header: ImageHeader | None, options: dict[str, Any], captioned: bool
+    header: ImageHeader | None, options: Options, captioned: bool
 ) -> list[PlannedOutput]:
     """Every output the (normalized) ``options`` ask of this source."""
     source = (header.width, header.height) if header else UNKNOWN_SIZE
     frames = header.frames if header else 1
     outputs = [
         PlannedOutput(
-            r["format"],
-            output_size(source, r["width"], r["height"], r["fit"]),
-            frames if r["keep_animation"] else 1,
+            r.format,
+            output_size(source, r.width, r.height, r.fit),
+            frames if r.keep_animation else 1,
         )
-        for r in options["renditions"]
+        for r in options.renditions
     ]
-    caption = options["caption"]
-    if captioned and caption["enabled"]:
-        side = caption["size"]
+    caption = options.caption
+    if captioned and caption.enabled:
+        side = caption.size
         size = output_size(source, side, side, "contain")
-        outputs.append(PlannedOutput(caption["format"], size, 1, captioned=True))
+        outputs.append(PlannedOutput(caption.format, size, 1, captioned=True))
     return outputs
 
 
@@ -112,7 +113,7 @@ def _jpeg_reduction(scale: float) -> int:
     return reduction
 
 
-def job_cost(header: ImageHeader | None, options: dict[str, Any], captioned: bool) -> JobCost:
+def job_cost(header: ImageHeader | None, options: Options, captioned: bool) -> JobCost:
     """The estimated work of one job from its header and its (normalized) options."""
     outputs = planned_outputs(header, options, captioned)
     fmt = header.format if header else "jpeg"
@@ -125,7 +126,7 @@ def job_cost(header: ImageHeader | None, options: dict[str, Any], captioned: boo
     decode_ms = INPUT_FORMATS[fmt].decode_ms_per_mp * decoded_mp * frames
     # The cascade reads the decode about twice; a kept animation resamples every frame.
     resize_ms = RESIZE_MS_PER_MP * decoded_mp * (2 + len(animated) * (frames - 1))
-    if any(r.get("gravity") == "auto" for r in options["renditions"]):
+    if any(r.gravity == "auto" for r in options.renditions):
         resize_ms += ATTENTION_MS
     encode_ms = sum(
         (OUTPUT_FORMATS[o.format].encode_ms_per_mp + (CAPTION_MS_PER_MP if o.captioned else 0))

@@ -6,8 +6,15 @@ table of docs/API.md all come from it. Only what a schema cannot say is code
 here: rendition names unique, ``keep_animation`` only for an animatable format,
 the per-format default quality, and the total work (``MAX_TOTAL_PIXELS``).
 
-The API validates at submit time and stores the normalized form (every default
-filled in); the worker normalizes again, which leaves a normalized dict unchanged.
+``parse_options`` returns typed, frozen ``Options``: a ``Rendition`` per rendition
+and the ``Caption``, each field a property of the schema (a test holds them equal),
+and each with the ``Encoding`` its output is written with. The API validates at
+submit time and stores the normalized form (``Options.to_dict()``, every default
+filled in); the worker parses it again, which gives the same ``Options``.
+
+To add an option: add it to the schema below, then to ``Rendition`` or ``Caption``
+(the constructor call in ``parse_options`` fails without it); if the encoder needs
+it, to ``Encoding`` too, and mypy names every place that builds one.
 
 Fits: ``contain`` scales to fit inside the box keeping the aspect ratio and never
 upscales; ``cover`` fills the box exactly and crops where ``gravity`` says (the
@@ -24,7 +31,8 @@ import functools
 import math
 import re
 from collections.abc import Callable
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 from chalicelib.core.errors import InvalidOptions
 from chalicelib.core.parsing import parse_json, whole_number
@@ -50,6 +58,9 @@ COLOR_NAMES = {
     "blue": "#0000ff",
 }
 CAPTION_NAME = "captioned"
+# The captioned output is drawn on the upright picture; a format without alpha
+# flattens it onto white.
+CAPTION_BACKGROUND = "#ffffff"
 
 # Where each compass point puts a cover crop's window, as fractions of the free room
 # on each axis (0 = flush left or top, 1 = flush right or bottom). Names as libvips
@@ -252,12 +263,91 @@ def _validator() -> Callable[[Any], Any]:
     return schema
 
 
-def parse_options(raw: str | bytes | dict[str, Any] | None) -> dict[str, Any]:
-    """Validate ``raw`` (JSON text or an already decoded dict) and return it normalized.
+Fit = Literal["contain", "cover", "fill"]
 
-    The result always holds ``renditions`` (a list) and ``caption`` (a dict) with every
-    default filled in. Raises ``InvalidOptions`` with ``field=`` naming the culprit.
+
+@dataclass(frozen=True)
+class Focus:
+    """The point a ``gravity: focus`` crop keeps, as fractions from the top left."""
+
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How one output is written: everything the encoder reads about it."""
+
+    format: str  # a name of OUTPUT_FORMATS
+    quality: int | None  # None for a lossless format
+    background: str  # "#rrggbb" that alpha is flattened onto when it is not kept
+
+    @property
+    def keeps_alpha(self) -> bool:
+        """Whether the output keeps its alpha; else it is flattened onto ``background``."""
+        return OUTPUT_FORMATS[self.format].alpha
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One rendition as asked for, normalized: the schema's ``renditions`` item."""
+
+    name: str
+    width: int | None
+    height: int | None
+    fit: Fit
+    gravity: str  # one of GRAVITIES
+    focus: Focus | None
+    format: str
+    quality: int | None
+    background: str
+    keep_animation: bool
+
+    @property
+    def encoding(self) -> Encoding:
+        return Encoding(format=self.format, quality=self.quality, background=self.background)
+
+
+@dataclass(frozen=True)
+class Caption:
+    """The captioned output as asked for, normalized: the schema's ``caption``."""
+
+    enabled: bool
+    position: Literal["top", "bottom", "center"]
+    style: Literal["band", "stroke"]
+    color: str
+    max_font_size: int
+    size: int
+    format: str
+    quality: int | None
+
+    @property
+    def encoding(self) -> Encoding:
+        return Encoding(format=self.format, quality=self.quality, background=CAPTION_BACKGROUND)
+
+
+@dataclass(frozen=True)
+class Options:
+    """A job's options, validated and normalized (what ``parse_options`` returns)."""
+
+    renditions: tuple[Rendition, ...]
+    caption: Caption
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, as stored in the job record; ``parse_options`` reads it back."""
+        return {"renditions": [asdict(r) for r in self.renditions], "caption": asdict(self.caption)}
+
+
+def parse_options(raw: str | bytes | dict[str, Any] | Options | None) -> Options:
+    """Validate ``raw`` (JSON text, a decoded dict, or ``Options`` already) and return it
+    normalized and typed.
+
+    Every default is filled in: without ``renditions`` the default ones, without
+    ``caption`` the default caption. Raises ``InvalidOptions`` with ``field=`` naming
+    the culprit.
     """
+    if isinstance(raw, Options):
+        return raw
     document = copy.deepcopy(_decode(raw))
     document.setdefault("renditions", [dict(r) for r in DEFAULT_RENDITIONS])
     document.setdefault("caption", {})
@@ -277,7 +367,13 @@ def parse_options(raw: str | bytes | dict[str, Any] | None) -> dict[str, Any]:
             )
     caption = _normalize(document["caption"], "caption")
     _check_total_pixels(renditions, caption)
-    return {"renditions": renditions, "caption": caption}
+    return Options(
+        renditions=tuple(
+            Rendition(**{**r, "focus": Focus(**r["focus"]) if r["focus"] else None})
+            for r in renditions
+        ),
+        caption=Caption(**caption),
+    )
 
 
 def _decode(raw: str | bytes | dict[str, Any] | None) -> dict[str, Any]:

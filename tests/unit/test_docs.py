@@ -41,4 +41,4 @@ def test_the_options_example_in_the_api_doc_is_valid() -> None:
     example = re.search(r'```json\n(\{\n  "renditions".*?)```', text, re.DOTALL)
     assert example is not None
     options = parse_options(example.group(1))
-    assert {r["gravity"] for r in options["renditions"]} >= {"auto", "focus"}
+    assert {r.gravity for r in options.renditions} >= {"auto", "focus"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -16,8 +17,18 @@ from chalicelib.media.options import (
     MAX_DIMENSION,
     MAX_RENDITIONS,
     OPTIONS_SCHEMA,
+    Caption,
+    Encoding,
+    Focus,
+    Options,
+    Rendition,
     parse_options,
 )
+
+
+def parsed(raw: Any) -> dict[str, Any]:
+    """The options' JSON form, as stored in the job record."""
+    return parse_options(raw).to_dict()
 
 
 def field_of(raw: Any) -> str:
@@ -33,7 +44,7 @@ def one(**rendition: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("raw", [None, "", "  ", b"", {}, "{}", b"{}"])
 def test_absent_options_give_the_defaults(raw: Any) -> None:
-    options = parse_options(raw)
+    options = parsed(raw)
     assert [r["name"] for r in options["renditions"]] == ["thumbnail", "preview"]
     thumb, preview = options["renditions"]
     assert (thumb["width"], thumb["height"], thumb["fit"], thumb["format"]) == (
@@ -66,13 +77,13 @@ def test_normalized_options_are_a_fixed_point_and_json() -> None:
         ],
         "caption": {"position": "top", "style": "stroke", "color": "black"},
     }
-    once = parse_options(json.dumps(raw))
-    assert parse_options(once) == once
+    once = parsed(json.dumps(raw))
+    assert parsed(once) == once
     assert json.loads(json.dumps(once)) == once
 
 
 def test_every_rendition_option_is_kept() -> None:
-    options = parse_options(
+    options = parsed(
         one(
             width=300,
             height=200,
@@ -105,20 +116,20 @@ def test_every_rendition_option_is_kept() -> None:
     ("fmt", "quality"), [("jpeg", 85), ("webp", 80), ("avif", 60), ("png", None), ("gif", None)]
 )
 def test_quality_defaults_per_format(fmt: str, quality: int | None) -> None:
-    assert parse_options(one(width=10, format=fmt))["renditions"][0]["quality"] == quality
+    assert parsed(one(width=10, format=fmt))["renditions"][0]["quality"] == quality
 
 
 @pytest.mark.parametrize(
     ("name", "value"), [("white", "#ffffff"), ("black", "#000000"), ("grey", "#808080")]
 )
 def test_colour_names(name: str, value: str) -> None:
-    assert parse_options(one(width=10, background=name))["renditions"][0]["background"] == value
+    assert parsed(one(width=10, background=name))["renditions"][0]["background"] == value
 
 
 @pytest.mark.parametrize("name", ["Black", " black ", "WHITE"])
 def test_colour_names_are_exactly_as_the_schema_lists_them(name: str) -> None:
     with pytest.raises(InvalidOptions):
-        parse_options(one(width=10, background=name))
+        parsed(one(width=10, background=name))
 
 
 def test_every_caption_option_is_kept() -> None:
@@ -132,11 +143,11 @@ def test_every_caption_option_is_kept() -> None:
         "format": "png",
         "quality": None,
     }
-    assert parse_options({"caption": caption})["caption"] == caption
+    assert parsed({"caption": caption})["caption"] == caption
 
 
 def test_an_empty_rendition_list_is_allowed() -> None:
-    assert parse_options({"renditions": []})["renditions"] == []
+    assert parsed({"renditions": []})["renditions"] == []
 
 
 @pytest.mark.parametrize(
@@ -235,7 +246,7 @@ def test_errors_name_their_field(raw: Any, field: str) -> None:
 @pytest.mark.parametrize("gravity", GRAVITIES)
 def test_every_gravity_is_taken_by_a_cover_rendition(gravity: str) -> None:
     focus = {"x": 0.3, "y": 0.2} if gravity == "focus" else None
-    rendition = parse_options(one(width=40, height=20, fit="cover", gravity=gravity, focus=focus))
+    rendition = parsed(one(width=40, height=20, fit="cover", gravity=gravity, focus=focus))
     assert rendition["renditions"][0]["gravity"] == gravity
     assert rendition["renditions"][0]["focus"] == focus
 
@@ -254,7 +265,7 @@ def test_a_gravity_where_nothing_is_cropped_is_refused_not_ignored(
     rendition: dict[str, Any], says: str
 ) -> None:
     with pytest.raises(InvalidOptions) as caught:
-        parse_options(one(**rendition))
+        parsed(one(**rendition))
     assert caught.value.details["field"] == "renditions[0].gravity"
     assert caught.value.message.startswith(f"renditions[0].gravity {rendition['gravity']!r} ")
     assert "fit 'cover'" in caught.value.message and says in caught.value.message
@@ -263,18 +274,18 @@ def test_a_gravity_where_nothing_is_cropped_is_refused_not_ignored(
 def test_center_is_accepted_with_every_fit() -> None:
     # Today's behaviour, spelled out: nothing to refuse.
     for fit in ("contain", "cover", "fill"):
-        parse_options(one(width=9, fit=fit, gravity="center"))
+        parsed(one(width=9, fit=fit, gravity="center"))
 
 
 def test_focus_and_gravity_focus_go_together() -> None:
     with pytest.raises(InvalidOptions, match=r'focus is required with gravity "focus"'):
-        parse_options(one(width=9, height=9, fit="cover", gravity="focus"))
+        parsed(one(width=9, height=9, fit="cover", gravity="focus"))
     with pytest.raises(InvalidOptions, match=r'focus is only for gravity "focus" \(gravity is '):
-        parse_options(one(width=9, height=9, fit="cover", gravity="auto", focus={"x": 0, "y": 0}))
+        parsed(one(width=9, height=9, fit="cover", gravity="auto", focus={"x": 0, "y": 0}))
     # A normalized rendition carries "focus": null, which re-parses unchanged.
-    once = parse_options(one(width=9, height=9, fit="cover", gravity="auto"))
+    once = parsed(one(width=9, height=9, fit="cover", gravity="auto"))
     assert once["renditions"][0]["focus"] is None
-    assert parse_options(once) == once
+    assert parsed(once) == once
 
 
 def test_the_gravity_rules_are_stated_in_the_schema() -> None:
@@ -303,7 +314,7 @@ def test_total_pixels_are_capped() -> None:
     # An open side counts at the cap: eight 1024-wide renditions may be 1024x4096 each.
     wide = [{"name": f"r{i}", "width": 2048} for i in range(8)]
     assert field_of({"renditions": wide}) == "renditions"
-    parse_options({"renditions": wide[:3]})
+    parsed({"renditions": wide[:3]})
 
 
 def test_the_limits_are_stated_in_the_schema() -> None:
@@ -311,32 +322,52 @@ def test_the_limits_are_stated_in_the_schema() -> None:
     assert rendition["maxItems"] == MAX_RENDITIONS
     assert rendition["items"]["properties"]["width"]["maximum"] == MAX_DIMENSION
     assert field_of(one(width=MAX_DIMENSION + 1)) == "renditions[0].width"
-    assert parse_options(one(width=MAX_DIMENSION))["renditions"][0]["width"] == MAX_DIMENSION
+    assert parsed(one(width=MAX_DIMENSION))["renditions"][0]["width"] == MAX_DIMENSION
 
 
 def test_whole_numbers_written_as_floats_are_integers() -> None:
     # JSON Schema counts 512.0 as an integer; it comes back as 512.
-    rendition = parse_options(one(width=512.0, quality=70.0, format="webp"))["renditions"][0]
+    rendition = parsed(one(width=512.0, quality=70.0, format="webp"))["renditions"][0]
     assert (rendition["width"], rendition["quality"]) == (512, 70)
     assert isinstance(rendition["width"], int)
 
 
 def test_messages_name_the_field_in_the_options_terms() -> None:
     with pytest.raises(InvalidOptions) as caught:
-        parse_options(one(width=0))
+        parsed(one(width=0))
     assert caught.value.message.startswith("renditions[0].width ")
     with pytest.raises(InvalidOptions) as caught:
-        parse_options({"renditions": [{"name": "captioned", "width": 8}]})
+        parsed({"renditions": [{"name": "captioned", "width": 8}]})
     assert "reserved" in caught.value.message
 
 
-def test_schema_lists_the_same_keys() -> None:
+def test_the_typed_options_have_exactly_the_schemas_fields() -> None:
+    """The schema is the one statement: an option it gains must be a field (and back)."""
     props = OPTIONS_SCHEMA["properties"]
-    assert set(props) == {"renditions", "caption"}
-    assert set(props["renditions"]["items"]["properties"]) == set(
-        parse_options(one(width=1))["renditions"][0]
+    assert [f.name for f in fields(Options)] == list(props) == ["renditions", "caption"]
+    assert {f.name for f in fields(Rendition)} == set(props["renditions"]["items"]["properties"])
+    assert {f.name for f in fields(Caption)} == set(props["caption"]["properties"])
+    assert {f.name for f in fields(Focus)} == set(
+        props["renditions"]["items"]["properties"]["focus"]["properties"]
     )
-    assert set(props["caption"]["properties"]) == set(parse_options(None)["caption"])
+
+
+def test_options_are_typed_and_their_json_form_reads_back_the_same() -> None:
+    options = parse_options(
+        one(width=40, height=20, fit="cover", gravity="focus", focus={"x": 0, "y": 1})
+    )
+    (rendition,) = options.renditions
+    assert rendition.focus == Focus(0.0, 1.0)
+    assert rendition.encoding == Encoding("jpeg", 85, "#ffffff")
+    assert options.caption.encoding == Encoding("jpeg", 85, "#ffffff")
+    assert parse_options(options) is options
+    assert parse_options(options.to_dict()) == options
+    assert parse_options(json.dumps(options.to_dict())) == options
+
+
+@pytest.mark.parametrize(("fmt", "keeps"), [("jpeg", False), ("png", True), ("webp", True)])
+def test_an_encoding_keeps_alpha_where_its_format_has_it(fmt: str, keeps: bool) -> None:
+    assert Encoding(fmt, None, "#000000").keeps_alpha is keeps
 
 
 json_values = st.recursive(
@@ -372,7 +403,7 @@ plausible_rendition = st.dictionaries(
 def test_arbitrary_json_raises_only_invalid_options(value: Any) -> None:
     for raw in (value, json.dumps(value)):
         try:
-            result = parse_options(raw)
+            result = parsed(raw)
         except InvalidOptions as exc:
             assert isinstance(exc.details.get("field"), str)
         else:
@@ -385,7 +416,7 @@ def test_near_valid_options_raise_only_invalid_options(
     renditions: list[dict[str, Any]], caption: dict[str, Any]
 ) -> None:
     try:
-        parse_options({"renditions": renditions, "caption": caption})
+        parsed({"renditions": renditions, "caption": caption})
     except InvalidOptions as exc:
         assert isinstance(exc.details.get("field"), str)
 
@@ -394,7 +425,7 @@ def test_near_valid_options_raise_only_invalid_options(
 @given(st.binary(max_size=64))
 def test_arbitrary_bytes_raise_only_invalid_options(raw: bytes) -> None:
     with suppress(InvalidOptions):
-        parse_options(raw)
+        parsed(raw)
 
 
 # Valid options drawn from the schema's own ranges: they parse, and parsing the result
@@ -453,9 +484,9 @@ valid_options = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(valid_options)
 def test_valid_options_parse_to_a_fixed_point(raw: dict[str, Any]) -> None:
-    once = parse_options(json.dumps(raw))
-    assert parse_options(once) == once
-    assert parse_options(json.dumps(once)) == once
+    once = parsed(json.dumps(raw))
+    assert parsed(once) == once
+    assert parsed(json.dumps(once)) == once
     assert [r["name"] for r in once["renditions"]] == [
         r["name"] for r in raw.get("renditions", [{"name": "thumbnail"}, {"name": "preview"}])
     ]
@@ -481,14 +512,14 @@ def test_nested_json_of_any_depth_raises_only_invalid_options(value: Any, depth:
     text = '{"renditions": ' + "[" * depth + json.dumps(value) + "]" * depth + "}"
     for raw in (text, {"caption": value}, {"renditions": [value]}):
         with suppress(InvalidOptions):
-            parse_options(raw)
+            parsed(raw)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=64))
 def test_arbitrary_text_raises_only_invalid_options(raw: str) -> None:
     with suppress(InvalidOptions):
-        parse_options(raw)
+        parsed(raw)
 
 
 @pytest.mark.parametrize(
@@ -496,16 +527,16 @@ def test_arbitrary_text_raises_only_invalid_options(raw: str) -> None:
 )
 def test_names_match_whole_not_up_to_a_line_end(name: str) -> None:
     with pytest.raises(InvalidOptions) as caught:
-        parse_options({"renditions": [{"name": name, "width": 8}]})
+        parsed({"renditions": [{"name": name, "width": 8}]})
     assert caught.value.details["field"] == "renditions[0].name"
 
 
 @pytest.mark.parametrize("color", ["#ffffff\n", "#fff\n#", "#ffffff\x00"])
 def test_colours_match_whole(color: str) -> None:
     with pytest.raises(InvalidOptions):
-        parse_options({"caption": {"color": color}})
+        parsed({"caption": {"color": color}})
 
 
 def test_options_json_holding_a_lone_surrogate_is_invalid_options() -> None:
     with pytest.raises(InvalidOptions):
-        parse_options('{"renditions": [{"name": "\\ud800", "width": 8}]}')
+        parsed('{"renditions": [{"name": "\\ud800", "width": 8}]}')
