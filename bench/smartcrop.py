@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 
 from bench import images
-from tests.subjects import KEEP, SHAPES, Cropper, Subject, iou, keep_table, load_subjects
+from tests.support.subjects import KEEP, SHAPES, Cropper, Subject, iou, keep_table, load_subjects
 from worker.imaging.gravity import (
     ANALYSIS_SIDE,
     Window,

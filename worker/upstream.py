@@ -14,7 +14,7 @@ Four modules override, re-point or trim code a library does not promise to keep:
   ``networkx.DiGraph``.
 
 Each is listed here with the version it was written against and a digest of the
-upstream source it relies on. ``tests/unit/test_upstream_guards.py`` fails,
+upstream source it relies on. ``tests/unit/worker/test_upstream.py`` fails,
 naming the module to review, as soon as an upgrade changes either; after
 reviewing, update the version and digest here (the test prints the new digest).
 """

@@ -38,7 +38,7 @@ NOT_IMAGES = {
     "README.txt",
     "SOURCES.md",
     "expected.csv",
-    "subjects.csv",  # the hand-marked subject boxes (tests/subjects.py)
+    "subjects.csv",  # the hand-marked subject boxes (tests/support/subjects.py)
     "test_corpus.py",
     "__init__.py",
 }

@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from scripts.stack import DevStack, free_port
-from tests.helpers import assert_error
-from tests.imagegen import jpeg
+from tests.support.helpers import assert_error
+from tests.support.imagegen import jpeg
 
 
 @pytest.fixture(scope="module")

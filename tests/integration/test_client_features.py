@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from chalicelib.webhooks.signature import verify_webhook
-from tests.helpers import assert_error
-from tests.imagegen import jpeg
-from tests.stack_fixtures import ApiClient
+from tests.support.helpers import assert_error
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import ApiClient
 
 
 def presigned_upload(

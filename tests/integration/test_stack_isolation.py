@@ -11,8 +11,8 @@ import pytest
 from chalicelib.backends import Backends
 from chalicelib.core.settings import Settings
 from scripts.stack import DevStack, free_port
-from tests.imagegen import jpeg
-from tests.stack_fixtures import TEST_LIMITS, ApiClient
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import TEST_LIMITS, ApiClient
 
 pytestmark = pytest.mark.slow
 

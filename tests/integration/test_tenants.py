@@ -19,9 +19,9 @@ from chalicelib.media.cost import job_cost
 from chalicelib.media.image_header import ImageHeader
 from chalicelib.media.options import parse_options
 from scripts.stack import DevStack
-from tests import imagegen
-from tests.helpers import assert_error
-from tests.stack_fixtures import ApiClient
+from tests.support import imagegen
+from tests.support.helpers import assert_error
+from tests.support.stack_fixtures import ApiClient
 
 
 @pytest.fixture(scope="module")

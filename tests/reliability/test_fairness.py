@@ -21,8 +21,8 @@ from chalicelib.media.image_header import ImageHeader
 from chalicelib.media.options import parse_options
 from chalicelib.tenancy.limits import TenantLimits
 from scripts.stack import DevStack
-from tests import imagegen
-from tests.helpers import assert_error
+from tests.support import imagegen
+from tests.support.helpers import assert_error
 
 # The bound the issue states for a small job during another tenant's flood, on two workers.
 SMALL_JOB_BOUND_S = 3.0

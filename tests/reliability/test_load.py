@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import redis
 
 from scripts.stack import DevStack, wait_for
-from tests.imagegen import jpeg
-from tests.stack_fixtures import ApiClient
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import ApiClient
 
 JOBS = 1000
 

@@ -14,9 +14,9 @@ import pytest
 import redis
 
 from scripts.stack import DevStack, free_port, redis_answers, redis_server_argv, wait_for
-from tests.imagegen import jpeg
 from tests.reliability.fragile import SHORT_TIMINGS
-from tests.stack_fixtures import ApiClient, stack_env
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import ApiClient, stack_env
 
 
 class OwnRedis:

@@ -17,9 +17,9 @@ from chalicelib.jobs.model import Job
 from chalicelib.jobs.reconcile import reconcile_stuck_jobs
 from chalicelib.jobs.store import RedisJobStore
 from scripts.stack import ROOT, wait_for
-from tests.faults import Fault
-from tests.imagegen import jpeg
 from tests.reliability.fragile import Fragile
+from tests.support.faults import Fault
+from tests.support.imagegen import jpeg
 
 
 def test_a_task_over_its_soft_time_limit_fails_with_timeout(faults: Fragile) -> None:

@@ -45,7 +45,7 @@ _TRANSPOSE = {
 # the value as ``original_orientation``). Everything else comes out as stored and the
 # worker applies the EXIF orientation once; for AVIF Pillow writes the irot/imir boxes
 # into that EXIF orientation (and ignores a stale EXIF tag, as the format says).
-# tests/unit/test_orientation.py checks these facts against the installed libraries.
+# tests/unit/worker/imaging/test_source.py checks these facts against the installed libraries.
 ORIENTED_ON_LOAD = frozenset({"tiff", "heif"})
 
 # TIFF compressions of the TIFF 6.0 baseline and its common extensions: a file using

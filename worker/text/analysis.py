@@ -100,7 +100,7 @@ def _import_yake() -> Any:
     still gets the real module. If networkx is already imported, it is left as it is.
     Relies on networkx's ``__init__`` and on yake using ``networkx.DiGraph`` only:
     fenced in ``worker/upstream.py`` (versions, guard test); same keywords, checked
-    by ``tests/unit/test_worker_memory.py``.
+    by ``tests/unit/worker/test_memory.py``.
     """
     import sys
     import types

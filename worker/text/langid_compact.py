@@ -22,7 +22,7 @@ This module loads the same file and keeps it compactly:
 Scoring itself is py3langid's own code (``LanguageIdentifier._decide``,
 ``_sparse_score``): it gets the same feature counts, in the same order, and the
 same float16 rows, so ``classify`` returns the same language and the same
-confidence bit for bit (``tests/unit/test_compact_models.py`` checks this). Those
+confidence bit for bit (``tests/unit/worker/text/test_langid_compact.py`` checks this). Those
 private py3langid methods are fenced in ``worker/upstream.py`` (the version this
 was written against, and a guard test).
 

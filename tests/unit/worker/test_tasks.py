@@ -1,0 +1,200 @@
+"""The processing task's state machine, its body called directly over in-memory fakes.
+
+As Celery's testing guide advises: no broker and no worker; the task function runs
+in the test, with the per-process backends replaced by fakes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from celery.exceptions import Retry, SoftTimeLimitExceeded
+
+from chalicelib.api.service import JobService
+from chalicelib.core.errors import JobTimeout, ServiceUnavailable
+from chalicelib.jobs import model as jobs
+from chalicelib.tenancy.tenants import Tenant
+from tests.support import imagegen
+from tests.support.fakes import FakeWorld, fake_world
+from worker import tasks
+from worker.deadline import Deadline
+
+ALPHA = Tenant("alpha", "Alpha")
+
+
+@pytest.fixture()
+def world(monkeypatch: pytest.MonkeyPatch) -> FakeWorld:
+    world = fake_world()
+    monkeypatch.setattr(tasks, "get_context", lambda: world.backends)
+    return world
+
+
+def submitted(world: FakeWorld, image: bytes | None = None, callback: str | None = None) -> str:
+    service = JobService.from_backends(world.backends)
+    submission = service.validate(image or imagegen.jpeg(320, 240), "A text.", None)
+    if callback:
+        submission = type(submission)(**{**submission.__dict__, "callback_url": callback})
+    return service.submit(submission, ALPHA).job_id
+
+
+def run(job_id: str) -> str:
+    return str(tasks.process_job(job_id=job_id))
+
+
+def test_a_job_completes_with_its_outputs_and_result(world: FakeWorld) -> None:
+    job_id = submitted(world)
+    assert run(job_id) == "completed"
+    job = world.store.get(job_id)
+    assert job is not None and job.status == jobs.COMPLETED and job.progress == 100
+    keys = set(world.objects.objects)
+    prefix = world.objects.result_prefix(job_id)
+    assert {f"{prefix}thumbnail.jpg", f"{prefix}preview.jpg", f"{prefix}captioned.jpg"} <= keys
+    stored = json.loads(world.objects.objects[f"{prefix}result.json"][0])
+    # result.json uploads beside the outputs, so its timings end with the encoding;
+    # the record's add the wait for the uploads and count it in the total.
+    assert {**stored, "timings_ms": None} == {**job.result, "timings_ms": None}
+    assert "upload" in job.result["timings_ms"] and "upload" not in stored["timings_ms"]
+    assert stored["timings_ms"]["total"] <= job.result["timings_ms"]["total"]
+
+
+def test_a_redelivered_finished_job_is_not_redone(world: FakeWorld) -> None:
+    job_id = submitted(world)
+    run(job_id)
+    before = dict(world.objects.objects)
+    assert run(job_id) == "already-completed"
+    assert world.objects.objects == before
+    assert world.store.get(job_id).attempts == 1  # type: ignore[union-attr]
+
+
+def test_a_corrupt_image_fails_at_once_with_its_code(world: FakeWorld) -> None:
+    job_id = submitted(world, imagegen.jpeg(320, 240)[:600])
+    assert run(job_id) == "failed"
+    job = world.store.get(job_id)
+    assert job is not None and job.error_code == "corrupt_image"
+
+
+def test_a_job_started_too_often_is_failed_and_dead_lettered(world: FakeWorld) -> None:
+    job_id = submitted(world)
+    for _ in range(tasks.MAX_ATTEMPTS):
+        world.store.count_attempt(job_id)
+    assert run(job_id) == "failed"
+    assert world.store.get(job_id).error_code == "internal_error"  # type: ignore[union-attr]
+    assert world.backends.dead_letters.list()[0]["reason"] == "too many attempts"
+
+
+def test_malformed_arguments_are_dead_lettered_a_deleted_job_is_not(world: FakeWorld) -> None:
+    # A task of a deleted job is normal (a client deleted it before it ran): dead
+    # letters are for what an operator must look at, and clients cannot fill them.
+    assert run("f" * 32) == "gone"
+    assert tasks.process_job("positional") == "dead-lettered"
+    reasons = [entry["reason"] for entry in world.backends.dead_letters.list()]
+    assert reasons == ["malformed task arguments"]
+
+
+def test_an_ended_job_no_longer_counts_in_flight(world: FakeWorld) -> None:
+    job_id = submitted(world)
+    assert world.backends.quotas.usage("alpha")["jobs_in_flight"] == 1
+    run(job_id)
+    assert world.backends.quotas.usage("alpha")["jobs_in_flight"] == 0
+
+
+def test_a_passing_outage_is_retried_then_fails_with_its_code(world: FakeWorld) -> None:
+    job_id = submitted(world)
+    world.objects.down = True
+    # apply() runs the task as a worker would (with a request), eagerly: each retry
+    # runs at once instead of after its countdown, until the retries are spent.
+    outcome = tasks.process_job.apply(kwargs={"job_id": job_id})
+    assert outcome.result == "failed"
+    job = world.store.get(job_id)
+    assert job is not None and job.error_code == "service_unavailable"
+    # Retried runs ended; they are not counted as runs a worker died in.
+    assert job.attempts == 1
+
+
+def test_a_retry_is_scheduled_with_backoff(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = submitted(world)
+    world.objects.down = True
+    scheduled: list[float] = []
+
+    def retry(**kwargs: object) -> Retry:
+        scheduled.append(float(kwargs["countdown"]))  # type: ignore[arg-type]
+        return Retry()
+
+    monkeypatch.setattr(tasks.process_job, "retry", retry)
+    monkeypatch.setattr(tasks.process_job.request, "retries", 2, raising=False)
+    with pytest.raises(Retry):
+        run(job_id)
+    assert scheduled == [tasks.backoff_seconds(2)]
+    job = world.store.get(job_id)
+    assert job is not None and job.status == jobs.PROCESSING and "Retrying" in job.message
+
+
+def test_an_expired_deadline_fails_the_job_with_timeout(world: FakeWorld) -> None:
+    job_id = submitted(world)
+    ticks = iter(range(100))
+    deadline = Deadline(0.5, clock=lambda: float(next(ticks)))  # expires at the 2nd look
+    with pytest.raises(JobTimeout):
+        tasks.process(world.backends, job_id, deadline)
+
+
+def test_the_task_fails_a_job_over_its_deadline_with_timeout(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = submitted(world)
+    monkeypatch.setattr(tasks.Deadline, "for_task", classmethod(lambda cls, s: cls(-1.0)))
+    assert run(job_id) == "failed"
+    assert world.store.get(job_id).error_code == "timeout"  # type: ignore[union-attr]
+
+
+def test_a_job_deleted_while_it_ran_leaves_nothing(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = submitted(world)
+    real_run_job = tasks.run_job
+
+    def run_then_delete(ctx, job, deadline):  # type: ignore[no-untyped-def]
+        result = real_run_job(ctx, job, deadline)
+        JobService.from_backends(world.backends).delete(job_id, ALPHA)
+        return result
+
+    monkeypatch.setattr(tasks, "run_job", run_then_delete)
+    assert run(job_id) == "deleted-while-running"
+    assert world.objects.objects == {}
+
+
+def test_a_final_status_queues_the_webhook(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued: list[str] = []
+    monkeypatch.setattr(tasks, "queue_webhook", queued.append)
+    job_id = submitted(world, callback="http://127.0.0.1:9/hook")
+    run(job_id)
+    assert queued == [job_id]
+
+
+def test_the_deadline_counts_the_soft_limit_signal() -> None:
+    deadline = Deadline(60)
+    assert not deadline.expired()
+    with pytest.raises(SoftTimeLimitExceeded):  # raised wherever the code was running
+        deadline._on_signal(0, None)
+    # Even if a library swallowed that exception, the next stage boundary stops.
+    assert deadline.expired()
+    with pytest.raises(JobTimeout):
+        deadline.check()
+
+
+def test_service_unavailable_past_the_retries_fails(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = submitted(world)
+
+    def down(*_: object, **__: object) -> str:
+        raise ServiceUnavailable()
+
+    monkeypatch.setattr(tasks, "process", down)
+    monkeypatch.setattr(tasks.process_job, "max_retries", 0)
+    assert run(job_id) == "failed"
+    assert world.store.get(job_id).error_code == "service_unavailable"  # type: ignore[union-attr]
