@@ -45,11 +45,6 @@ def _allowed(schema: dict[str, Any]) -> str:
     return ", ".join(t for t in types if t != "null")
 
 
-def _code(value: Any) -> str:
-    """A default as JSON would spell it, in backticks."""
-    return f"`{str(value).lower() if isinstance(value, bool) else value}`"
-
-
 def _row(name: str, schema: dict[str, Any], default: Any) -> str:
     allowed = _allowed(schema)
     meaning = schema.get("description", "")

@@ -1,7 +1,9 @@
 """Runs the whole service on this machine: Redis, an S3 endpoint, the bucket, workers, the API.
 
 ``make dev`` runs ``python -m scripts.stack``; the integration tests use the
-same ``DevStack`` class, so what a developer runs is what the tests run.
+same ``DevStack`` class, so what a developer runs is what the tests run. Under
+``make dev`` the API server also runs the app's schedules (``watch_queue``: queue
+metrics and the reconciler), as EventBridge does in the cloud.
 Existing services are reused: Redis at ``REDIS_URL`` if it answers, the S3
 endpoint at ``AWS_ENDPOINT_URL`` if set (LocalStack, say); otherwise this
 starts ``redis-server`` and moto's server itself. SIGINT or SIGTERM stops
@@ -36,8 +38,8 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-# How often `make dev` looks for jobs stuck without a task.
-RECONCILE_EVERY = 30.0
+# How often `make dev` looks for workers it did not start on its queue.
+CHECK_EVERY = 30.0
 
 # Credentials for a local S3 endpoint only: moto and LocalStack accept any.
 LOCAL_DEFAULTS = {
@@ -403,11 +405,15 @@ class DevStack:
             wait_for(lambda: " ready." in worker.log_text(), worker.name, 60, worker)
         return worker
 
-    def start_api(self, port: int | None = None, healthy: bool = True) -> str:
+    def start_api(
+        self, port: int | None = None, healthy: bool = True, schedules: bool = False
+    ) -> str:
         """Start the API (``scripts.devserver``, chalice local behind guards).
 
         Waits until its health is 200, or with ``healthy`` false until it answers
-        at all (a test of the API with a backend down).
+        at all (a test of the API with a backend down). With ``schedules`` it runs
+        the app's schedules as the cloud does (``watch_queue``: metrics and the
+        reconciler, every minute).
         """
         port = port or int(self.env.get("API_PORT", "8000"))
         self.api = self._start(
@@ -422,6 +428,7 @@ class DevStack:
                 str(port),
                 "--stage",
                 "local",
+                *(["--run-schedules"] if schedules else []),
             ],
         )
         self.api_url = f"http://127.0.0.1:{port}"
@@ -432,7 +439,7 @@ class DevStack:
             wait_for(lambda: http_answers(health, timeout=5) is not None, "the API", 60, self.api)
         return self.api_url
 
-    def start_all(self, worker_count: int, api_port: int) -> str:
+    def start_all(self, worker_count: int, api_port: int, schedules: bool = False) -> str:
         self.ensure_redis()
         self.ensure_s3()
         self.ensure_bucket()
@@ -443,10 +450,11 @@ class DevStack:
         webhooks = self.start_webhook_worker(wait=False)
         for worker in [*self.workers, webhooks]:
             wait_for(lambda w=worker: " ready." in w.log_text(), worker.name, 60, worker)
-        return self.start_api(api_port)
+        return self.start_api(api_port, schedules=schedules)
 
     def reconcile(self) -> None:
-        """Queue again jobs stuck without a task, as the cloud's scheduled function does."""
+        """Queue again jobs stuck without a task now, as ``watch_queue`` does every minute
+        (a test's pass by hand; ``make dev`` runs the schedule itself)."""
         from chalicelib.backends import Backends
         from chalicelib.core.errors import ServiceError
         from chalicelib.core.settings import Settings
@@ -504,7 +512,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         print("Starting the local stack…", flush=True)
-        api_url = stack.start_all(settings.worker_count, settings.api_port)
+        api_url = stack.start_all(settings.worker_count, settings.api_port, schedules=True)
         prefix = stack.env.get("REDIS_KEY_PREFIX")
         print(
             f"""
@@ -520,7 +528,7 @@ Ctrl-C stops everything.""",
             flush=True,
         )
         stack.warn_of_foreign_consumers()
-        next_reconcile = time.monotonic() + RECONCILE_EVERY
+        next_check = time.monotonic() + CHECK_EVERY
         while True:
             for process in stack.processes:
                 if process.poll() is not None:
@@ -529,10 +537,9 @@ Ctrl-C stops everything.""",
                         file=sys.stderr,
                     )
                     return 1
-            if time.monotonic() >= next_reconcile:
-                stack.reconcile()
+            if time.monotonic() >= next_check:
                 stack.warn_of_foreign_consumers()
-                next_reconcile = time.monotonic() + RECONCILE_EVERY
+                next_check = time.monotonic() + CHECK_EVERY
             time.sleep(0.5)
     except KeyboardInterrupt:
         return 0

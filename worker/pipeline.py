@@ -13,7 +13,7 @@ from chalicelib.jobs import model as jobs
 from chalicelib.jobs.model import Job
 from chalicelib.media.formats import OUTPUT_FORMATS
 from worker.deadline import Deadline
-from worker.imaging import ImageLimits, RenderedOutput, process_image
+from worker.imaging.process import ImageLimits, RenderedOutput, process_image
 from worker.text.analysis import analyze_text
 from worker.threadpools import PerProcessPool
 

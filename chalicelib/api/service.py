@@ -29,7 +29,7 @@ from chalicelib.jobs.model import Job
 from chalicelib.jobs.status import status_body
 from chalicelib.jobs.storage import ObjectStore
 from chalicelib.jobs.store import JobStore
-from chalicelib.media.cost import JobCost, job_cost
+from chalicelib.media.cost import JobCost, is_heavy, job_cost, job_queue
 from chalicelib.media.formats import INPUT_FORMATS, UPLOAD_MIMES
 from chalicelib.media.image_header import ImageHeader, check_dimensions, check_frames, read_header
 from chalicelib.media.options import Options, parse_options
@@ -262,7 +262,7 @@ class JobService:
         tenant's limits (``RateLimited``); a failure after that gives everything back.
         """
         cost = self.price(submission)
-        heavy = cost.total_ms > self.settings.heavy_job_work_ms
+        heavy = is_heavy(cost, self.settings)
         job_id = new_job_id()
         scope = tenant.tenant_id
         claimed = ""
@@ -283,7 +283,7 @@ class JobService:
             if claimed:
                 self.idempotency.forget(claimed)
             raise
-        queue = self.settings.heavy_queue if heavy else self.settings.celery_queue
+        queue = job_queue(cost, self.settings)
         try:
             job = self._create(job_id, submission, tenant, cost, queue, claimed)
         except ServiceError:

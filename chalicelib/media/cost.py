@@ -2,7 +2,8 @@
 
 One model for the whole service: the API prices a job at submit, refuses it over
 ``MAX_JOB_WORK_MS`` (``422 invalid_options`` naming the figures), routes it to the
-light or the heavy queue and charges it to its tenant's hourly work; the worker prices
+light or the heavy queue (``is_heavy``, ``job_queue``: the one place that decides)
+and charges it to its tenant's hourly work; the worker prices
 it again from Pillow's reading of the header and refuses it the same way, so a header
 that lied to the API gains nothing.
 
@@ -15,11 +16,12 @@ format); resampling and the caption with ``python -m bench.pipeline``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from chalicelib.core.settings import Settings
 from chalicelib.media.formats import INPUT_FORMATS, OUTPUT_FORMATS
+from chalicelib.media.geometry import plan
 from chalicelib.media.image_header import ImageHeader
-from chalicelib.media.options import Options
+from chalicelib.media.options import MAX_DIMENSION, Options
 
 # Decoding and encoding weights, per megapixel, are the formats' own
 # (chalicelib/media/formats.py: ``decode_ms_per_mp``, ``encode_ms_per_mp``); a JPEG decodes
@@ -72,17 +74,6 @@ class JobCost:
         )
 
 
-def output_size(source: tuple[int, int], width: Any, height: Any, fit: str) -> tuple[int, int]:
-    """An output's size: ``worker/imaging/geometry.plan``'s arithmetic (open sides capped
-    by the options schema's maximum, so not here)."""
-    sw, sh = source
-    if width and height and fit in ("cover", "fill"):
-        return int(width), int(height)
-    scales = [s for s in (width and width / sw, height and height / sh) if s]
-    scale = min([*scales, 1.0]) if width and height else min(scales[0], 1.0)
-    return max(1, round(sw * scale)), max(1, round(sh * scale))
-
-
 def planned_outputs(
     header: ImageHeader | None, options: Options, captioned: bool
 ) -> list[PlannedOutput]:
@@ -92,7 +83,7 @@ def planned_outputs(
     outputs = [
         PlannedOutput(
             r.format,
-            output_size(source, r.width, r.height, r.fit),
+            plan(source, r.width, r.height, r.fit, MAX_DIMENSION).size,
             frames if r.keep_animation else 1,
         )
         for r in options.renditions
@@ -100,7 +91,7 @@ def planned_outputs(
     caption = options.caption
     if captioned and caption.enabled:
         side = caption.size
-        size = output_size(source, side, side, "contain")
+        size = plan(source, side, side, "contain", side).size
         outputs.append(PlannedOutput(caption.format, size, 1, captioned=True))
     return outputs
 
@@ -135,3 +126,14 @@ def job_cost(header: ImageHeader | None, options: Options, captioned: bool) -> J
         for o in outputs
     )
     return JobCost(round(decode_ms, 1), round(resize_ms, 1), round(encode_ms, 1))
+
+
+def is_heavy(cost: JobCost, settings: Settings) -> bool:
+    """Whether a job is heavy: estimated over ``HEAVY_JOB_WORK_MS``. A heavy job waits in
+    the heavy queue and counts against its tenant's heavy jobs in flight."""
+    return cost.total_ms > settings.heavy_job_work_ms
+
+
+def job_queue(cost: JobCost, settings: Settings) -> str:
+    """The queue a job of this cost waits in: the heavy one, or ``CELERY_QUEUE``."""
+    return settings.heavy_queue if is_heavy(cost, settings) else settings.celery_queue

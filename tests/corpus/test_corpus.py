@@ -1,7 +1,7 @@
 """The peer corpus through the worker's image pipeline, held to the outcomes in expected.csv.
 
 Every file other projects publish as test images (tests/corpus/SOURCES.md) runs through
-``worker.imaging.process_image`` with the service's default limits, as a job would, and
+``worker.imaging.process.process_image`` with the service's default limits, as a job would, and
 must end as its row in ``expected.csv`` says: ``completed`` or ``failed <code>``. Beside
 the table: what Pillow converts fine the service completes; what Pillow finds truncated
 or damaged never completes; golden checks of orientation (against
@@ -27,7 +27,7 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 from chalicelib.core.errors import ServiceError
 from chalicelib.core.settings import Settings
 from chalicelib.media.formats import INPUT_FORMATS
-from worker.imaging import ImageLimits, ImageReport, process_image
+from worker.imaging.process import ImageLimits, ImageReport, process_image
 from worker.imaging.source import transpose_for
 
 CORPUS = Path(__file__).resolve().parent

@@ -1,4 +1,4 @@
-"""The routes through Chalice's test client, over the job service on in-memory fakes.
+"""The routes through Chalice's test client, over the job service on the fast tier's backends.
 
 No server and no network: the request goes through Chalice's own event handling,
 the app's middleware, the route and the service, and the answer is checked.
@@ -265,15 +265,6 @@ def test_a_job_over_the_work_cap_is_refused_naming_the_figures(client: Any) -> N
     error = json.loads(response.body)["error"]
     assert response.status_code == 422 and error["code"] == "invalid_options"
     assert error["work_ms"] > error["max_work_ms"] and "s of work" in error["message"]
-
-
-def test_heavy_jobs_go_to_the_heavy_queue(client: Any, world: FakeWorld) -> None:
-    heavy = json.dumps({"renditions": [{"name": "a", "width": 2000, "format": "avif"}]}).encode()
-    fields = {"image": ("a.jpg", imagegen.jpeg(2400, 1800)), "text": (None, b"x")}
-    light_id = json.loads(post_process(client, fields).body)["job_id"]
-    heavy_id = json.loads(post_process(client, {**fields, "options": (None, heavy)}).body)["job_id"]
-    settings = world.backends.settings
-    assert world.queue.queues == {light_id: settings.celery_queue, heavy_id: settings.heavy_queue}
 
 
 def test_the_limits_route_shows_limits_and_usage(monkeypatch: pytest.MonkeyPatch) -> None:

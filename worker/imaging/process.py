@@ -23,6 +23,7 @@ from chalicelib.core.errors import ImageTooLarge, InvalidOptions
 from chalicelib.core.settings import Settings
 from chalicelib.media.cost import job_cost
 from chalicelib.media.formats import OUTPUT_FORMATS
+from chalicelib.media.geometry import CENTERED, Plan, cover_size, pixel_window, plan
 from chalicelib.media.image_header import ImageHeader
 from chalicelib.media.options import (
     CAPTION_NAME,
@@ -39,7 +40,6 @@ from worker.imaging.colour import has_alpha
 from worker.imaging.encode import encode, encode_animation, flatten
 from worker.imaging.errors import decoding
 from worker.imaging.facts import dominant_colors, perceptual_hash
-from worker.imaging.geometry import CENTERED, Plan, cover_size, pixel_window, plan
 from worker.imaging.gravity import attention_map, placement
 from worker.imaging.resize import REDUCING_GAP, cascade
 from worker.imaging.source import (

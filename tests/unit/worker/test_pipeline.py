@@ -1,7 +1,7 @@
 """A job's uploads: each output as soon as it is encoded, several at once, all ended
 before the job is marked completed or raises; the task's outcomes as before.
 
-The task body runs directly over the in-memory fakes, with an object store whose
+The task body runs directly on the fast tier's backends, with an object store whose
 puts can wait for another upload to begin, or fail, by output name.
 """
 

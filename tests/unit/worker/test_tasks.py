@@ -1,4 +1,4 @@
-"""The processing task's state machine, its body called directly over in-memory fakes.
+"""The processing task's state machine, its body called directly on the fast tier's backends.
 
 As Celery's testing guide advises: no broker and no worker; the task function runs
 in the test, with the per-process backends replaced by fakes.

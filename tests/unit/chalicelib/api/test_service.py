@@ -1,4 +1,4 @@
-"""JobService over in-memory fakes: what a submit stores, queues and undoes; reads; deletes."""
+"""JobService on the fast tier's backends: what a submit stores, queues and undoes; reads."""
 
 from __future__ import annotations
 
@@ -54,6 +54,21 @@ def test_a_submit_stores_the_image_records_the_job_and_queues_it(
     assert world.objects.objects[job.source_key] == (imagegen.jpeg(64, 48), "image/jpeg")
     assert world.queue.enqueued == [job_id]
     assert [r["name"] for r in job.options["renditions"]] == ["thumbnail", "preview"]
+
+
+def test_each_job_is_queued_where_its_cost_says_and_remembers_it(
+    service: JobService, world: FakeWorld
+) -> None:
+    heavy = {"renditions": [{"name": "a", "width": 2000, "format": "avif"}]}
+    image = imagegen.jpeg(2400, 1800)
+    light_id, heavy_id = (
+        service.submit(service.validate(image, "x", options), ALPHA).job_id
+        for options in (None, heavy)
+    )
+    settings = world.backends.settings
+    assert world.queue.queues == {light_id: settings.celery_queue, heavy_id: settings.heavy_queue}
+    stored = {job_id: world.store.get(job_id) for job_id in (light_id, heavy_id)}
+    assert {job_id: job.queue for job_id, job in stored.items() if job} == world.queue.queues
 
 
 def test_a_queue_that_is_down_leaves_no_record_and_no_image(

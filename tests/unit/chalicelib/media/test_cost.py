@@ -7,10 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.core.settings import Settings
-from chalicelib.media.cost import job_cost, output_size
+from chalicelib.media.cost import JobCost, is_heavy, job_cost, job_queue, planned_outputs
+from chalicelib.media.geometry import plan
 from chalicelib.media.image_header import ImageHeader
-from chalicelib.media.options import parse_options
-from worker.imaging.geometry import plan
+from chalicelib.media.options import MAX_DIMENSION, parse_options
 
 SETTINGS = Settings.from_env({})
 PHOTO = ImageHeader("jpeg", 4032, 3024)
@@ -71,17 +71,34 @@ def test_bigger_and_more_cost_more() -> None:
     height=st.none() | st.integers(1, 4096),
     fit=st.sampled_from(["contain", "cover", "fill"]),
 )
-def test_output_sizes_are_the_planners(
+def test_the_price_is_of_the_sizes_the_worker_makes(
     source: tuple[int, int], width: int | None, height: int | None, fit: str
 ) -> None:
     if width is None and height is None:
         width = 100
-    planned = plan(source, width, height, fit, 4096).size
-    priced = output_size(source, width, height, fit)
-    # The price leaves out the open side's cap at 4096 (a smaller output costs less).
-    assert priced[0] >= planned[0] - 1 and priced[1] >= planned[1] - 1
-    if max(priced) <= 4096:
-        assert abs(priced[0] - planned[0]) <= 1 and abs(priced[1] - planned[1]) <= 1
+    options = parse_options(
+        {"renditions": [{"name": "a", "width": width, "height": height, "fit": fit}]}
+    )
+    (priced,) = planned_outputs(ImageHeader("png", *source), options, captioned=False)
+    assert priced.size == plan(source, width, height, fit, MAX_DIMENSION).size
+
+
+HEAVY = {"renditions": [{"name": "a", "width": 2000, "format": "avif"}]}
+
+
+def test_a_job_over_the_heavy_threshold_waits_in_the_heavy_queue() -> None:
+    big = ImageHeader("jpeg", 2400, 1800)
+    light, heavy = (job_cost(big, parse_options(o), True) for o in (None, HEAVY))
+    assert not is_heavy(light, SETTINGS) and job_queue(light, SETTINGS) == "images"
+    assert is_heavy(heavy, SETTINGS) and job_queue(heavy, SETTINGS) == "images-heavy"
+
+
+@pytest.mark.parametrize(("threshold", "heavy"), [(999, True), (1000, False), (1001, False)])
+def test_heavy_means_over_the_threshold(threshold: int, heavy: bool) -> None:
+    settings = Settings.from_env({"HEAVY_JOB_WORK_MS": str(threshold), "CELERY_QUEUE": "q"})
+    cost = JobCost(decode_ms=500.0, resize_ms=250.0, encode_ms=250.0, fixed_ms=0.0)
+    assert is_heavy(cost, settings) is heavy
+    assert job_queue(cost, settings) == ("q-heavy" if heavy else "q")
 
 
 def test_placing_a_crop_by_attention_costs_its_map() -> None:

@@ -15,7 +15,6 @@ from chalicelib.core.settings import Settings
 from chalicelib.media.image_header import gif_frames
 from tests.hostile import corpus
 from tests.support import imagegen
-from worker.imaging import ImageLimits, ImageReport, process_image
 from worker.imaging.budget import (
     DecodeCost,
     decode_cost,
@@ -23,6 +22,7 @@ from worker.imaging.budget import (
     jpeg_reduction,
     over_budget_message,
 )
+from worker.imaging.process import ImageLimits, ImageReport, process_image
 
 CORPUS = Path(__file__).resolve().parents[3] / "corpus"
 DEFAULT = ImageLimits(100_000_000, 20_000, 200)

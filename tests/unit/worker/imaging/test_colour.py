@@ -18,7 +18,7 @@ from PIL import Image, ImageCms
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 from tests.support import iccgen, imagegen
-from worker.imaging import ImageLimits, process_image
+from worker.imaging.process import ImageLimits, process_image
 
 LIMITS = ImageLimits(50_000_000, 20_000, 50)
 # Mean CIEDE2000 a converted picture may differ from the closed-form answer: 8-bit

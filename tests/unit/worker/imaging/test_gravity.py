@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
+from chalicelib.media.geometry import plan
 from tests.support import imagegen
 from tests.support.subjects import KEEP, SHAPES, Subject, keep_table, load_subjects
 from worker.imaging import gravity
-from worker.imaging.geometry import plan
 from worker.imaging.gravity import GRAVITIES, best_window, cover_size, crop_window
 
 # What the issue asks of `auto`: the subject kept in at least this many of the ten.

@@ -14,8 +14,8 @@ from chalicelib.core.errors import CorruptImage, ImageTooLarge, UnsupportedImage
 from chalicelib.media.options import parse_options
 from tests.support import imagegen
 from tests.support.helpers import StageRecorder
-from worker.imaging import ImageLimits, ImageReport, RenderedOutput, process_image
 from worker.imaging.caption import draw_caption, pick_font
+from worker.imaging.process import ImageLimits, ImageReport, RenderedOutput, process_image
 
 LIMITS = ImageLimits(max_pixels=50_000_000, max_dimension=20_000, max_frames=50)
 

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 from chalicelib.api.openapi import SCHEMAS
 from chalicelib.api.service import JobService
 from chalicelib.jobs.status import status_body
+from chalicelib.media.geometry import Plan, cover_size, pixel_window, plan
 from chalicelib.media.options import COMPASS, parse_options
 from chalicelib.tenancy.tenants import Tenant
 from tests.support import imagegen
@@ -23,8 +24,7 @@ from tests.support.fakes import fake_world
 from tests.support.helpers import StageRecorder
 from tests.support.subjects import KEEP, SHAPES, kept_share, load_subjects
 from worker import tasks
-from worker.imaging import ImageLimits, ImageReport, RenderedOutput, process_image
-from worker.imaging.geometry import Plan, cover_size, pixel_window, plan
+from worker.imaging.process import ImageLimits, ImageReport, RenderedOutput, process_image
 
 LIMITS = ImageLimits(max_pixels=50_000_000, max_dimension=20_000, max_frames=50)
 

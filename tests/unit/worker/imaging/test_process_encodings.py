@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.core.errors import JobTimeout
 from tests.support import imagegen
-from worker.imaging import ImageLimits, RenderedOutput, process_image
+from worker.imaging.process import ImageLimits, RenderedOutput, process_image
 
 LIMITS = ImageLimits(50_000_000, 20_000, 50)
 OPTIONS = {

@@ -10,8 +10,8 @@ import numpy as np
 from PIL import Image
 
 from tests.support import imagegen
-from worker.imaging import ImageLimits, process_image
 from worker.imaging.encode import flatten
+from worker.imaging.process import ImageLimits, process_image
 
 LIMITS = ImageLimits(50_000_000, 20_000, 50)
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from tests.support import imagegen
-from worker.imaging import ImageLimits, process_image
+from worker.imaging.process import ImageLimits, process_image
 from worker.imaging.source import ORIENTED_ON_LOAD, transpose_for
 
 LIMITS = ImageLimits(50_000_000, 20_000, 50)

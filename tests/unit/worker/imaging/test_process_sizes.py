@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from worker.imaging import ImageLimits, process_image
+from worker.imaging.process import ImageLimits, process_image
 
 LIMITS = ImageLimits(max_pixels=50_000_000, max_dimension=20_000, max_frames=10)
 

@@ -1,4 +1,8 @@
-"""Box arithmetic for the fits: output size and the source region each rendition takes (pure)."""
+"""Box arithmetic for the fits: output size and the source region each rendition takes.
+
+Pure (no Pillow, no I/O): the worker cuts its outputs by it, and the cost model
+prices the same sizes.
+"""
 
 from __future__ import annotations
 
