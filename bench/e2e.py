@@ -38,7 +38,8 @@ from bench import images
 from bench.api import percentile
 from bench.images import tiny_jpeg
 from bench.stack import bench_stack, stack_environ
-from scripts.stack import BIN, DevStack, ManagedProcess, free_port, wait_for
+from scripts.devstack.processes import BIN, ManagedProcess, free_port, wait_for
+from scripts.devstack.stack import DevStack
 
 TEXT = "Morning light over the lake, first swim of the summer."
 # The default renditions only: what the pyvips reference makes.

@@ -125,7 +125,7 @@ def tenants(backends: Backends, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from scripts.stack import load_env
+    from scripts.devstack.stack import load_env
 
     parser = argparse.ArgumentParser(
         prog="python -m scripts.ops",

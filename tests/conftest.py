@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.stack import free_port, redis_answers, redis_server_argv, wait_for
+from scripts.devstack.processes import free_port, redis_answers, redis_server_argv, wait_for
 
 # A database of its own on a shared Redis, so tests never touch a developer's data.
 TEST_REDIS_DB = 13

@@ -26,7 +26,7 @@ import psutil
 import pytest
 import requests
 
-from scripts.stack import DevStack
+from scripts.devstack.stack import DevStack
 from tests.hostile.corpus import Case, build_corpus
 from tests.support.stack_fixtures import ApiClient, read_logs
 

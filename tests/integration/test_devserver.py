@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from scripts.stack import ROOT, free_port, http_answers, wait_for
+from scripts.devstack.processes import ROOT, free_port, http_answers, wait_for
 from tests.support.stack_fixtures import stack_env
 
 

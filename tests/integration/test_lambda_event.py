@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from scripts.stack import DevStack
+from scripts.devstack.stack import DevStack
 from tests.support.imagegen import jpeg
 from tests.support.stack_fixtures import ApiClient
 

@@ -10,7 +10,8 @@ import pytest
 
 from chalicelib.backends import Backends
 from chalicelib.core.settings import Settings
-from scripts.stack import DevStack, free_port
+from scripts.devstack.processes import free_port
+from scripts.devstack.stack import DevStack
 from tests.support.imagegen import jpeg
 from tests.support.stack_fixtures import TEST_LIMITS, ApiClient
 

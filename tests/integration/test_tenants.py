@@ -18,7 +18,7 @@ from chalicelib.core.settings import Settings
 from chalicelib.media.cost import job_cost
 from chalicelib.media.image_header import ImageHeader
 from chalicelib.media.options import parse_options
-from scripts.stack import DevStack
+from scripts.devstack.stack import DevStack
 from tests.support import imagegen
 from tests.support.helpers import assert_error
 from tests.support.stack_fixtures import ApiClient

@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwrig
 
 from chalicelib.backends import Backends
 from chalicelib.core.settings import Settings
-from scripts.stack import DevStack
+from scripts.devstack.stack import DevStack
 from tests.support.imagegen import rotated_jpeg
 from tests.support.stack_fixtures import TEST_LIMITS
 

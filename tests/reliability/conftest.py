@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from scripts.stack import DevStack, free_port
+from scripts.devstack.processes import free_port
+from scripts.devstack.stack import DevStack
 from tests.reliability.fragile import SHORT_TIMINGS, Fragile
 from tests.support.faults import FaultyProxy
 from tests.support.stack_fixtures import ApiClient, stack_env

@@ -9,7 +9,8 @@ from typing import Any
 
 import redis
 
-from scripts.stack import DevStack, wait_for
+from scripts.devstack.processes import wait_for
+from scripts.devstack.stack import DevStack
 from tests.support.faults import FaultyProxy
 from tests.support.stack_fixtures import ApiClient
 

@@ -20,7 +20,7 @@ from chalicelib.media.cost import job_cost
 from chalicelib.media.image_header import ImageHeader
 from chalicelib.media.options import parse_options
 from chalicelib.tenancy.limits import TenantLimits
-from scripts.stack import DevStack
+from scripts.devstack.stack import DevStack
 from tests.support import imagegen
 from tests.support.helpers import assert_error
 

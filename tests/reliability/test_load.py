@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import redis
 
-from scripts.stack import DevStack, wait_for
+from scripts.devstack.processes import wait_for
+from scripts.devstack.stack import DevStack
 from tests.support.imagegen import jpeg
 from tests.support.stack_fixtures import ApiClient
 

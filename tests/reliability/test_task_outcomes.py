@@ -16,7 +16,7 @@ from chalicelib.jobs.contract import DEAD_LETTER_KEY, PROCESS_TASK
 from chalicelib.jobs.model import Job
 from chalicelib.jobs.reconcile import reconcile_stuck_jobs
 from chalicelib.jobs.store import RedisJobStore
-from scripts.stack import ROOT, wait_for
+from scripts.devstack.processes import ROOT, wait_for
 from tests.reliability.fragile import Fragile
 from tests.support.faults import Fault
 from tests.support.imagegen import jpeg

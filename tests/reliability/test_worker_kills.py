@@ -8,7 +8,7 @@ import time
 
 import psutil
 
-from scripts.stack import ManagedProcess
+from scripts.devstack.processes import ManagedProcess
 from tests.reliability.fragile import Fragile, running
 from tests.support.faults import Fault
 from tests.support.imagegen import jpeg

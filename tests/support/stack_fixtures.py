@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from scripts.stack import DevStack, free_port, isolated_env
+from scripts.devstack.processes import free_port, isolated_env
+from scripts.devstack.stack import DevStack
 from tests.support.faults import FaultyProxy
 
 # Small limits so that the "too large" cases stay cheap to send.

@@ -7,7 +7,7 @@ import types
 
 from chalice.app import Chalice, CloudWatchEvent, Cron, Rate
 
-from scripts import schedules
+from scripts.devserver import schedules
 
 
 def test_the_apps_rate_schedules_are_found_with_their_period() -> None:

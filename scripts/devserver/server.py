@@ -12,7 +12,7 @@ routes, events and responses are still chalice's own. Here:
 - every answer the server makes itself (unknown method, bad request line,
   unknown route) is the API's JSON error shape, and HEAD never gets a body.
 
-Run: ``python -m scripts.devserver --port 8000`` (``scripts.stack`` does).
+Run: ``python -m scripts.devserver --port 8000`` (``scripts.devstack`` does).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # Headers and body of one request, in all; and the wait for any single read.
 READ_DEADLINE = 30.0
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     stop = threading.Event()
     if args.run_schedules:
-        from scripts import schedules
+        from scripts.devserver import schedules
 
         schedules.start(server.app_object, stop)
     with contextlib.suppress(KeyboardInterrupt):
