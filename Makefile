@@ -13,16 +13,20 @@ STAGE ?= dev
 
 .DEFAULT_GOAL := dev
 
-.PHONY: help dev test test-compose docker bench venv tools browser lint format clean package deploy destroy checkov compose-up compose-down
+.PHONY: help dev test test-fast test-compose docker bench venv tools browser lint format clean package deploy destroy checkov compose-up compose-down
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
 dev: venv ## Run Redis, an S3 endpoint, the bucket, the workers and the API; Ctrl-C stops all
-	exec $(PY) -m scripts.stack
+	exec $(PY) -m scripts.devstack
 
 test: venv tools browser ## Run the whole test suite against real Redis, moto's server, workers and the API
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fast tier: tests/unit, no network and no server (fakeredis runs the Redis code).
+test-fast: venv ## Run the fast tier (tests/unit): no network, no servers
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests/unit $(PYTEST_ARGS)
 
 # The compose test is apart from `make test`: it builds images and runs containers.
 test-compose: venv docker ## Build and run the compose stack for real (3 workers, a kill, a Redis restart); prints figures
@@ -90,10 +94,12 @@ compose-up: venv docker ## The same system in containers: LocalStack, Redis, API
 compose-down: ## Stop the compose stack and remove its volumes
 	docker compose -f docker-compose.localstack.yml down -v
 
-lint: venv ## ruff and mypy
+lint: venv ## ruff, mypy, the import-linter contracts (pyproject.toml) and no import cycle
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy chalicelib worker scripts app.py
+	$(VENV)/bin/lint-imports --no-logo
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_architecture.py
 
 format: venv
 	$(VENV)/bin/ruff format .

@@ -1,4 +1,4 @@
-"""The HTTP API (Chalice): routes only; the rules live in ``chalicelib.service``."""
+"""The HTTP API (Chalice): routes only; the rules live in ``chalicelib.api.service``."""
 
 from __future__ import annotations
 
@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING, Any
 from chalice import Chalice, Rate, Response
 from chalice.app import Request
 
-from chalicelib.errors import (
+from chalicelib.core.errors import (
     InvalidRequest,
     MissingField,
     ServiceError,
     UploadTooLarge,
 )
-from chalicelib.settings import Settings
+from chalicelib.core.settings import Settings
 
 if TYPE_CHECKING:
+    from chalicelib.api.service import JobService
     from chalicelib.backends import Backends
-    from chalicelib.service import JobService
-    from chalicelib.tenants import Tenant
+    from chalicelib.tenancy.tenants import Tenant
 
 app = Chalice(app_name="media-jobs")
 app.api.binary_types.append("multipart/form-data")
@@ -36,7 +36,7 @@ FORM = "application/x-www-form-urlencoded"
 # JSON bodies are small; a multipart body may carry an image (MAX_UPLOAD_BYTES).
 PROCESS_JSON_LIMIT = 64 * 1024
 UPLOAD_REQUEST_LIMIT = 16 * 1024
-STATIC = Path(__file__).resolve().parent / "chalicelib" / "static"
+STATIC = Path(__file__).resolve().parent / "chalicelib" / "api" / "static"
 
 
 @functools.cache
@@ -54,7 +54,7 @@ _BUILDING = threading.Lock()
 def _backends() -> Backends:
     """The clients of this process, built on first use and reused by later invocations."""
     from chalicelib.backends import Backends
-    from chalicelib.telemetry import configure_logging
+    from chalicelib.core.telemetry import configure_logging
 
     with _BUILDING:
         settings = _settings()
@@ -65,7 +65,7 @@ def _backends() -> Backends:
 @functools.cache
 def _service() -> JobService:
     """The job service over this process's clients."""
-    from chalicelib.service import JobService
+    from chalicelib.api.service import JobService
 
     return JobService.from_backends(_backends())
 
@@ -179,7 +179,7 @@ def _request_body(max_bytes: int) -> bytes:
 
 
 def _json_body(max_bytes: int) -> dict[str, Any]:
-    from chalicelib.intake import parse_json
+    from chalicelib.core.parsing import parse_json
 
     body = parse_json(_request_body(max_bytes) or b"null")
     if not isinstance(body, dict):
@@ -195,7 +195,7 @@ def _content_type() -> str:
 @json_errors
 def process() -> Response:
     """Accept an image and a text (multipart, or JSON naming an upload); 202 with the job."""
-    from chalicelib.intake import parse_form_submission, parse_multipart, parse_upload_request
+    from chalicelib.api.intake import parse_form_submission, parse_multipart, parse_upload_request
 
     service = _service()
     settings = service.settings
@@ -229,7 +229,7 @@ def process() -> Response:
 @json_errors
 def create_upload() -> Response:
     """A presigned S3 POST for a large image; then POST /api/process with its upload_id."""
-    from chalicelib.intake import parse_presign_request
+    from chalicelib.api.intake import parse_presign_request
 
     request = parse_presign_request(_json_body(UPLOAD_REQUEST_LIMIT))
     upload = _service().create_upload(_tenant(), **request)
@@ -273,7 +273,7 @@ def health() -> Response:
 @json_errors
 def openapi() -> Response:
     """The OpenAPI 3 description of this API."""
-    from chalicelib.openapi import openapi_document
+    from chalicelib.api.openapi import openapi_document
 
     response = json_response(openapi_document(_settings()))
     response.headers["Cache-Control"] = "max-age=300"
@@ -300,9 +300,9 @@ def index() -> Response:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def watch_queue(event: Any) -> dict[str, Any]:
     """Every minute: publish the queue metrics (autoscaling, alarms) and requeue stuck jobs."""
-    from chalicelib.queue_health import queue_figures
-    from chalicelib.reconcile import reconcile_stuck_jobs
-    from chalicelib.telemetry import emit_metrics
+    from chalicelib.broker.health import queue_figures
+    from chalicelib.core.telemetry import emit_metrics
+    from chalicelib.jobs.reconcile import reconcile_stuck_jobs
 
     backends = _backends()
     figures = queue_figures(backends.store, backends.inspector, backends.dead_letters)

@@ -52,7 +52,7 @@ def measure(stack: Any, count: int) -> dict[str, Any]:
         service = api_app._service()
         settings = service.settings
 
-        from chalicelib.tenants import ANONYMOUS, Tenant
+        from chalicelib.tenancy.tenants import ANONYMOUS, Tenant
 
         tenant = Tenant(ANONYMOUS, "anonymous (local)")
 
@@ -61,8 +61,8 @@ def measure(stack: Any, count: int) -> dict[str, Any]:
             service.submit(submission, tenant)
 
         # The floor's own clients: built the same way, used directly.
-        from chalicelib.redis_client import make_redis_client
-        from chalicelib.storage import make_s3_client
+        from chalicelib.core.redis_client import make_redis_client
+        from chalicelib.jobs.storage import make_s3_client
 
         s3 = make_s3_client(settings)
         redis = make_redis_client(settings)

@@ -2,7 +2,7 @@
 
 For each image a fresh child process imports what a Celery pool process imports
 (``worker.tasks``), runs the worker's per-process warm-up, then processes the image
-once through ``worker.imaging.process_image`` with the default options and the
+once through ``worker.imaging.process.process_image`` with the default options and the
 default settings (``MAX_DECODE_BYTES`` 768 MiB, 100 MP, 20000 px a side), as a job
 does. The figures are the kernel's high-water mark of the child's RSS (``VmHWM``)
 before the image (idle) and after it; beside them, what the budget estimated for
@@ -35,8 +35,8 @@ def peak():
     return int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) * 1024
 import worker.tasks
 worker.tasks._prepare_process()
-from chalicelib.settings import Settings
-from worker.imaging import ImageLimits, process_image
+from chalicelib.core.settings import Settings
+from worker.imaging.process import ImageLimits, process_image
 s = Settings()
 limits = ImageLimits(s.max_image_pixels, s.max_image_dimension, s.max_image_frames,
                      s.max_decode_bytes)

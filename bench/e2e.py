@@ -38,7 +38,8 @@ from bench import images
 from bench.api import percentile
 from bench.images import tiny_jpeg
 from bench.stack import bench_stack, stack_environ
-from scripts.stack import BIN, DevStack, ManagedProcess, free_port, wait_for
+from scripts.devstack.processes import BIN, ManagedProcess, free_port, wait_for
+from scripts.devstack.stack import DevStack
 
 TEXT = "Morning light over the lake, first swim of the summer."
 # The default renditions only: what the pyvips reference makes.
@@ -102,8 +103,8 @@ class JobClock:
     """Submits jobs over HTTP, as a client does, and times each until it is completed."""
 
     def __init__(self, stack: DevStack):
-        from chalicelib.redis_client import make_redis_client
-        from chalicelib.settings import Settings
+        from chalicelib.core.redis_client import make_redis_client
+        from chalicelib.core.settings import Settings
 
         self._url = f"{stack.api_url}/api/process"
         self._redis = make_redis_client(Settings.from_env(stack.env))
@@ -210,7 +211,7 @@ def print_against_vips(figures: dict[str, dict[str, float]]) -> None:
 
 def throughput(stack: DevStack, workers: int, count: int) -> dict[str, Any]:
     import app as api_app
-    from chalicelib.tenants import ANONYMOUS, Tenant
+    from chalicelib.tenancy.tenants import ANONYMOUS, Tenant
 
     data = images.get("jpeg12").read()
     with stack_environ(stack):

@@ -1,6 +1,6 @@
 """What each format costs per megapixel: encoding every output format, decoding every input.
 
-The job cost model (``chalicelib/cost.py``) weighs a job's pixels by these figures;
+The job cost model (``chalicelib/media/cost.py``) weighs a job's pixels by these figures;
 this measures them on a photo-like 3 MP picture, each the best of a few runs on one
 core: the service's own ``encode`` with its default settings per output format
 (AVIF at several libavif speeds beside the one used), and Pillow's decode of the
@@ -22,7 +22,8 @@ import pillow_heif
 from PIL import Image
 
 from bench.images import photo
-from chalicelib.formats import INPUT_FORMATS, OUTPUT_FORMATS
+from chalicelib.media.formats import INPUT_FORMATS, OUTPUT_FORMATS
+from chalicelib.media.options import Encoding
 from worker.imaging.encode import encode
 
 WIDTH, HEIGHT = 2000, 1500
@@ -52,7 +53,10 @@ def run(quick: bool = False) -> dict[str, Any]:
     image = photo(WIDTH, HEIGHT, seed=11)
     megapixels = WIDTH * HEIGHT / 1e6
     encode_ms = {
-        fmt: round(_best_ms(lambda f=fmt: encode(image, f, None, "#ffffff"), runs) / megapixels, 1)
+        fmt: round(
+            _best_ms(lambda f=fmt: encode(image, Encoding(f, None, "#ffffff")), runs) / megapixels,
+            1,
+        )
         for fmt in OUTPUT_FORMATS
     }
     avif_speeds = {

@@ -4,7 +4,7 @@ All three make the default renditions from the same bytes: ``thumbnail`` (fit in
 512x512) and ``preview`` (fit in 1280x1280), both JPEG quality 85, alpha flattened
 onto white. What each one does beyond that:
 
-- service: ``worker.imaging.process_image`` with default options and no text (so
+- service: ``worker.imaging.process.process_image`` with default options and no text (so
   no caption): header limits, EXIF facts, orientation, colour management, the two
   renditions, dominant colours and the perceptual hash. The "with caption" figure
   adds a short text, so a third 1280 px output with the text drawn on it.
@@ -40,7 +40,7 @@ TEXT = "Morning light over the lake, first swim of the summer."
 
 
 def _limits() -> Any:
-    from worker.imaging import ImageLimits
+    from worker.imaging.process import ImageLimits
 
     return ImageLimits(max_pixels=100_000_000, max_dimension=20_000, max_frames=200)
 
@@ -50,7 +50,7 @@ def _no_stage(_: str) -> contextlib.AbstractContextManager[None]:
 
 
 def service(data: bytes, text: str = "") -> int:
-    from worker.imaging import process_image
+    from worker.imaging.process import process_image
 
     report = process_image(data, text, None, _limits(), _no_stage)
     return sum(len(o.data) for o in report.outputs)
@@ -64,7 +64,7 @@ def naive(data: bytes) -> int:
     from PIL import Image
 
     # Importing the service's imaging registers the HEIF opener, as a naive version would.
-    import worker.imaging  # noqa: F401
+    import worker.imaging.process  # noqa: F401
 
     image = Image.open(io.BytesIO(data))
     image.load()

@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 
 from bench import images
-from tests.subjects import KEEP, SHAPES, Cropper, Subject, iou, keep_table, load_subjects
+from tests.support.subjects import KEEP, SHAPES, Cropper, Subject, iou, keep_table, load_subjects
 from worker.imaging.gravity import (
     ANALYSIS_SIDE,
     Window,
@@ -169,7 +169,7 @@ def _job(data: bytes, repeat: int) -> dict[str, Any]:
     """Whole 12 MP ``process_image`` runs, ``gravity: auto`` and ``center`` interleaved (so a
     burst of other work on the machine falls on both): the stage times of the best run of
     each, the attention stage's best and median, and the difference of the best totals."""
-    from worker.imaging import ImageLimits, process_image
+    from worker.imaging.process import ImageLimits, process_image
 
     limits = ImageLimits(max_pixels=100_000_000, max_dimension=20_000, max_frames=200)
     options = {

@@ -1,6 +1,6 @@
 """A private local stack for the benchmarks: its own redis-server, moto, bucket and queue.
 
-Built on ``scripts.stack.DevStack`` (what ``make dev`` and the integration tests
+Built on ``scripts.devstack.stack.DevStack`` (what ``make dev`` and the integration tests
 run), with a Redis of its own on a free port so that nothing else using the
 machine's Redis disturbs the figures, and nothing here disturbs it.
 """
@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from scripts.stack import DevStack, free_port, isolated_env
+from scripts.devstack.processes import free_port, isolated_env
+from scripts.devstack.stack import DevStack
 
 
 @contextmanager

@@ -11,18 +11,18 @@ from dataclasses import dataclass
 
 import redis
 
-from chalicelib.contract import DEAD_LETTER_KEY
-from chalicelib.dead_letters import DeadLetters
-from chalicelib.idempotency import IdempotencyKeys
-from chalicelib.jobstore import JobStore, RedisJobStore
-from chalicelib.limits import TenantQuotas
-from chalicelib.queue import CeleryTaskQueue, TaskQueue
-from chalicelib.queue_inspection import KombuRedisInspector, QueueInspector
-from chalicelib.redis_client import make_redis_client
-from chalicelib.settings import Settings
-from chalicelib.storage import ObjectStore, S3ObjectStore
-from chalicelib.tenants import TenantStore
-from chalicelib.uploads import UploadRegistry
+from chalicelib.broker.dead_letters import DeadLetters
+from chalicelib.broker.inspection import KombuRedisInspector, QueueInspector
+from chalicelib.broker.producer import CeleryTaskQueue, TaskQueue
+from chalicelib.core.redis_client import make_redis_client
+from chalicelib.core.settings import Settings
+from chalicelib.jobs.contract import DEAD_LETTER_KEY
+from chalicelib.jobs.storage import ObjectStore, S3ObjectStore
+from chalicelib.jobs.store import JobStore, RedisJobStore
+from chalicelib.tenancy.idempotency import IdempotencyKeys
+from chalicelib.tenancy.limits import TenantQuotas
+from chalicelib.tenancy.tenants import TenantStore
+from chalicelib.tenancy.uploads import UploadRegistry
 
 
 @dataclass(frozen=True)

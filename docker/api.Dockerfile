@@ -1,4 +1,4 @@
-# The API for the compose stack: scripts/devserver.py (chalice local's gateway behind
+# The API for the compose stack: scripts/devserver/ (chalice local's gateway behind
 # guards) serving app.py, as in `make dev`.
 # Build from the repository root with BuildKit, as worker/Dockerfile:
 #   docker build -f docker/api.Dockerfile -t media-jobs-api .
@@ -37,7 +37,8 @@ WORKDIR /app
 COPY --chown=root:root app.py requirements.txt ./
 COPY --chown=root:root .chalice/config.json .chalice/config.json
 COPY --chown=root:root chalicelib/ chalicelib/
-COPY --chown=root:root scripts/__init__.py scripts/devserver.py scripts/schedules.py scripts/
+COPY --chown=root:root scripts/__init__.py scripts/
+COPY --chown=root:root scripts/devserver/ scripts/devserver/
 
 USER 10001:10001
 EXPOSE 8000

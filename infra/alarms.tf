@@ -38,7 +38,7 @@ resource "aws_cloudwatch_metric_alarm" "jobs_failed" {
 }
 
 # Malformed or poisoned tasks parked in the dead-letter list
-# (chalicelib.contract.DEAD_LETTER_KEY): anything there needs a person.
+# (chalicelib.jobs.contract.DEAD_LETTER_KEY): anything there needs a person.
 resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   alarm_name          = "${local.name}-dead-letters"
   alarm_description   = "Tasks are waiting in the dead-letter list (metric DeadLetters, published every minute by the scheduled function)."

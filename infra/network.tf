@@ -3,7 +3,7 @@
 # AWS traffic never leaves the VPC: S3 through a gateway endpoint (free), and
 # the APIs the service calls (ECR, CloudWatch Logs and metrics, SSM) through
 # interface endpoints. The only internet traffic is the workers' webhook calls
-# (worker/webhooks.py POSTs a finished job to its callback URL), so:
+# (worker/webhooks/delivery.py POSTs a finished job to its callback URL), so:
 #
 # - a NAT gateway (enable_nat_gateway, on by default; one for the VPC unless
 #   nat_gateway_per_az) gives the private subnets a way out, and

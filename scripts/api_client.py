@@ -2,7 +2,7 @@
 
 Used by ``scripts.cli``; it knows the API's contract and nothing about terminals.
 A webhook receiver checks what it gets with ``verify_webhook`` (from
-``chalicelib.webhook_signature``, re-exported here).
+``chalicelib.webhooks.signature``, re-exported here).
 
     ClientError                 any failure the caller should report and stop on
     ├── ApiUnreachable          no HTTP answer at all (refused, DNS, timeout)
@@ -24,11 +24,11 @@ from xml.etree import ElementTree
 
 import requests
 
-from chalicelib.formats import sniff
+from chalicelib.media.formats import sniff
 
 # Re-exported for webhook receivers.
-from chalicelib.webhook_signature import WebhookVerificationError as WebhookVerificationError
-from chalicelib.webhook_signature import verify_webhook as verify_webhook
+from chalicelib.webhooks.signature import WebhookVerificationError as WebhookVerificationError
+from chalicelib.webhooks.signature import verify_webhook as verify_webhook
 
 # Files above this go straight to S3. API Gateway's 10 MB and Lambda's 6 MB (after
 # base64) are the hard limits; the cloud stages set MAX_UPLOAD_BYTES to 4.5 MB,

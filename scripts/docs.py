@@ -20,10 +20,10 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
-from chalicelib import errors
-from chalicelib.formats import INPUT_FORMATS, OUTPUT_FORMATS
-from chalicelib.options import DEFAULT_RENDITIONS, OPTIONS_SCHEMA
-from chalicelib.settings import Settings
+from chalicelib.core import errors
+from chalicelib.core.settings import Settings
+from chalicelib.media.formats import INPUT_FORMATS, OUTPUT_FORMATS
+from chalicelib.media.options import DEFAULT_RENDITIONS, OPTIONS_SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 API_DOC = ROOT / "docs" / "API.md"
@@ -43,11 +43,6 @@ def _allowed(schema: dict[str, Any]) -> str:
     if "anyOf" in schema or "pattern" in schema:
         return ""
     return ", ".join(t for t in types if t != "null")
-
-
-def _code(value: Any) -> str:
-    """A default as JSON would spell it, in backticks."""
-    return f"`{str(value).lower() if isinstance(value, bool) else value}`"
 
 
 def _row(name: str, schema: dict[str, Any], default: Any) -> str:

@@ -23,12 +23,12 @@ import sys
 from typing import Any
 
 from chalicelib.backends import Backends
-from chalicelib.dead_letters import replayable_job_id
-from chalicelib.errors import ServiceError
-from chalicelib.queue_health import queue_figures
-from chalicelib.reconcile import reconcile_stuck_jobs
-from chalicelib.settings import Settings
-from chalicelib.tenants import describe
+from chalicelib.broker.dead_letters import replayable_job_id
+from chalicelib.broker.health import queue_figures
+from chalicelib.core.errors import ServiceError
+from chalicelib.core.settings import Settings
+from chalicelib.jobs.reconcile import reconcile_stuck_jobs
+from chalicelib.tenancy.tenants import describe
 
 
 def dead_letters(backends: Backends, replay: bool, purge: bool, limit: int) -> dict[str, Any]:
@@ -125,7 +125,7 @@ def tenants(backends: Backends, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from scripts.stack import load_env
+    from scripts.devstack.stack import load_env
 
     parser = argparse.ArgumentParser(
         prog="python -m scripts.ops",

@@ -1,8 +1,10 @@
 """Shared fixtures: a real Redis for the whole session (reused if one answers); the tiers.
 
-Tiers: ``tests/unit`` is the fast tier (no network, in-memory fakes;
-``pytest -m "not slow"`` runs it in well under a minute). Everything under the
-directories in ``SLOW_TIERS`` runs real servers or tools and is marked ``slow``.
+Tiers: ``tests/unit`` is the fast tier (no network, no server; ``make test-fast``),
+its tests at the paths of the modules they test. ``tests/corpus`` runs the worker's
+image code on real-world files (no network either, but minutes of CPU). Everything
+under the directories in ``SLOW_TIERS`` runs real servers or tools and is marked
+``slow``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.stack import free_port, redis_answers, redis_server_argv, wait_for
+from scripts.devstack.processes import free_port, redis_answers, redis_server_argv, wait_for
 
 # A database of its own on a shared Redis, so tests never touch a developer's data.
 TEST_REDIS_DB = 13
@@ -64,4 +66,4 @@ def redis_url() -> Iterator[str]:
 
 
 # The live-stack fixtures, shared by tests/integration and tests/reliability.
-pytest_plugins = ["tests.stack_fixtures"]
+pytest_plugins = ["tests.support.stack_fixtures"]

@@ -7,9 +7,9 @@ from typing import Any
 from celery import Celery
 from celery.signals import setup_logging
 
-from chalicelib.queue import broker_transport_options
-from chalicelib.settings import Settings
-from chalicelib.telemetry import configure_logging
+from chalicelib.broker.producer import broker_transport_options
+from chalicelib.core.settings import Settings
+from chalicelib.core.telemetry import configure_logging
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -18,7 +18,7 @@ def make_celery(settings: Settings) -> Celery:
     celery.conf.update(
         broker_url=settings.broker_url,
         # kombu's Redis transport, but a garbage message cannot stop the worker.
-        broker_transport="worker.broker:PoisonSafeRedisTransport",
+        broker_transport="worker.broker.transport:PoisonSafeRedisTransport",
         broker_transport_options=broker_transport_options(settings),
         # Keep reconnecting for ever: workers resume by themselves after a
         # Redis restart or failover.
@@ -53,9 +53,9 @@ def make_celery(settings: Settings) -> Celery:
         task_queues=None,
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
-        imports=("worker.tasks", "worker.webhooks"),
+        imports=("worker.tasks", "worker.webhooks.delivery"),
         # Keeps messages it cannot run in the dead-letter list for an operator.
-        worker_consumer="worker.dead_lettering:DeadLetteringConsumer",
+        worker_consumer="worker.broker.dead_lettering:DeadLetteringConsumer",
     )
     return celery
 

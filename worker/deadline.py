@@ -17,7 +17,7 @@ from typing import Any
 from billiard.pool import SIG_SOFT_TIMEOUT
 from celery.exceptions import SoftTimeLimitExceeded
 
-from chalicelib.errors import JobTimeout
+from chalicelib.core.errors import JobTimeout
 
 
 class Deadline:

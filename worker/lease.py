@@ -21,8 +21,8 @@ import uuid
 from collections.abc import Callable
 from types import TracebackType
 
-from chalicelib.errors import ServiceError
-from chalicelib.jobstore import JobStore
+from chalicelib.core.errors import ServiceError
+from chalicelib.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 

@@ -8,13 +8,13 @@ from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from contextlib import contextmanager
 from typing import Any
 
-from chalicelib import jobs
 from chalicelib.backends import Backends
-from chalicelib.formats import OUTPUT_FORMATS
-from chalicelib.jobs import Job
+from chalicelib.jobs import model as jobs
+from chalicelib.jobs.model import Job
+from chalicelib.media.formats import OUTPUT_FORMATS
 from worker.deadline import Deadline
-from worker.imaging import ImageLimits, RenderedOutput, process_image
-from worker.text import analyze_text
+from worker.imaging.process import ImageLimits, RenderedOutput, process_image
+from worker.text.analysis import analyze_text
 from worker.threadpools import PerProcessPool
 
 # Upload threads per process: a job's default outputs and its result.json at once.

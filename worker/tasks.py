@@ -12,27 +12,27 @@ from typing import Any
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 from celery.signals import task_postrun, worker_process_init
 
-from chalicelib import jobs
 from chalicelib.backends import Backends
-from chalicelib.contract import PROCESS_TASK, check_job_id
-from chalicelib.errors import (
+from chalicelib.core.errors import (
     InvalidJobId,
     JobTimeout,
     ServiceError,
     ServiceUnavailable,
 )
-from chalicelib.jobs import Job
-from chalicelib.options import parse_options
-from chalicelib.telemetry import emit_metrics
-from chalicelib.tenants import ANONYMOUS
+from chalicelib.core.telemetry import emit_metrics
+from chalicelib.jobs import model as jobs
+from chalicelib.jobs.contract import PROCESS_TASK, check_job_id
+from chalicelib.jobs.model import Job
+from chalicelib.media.options import parse_options
+from chalicelib.tenancy.tenants import ANONYMOUS
 from worker.celery_app import app, settings
 from worker.context import get_context
 from worker.deadline import Deadline
 from worker.heap import release_free_memory
 from worker.lease import JobLease, new_owner
 from worker.pipeline import run_job
-from worker.text import warm_up
-from worker.webhooks import queue_webhook
+from worker.text.analysis import warm_up
+from worker.webhooks.delivery import queue_webhook
 
 log = logging.getLogger(__name__)
 

@@ -2,20 +2,20 @@
 
 Four modules override, re-point or trim code a library does not promise to keep:
 
-- ``worker.broker`` replaces kombu's Redis ``Channel._brpop_read`` and ``_get``
+- ``worker.broker.transport`` replaces kombu's Redis ``Channel._brpop_read`` and ``_get``
   (kombu's own bodies with an envelope check added), so a garbage message is
   dead-lettered instead of stopping the worker, and guards ``_receive_one``, which
   relies on redis-py's ``PubSub.parse_response`` blocking without a timeout.
-- ``worker.text`` re-points textstat's ``_count_syllables.get_cmudict`` at a
+- ``worker.text.analysis`` re-points textstat's ``_count_syllables.get_cmudict`` at a
   compact lexicon (same answers, a tenth of the memory).
-- ``worker.langid_compact`` subclasses py3langid's ``LanguageIdentifier``,
+- ``worker.text.langid_compact`` subclasses py3langid's ``LanguageIdentifier``,
   relying on its constructor, ``_raw_score``, ``_sparse_score`` and ``_decide``.
-- ``worker.text`` imports networkx for yake without networkx's algorithm
+- ``worker.text.analysis`` imports networkx for yake without networkx's algorithm
   subpackages, relying on networkx's ``__init__`` and on yake using only
   ``networkx.DiGraph``.
 
 Each is listed here with the version it was written against and a digest of the
-upstream source it relies on. ``tests/unit/test_upstream_guards.py`` fails,
+upstream source it relies on. ``tests/unit/worker/test_upstream.py`` fails,
 naming the module to review, as soon as an upgrade changes either; after
 reviewing, update the version and digest here (the test prints the new digest).
 """
@@ -60,21 +60,21 @@ PRIVATE_DEPENDENCIES = (
             "kombu.transport.redis:Channel._get",
             "kombu.transport.redis:Channel._receive_one",
         ),
-        used_by="worker.broker",
+        used_by="worker.broker.transport",
         source_sha256="fff8e233df821079adaa4e2a735dcae2b25efc78332fba2712ac5f96dd843896",
     ),
     PrivateDependency(
         package="redis",
         version="8.1.0",
         members=("redis.client:PubSub.parse_response",),
-        used_by="worker.broker",
+        used_by="worker.broker.transport",
         source_sha256="574ce2c8e917eb1e3e679f36987a9b342a31e356dd68f70b50520dad794540cf",
     ),
     PrivateDependency(
         package="textstat",
         version="0.7.8",
         members=("textstat.backend.counts._count_syllables:count_syllables",),
-        used_by="worker.text",
+        used_by="worker.text.analysis",
         source_sha256="93f5c392cf9b638d38970ce7010dfa4e78d9faf83708fb3c6b6e1447b6a3f3b6",
     ),
     PrivateDependency(
@@ -86,14 +86,14 @@ PRIVATE_DEPENDENCIES = (
             "py3langid.langid:LanguageIdentifier._sparse_score",
             "py3langid.langid:LanguageIdentifier._decide",
         ),
-        used_by="worker.langid_compact",
+        used_by="worker.text.langid_compact",
         source_sha256="e0f061dfdca2acdbc30cd29eb05b52f878c0196ed97a1a2acb0e444f52b16828",
     ),
     PrivateDependency(
         package="networkx",
         version="3.6.1",
         members=("networkx",),
-        used_by="worker.text",
+        used_by="worker.text.analysis",
         source_sha256="39537c0bec78e0b81e25629c6fbeeff96c1f315ec462a89e69f92841d9409791",
     ),
     PrivateDependency(
@@ -105,7 +105,7 @@ PRIVATE_DEPENDENCIES = (
             "yake.data.composed_word",
             "yake.data.features",
         ),
-        used_by="worker.text",
+        used_by="worker.text.analysis",
         source_sha256="0de96619224cf9762010f5bb8d4a0d040c2e9ae926a00c6e8e395c3e7bf2ae0b",
     ),
 )

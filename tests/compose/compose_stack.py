@@ -17,9 +17,9 @@ import redis
 import requests
 from PIL import Image, ImageChops
 
-from chalicelib.settings import Settings
-from chalicelib.tenants import TenantStore
-from scripts.stack import free_port
+from chalicelib.core.settings import Settings
+from chalicelib.tenancy.tenants import TenantStore
+from scripts.devstack.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = "docker-compose.localstack.yml"

@@ -131,7 +131,7 @@ def test_the_workers_map_the_language_model_the_image_carries(stack: ComposeStac
     """The worker image converts the language model at build time; a worker, running
     as its non-root user on the image's files, memory-maps it instead of converting."""
     probe = (
-        "import numpy; from worker import text; "
+        "import numpy; from worker.text import analysis as text; "
         "model = text._language_identifier(); "
         "print(text.model_cache_dir(), isinstance(model._keys, numpy.memmap))"
     )

@@ -1,7 +1,7 @@
 """The peer corpus through the worker's image pipeline, held to the outcomes in expected.csv.
 
 Every file other projects publish as test images (tests/corpus/SOURCES.md) runs through
-``worker.imaging.process_image`` with the service's default limits, as a job would, and
+``worker.imaging.process.process_image`` with the service's default limits, as a job would, and
 must end as its row in ``expected.csv`` says: ``completed`` or ``failed <code>``. Beside
 the table: what Pillow converts fine the service completes; what Pillow finds truncated
 or damaged never completes; golden checks of orientation (against
@@ -24,10 +24,10 @@ import pytest
 from PIL import Image, ImageCms, ImageOps
 from skimage.color import deltaE_ciede2000, rgb2lab
 
-from chalicelib.errors import ServiceError
-from chalicelib.formats import INPUT_FORMATS
-from chalicelib.settings import Settings
-from worker.imaging import ImageLimits, ImageReport, process_image
+from chalicelib.core.errors import ServiceError
+from chalicelib.core.settings import Settings
+from chalicelib.media.formats import INPUT_FORMATS
+from worker.imaging.process import ImageLimits, ImageReport, process_image
 from worker.imaging.source import transpose_for
 
 CORPUS = Path(__file__).resolve().parent
@@ -38,7 +38,7 @@ NOT_IMAGES = {
     "README.txt",
     "SOURCES.md",
     "expected.csv",
-    "subjects.csv",  # the hand-marked subject boxes (tests/subjects.py)
+    "subjects.csv",  # the hand-marked subject boxes (tests/support/subjects.py)
     "test_corpus.py",
     "__init__.py",
 }

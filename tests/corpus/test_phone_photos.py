@@ -18,9 +18,9 @@ import pillow_heif
 import pytest
 from PIL import Image
 
-from chalicelib.settings import Settings
+from chalicelib.core.settings import Settings
 from tests.corpus.test_corpus import CORPUS
-from worker.imaging import ImageLimits, process_image
+from worker.imaging.process import ImageLimits, process_image
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from tests import imagegen
+from tests.support import imagegen
 
 BOUNDARY = "hostile-boundary-7d3f"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"

@@ -26,9 +26,9 @@ import psutil
 import pytest
 import requests
 
-from scripts.stack import DevStack
+from scripts.devstack.stack import DevStack
 from tests.hostile.corpus import Case, build_corpus
-from tests.stack_fixtures import ApiClient, read_logs
+from tests.support.stack_fixtures import ApiClient, read_logs
 
 MEMORY_LIMIT = 256 * 1024 * 1024
 SETTLE_TIMEOUT = 30.0

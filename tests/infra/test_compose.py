@@ -101,7 +101,7 @@ def test_api_runs_the_guarded_server_with_the_schedules(
     assert api["command"][:3] == ["python", "-m", "scripts.devserver"]
     assert "--stage=local" in api["command"] and "--run-schedules" in api["command"]
     dockerfile = (REPO / api["build"]["dockerfile"]).read_text()
-    assert "scripts/schedules.py" in dockerfile
+    assert "COPY --chown=root:root scripts/devserver/ scripts/devserver/" in dockerfile
 
 
 def test_localstack_serves_s3_only_and_redis_keeps_an_aof(

@@ -1,1 +1,1 @@
-"""Integration tests use the live-stack fixtures of ``tests.stack_fixtures`` (a plugin)."""
+"""Integration tests use the live-stack fixtures of ``tests.support.stack_fixtures`` (a plugin)."""

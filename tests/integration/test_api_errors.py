@@ -8,9 +8,9 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.helpers import assert_error
-from tests.imagegen import jpeg
-from tests.stack_fixtures import ApiClient
+from tests.support.helpers import assert_error
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import ApiClient
 
 
 def test_missing_image(client: ApiClient) -> None:

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from scripts.stack import DevStack, free_port
-from tests.helpers import assert_error
-from tests.imagegen import jpeg
+from scripts.devstack.processes import free_port
+from scripts.devstack.stack import DevStack
+from tests.support.helpers import assert_error
+from tests.support.imagegen import jpeg
 
 
 @pytest.fixture(scope="module")

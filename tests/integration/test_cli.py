@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 
 from scripts.api_client import DIRECT_UPLOAD_LIMIT
-from scripts.stack import ROOT, DevStack, free_port
-from tests.imagegen import rotated_jpeg
-from tests.stack_fixtures import TEST_LIMITS, stack_env
+from scripts.devstack.processes import ROOT, free_port
+from scripts.devstack.stack import DevStack
+from tests.support.imagegen import rotated_jpeg
+from tests.support.stack_fixtures import TEST_LIMITS, stack_env
 
 MiB = 1024 * 1024
 

@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 import pytest
 import requests
 
-from chalicelib.webhook_signature import verify_webhook
-from tests.helpers import assert_error
-from tests.imagegen import jpeg
-from tests.stack_fixtures import ApiClient
+from chalicelib.webhooks.signature import verify_webhook
+from tests.support.helpers import assert_error
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import ApiClient
 
 
 def presigned_upload(

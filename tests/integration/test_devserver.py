@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from scripts.stack import ROOT, free_port, http_answers, wait_for
-from tests.stack_fixtures import stack_env
+from scripts.devstack.processes import ROOT, free_port, http_answers, wait_for
+from tests.support.stack_fixtures import stack_env
 
 
 def raw_request(port: int, head: bytes, body: bytes = b"", read_timeout: float = 20) -> bytes:

@@ -8,8 +8,8 @@ import json
 import requests
 from PIL import Image
 
-from tests.imagegen import jpeg
-from tests.stack_fixtures import ApiClient
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import ApiClient
 
 
 def test_a_jpeg_and_a_text_end_completed_with_a_downloadable_thumbnail(
@@ -126,7 +126,7 @@ def test_gravity_auto_crops_around_the_subject_and_the_status_tells_where(
     """The walker of tests/corpus/subjects: a man's head at the top of a tall picture,
     which a centred 3:1 banner cuts off entirely; `auto` keeps it, and the status
     answer (and result.json) say which window of the source each output shows."""
-    from tests.subjects import KEEP, kept_share, load_subjects
+    from tests.support.subjects import KEEP, kept_share, load_subjects
 
     walker = next(s for s in load_subjects() if s.file == "walker.jpg")
     options = {

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from scripts.stack import DevStack
-from tests.imagegen import jpeg
-from tests.stack_fixtures import ApiClient
+from scripts.devstack.stack import DevStack
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import ApiClient
 
 
 @pytest.fixture()

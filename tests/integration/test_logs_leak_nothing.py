@@ -8,9 +8,10 @@ from typing import Any
 
 import requests
 
-from scripts.stack import DevStack, wait_for
-from tests.imagegen import jpeg
-from tests.stack_fixtures import TEST_LIMITS, ApiClient
+from scripts.devstack.processes import wait_for
+from scripts.devstack.stack import DevStack
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import TEST_LIMITS, ApiClient
 
 
 class _Sink(http.server.BaseHTTPRequestHandler):

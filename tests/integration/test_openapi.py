@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 import requests
 
-from tests.imagegen import jpeg
-from tests.stack_fixtures import ApiClient
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import ApiClient
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from chalicelib.backends import Backends
-from chalicelib.settings import Settings
-from scripts.stack import DevStack, free_port
-from tests.imagegen import jpeg
-from tests.stack_fixtures import TEST_LIMITS, ApiClient
+from chalicelib.core.settings import Settings
+from scripts.devstack.processes import free_port
+from scripts.devstack.stack import DevStack
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import TEST_LIMITS, ApiClient
 
 pytestmark = pytest.mark.slow
 

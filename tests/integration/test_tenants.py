@@ -14,14 +14,14 @@ import requests
 
 from bench.images import photo
 from chalicelib.backends import Backends
-from chalicelib.cost import job_cost
-from chalicelib.image_header import ImageHeader
-from chalicelib.options import parse_options
-from chalicelib.settings import Settings
-from scripts.stack import DevStack
-from tests import imagegen
-from tests.helpers import assert_error
-from tests.stack_fixtures import ApiClient
+from chalicelib.core.settings import Settings
+from chalicelib.media.cost import job_cost
+from chalicelib.media.image_header import ImageHeader
+from chalicelib.media.options import parse_options
+from scripts.devstack.stack import DevStack
+from tests.support import imagegen
+from tests.support.helpers import assert_error
+from tests.support.stack_fixtures import ApiClient
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,10 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from chalicelib.backends import Backends
-from chalicelib.settings import Settings
-from scripts.stack import DevStack
-from tests.imagegen import rotated_jpeg
-from tests.stack_fixtures import TEST_LIMITS
+from chalicelib.core.settings import Settings
+from scripts.devstack.stack import DevStack
+from tests.support.imagegen import rotated_jpeg
+from tests.support.stack_fixtures import TEST_LIMITS
 
 INSTALL_COMMAND = "apt-get update && apt-get install -y --no-install-recommends chromium"
 

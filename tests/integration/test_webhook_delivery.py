@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from chalicelib.callbacks import CallbackPolicy, IPAddress, resolve_callback
-from chalicelib.errors import InvalidCallback
-from worker.webhook_sender import DeliveryFailed, post_webhook
+from chalicelib.core.errors import InvalidCallback
+from chalicelib.webhooks.callbacks import CallbackPolicy, IPAddress, resolve_callback
+from worker.webhooks.sender import DeliveryFailed, post_webhook
 
 LOCAL = CallbackPolicy(allow_private=True, ports=None)
 STRICT = CallbackPolicy(allow_private=False, ports=None)

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from scripts.stack import DevStack, free_port
-from tests.faults import FaultyProxy
+from scripts.devstack.processes import free_port
+from scripts.devstack.stack import DevStack
 from tests.reliability.fragile import SHORT_TIMINGS, Fragile
-from tests.stack_fixtures import ApiClient, stack_env
+from tests.support.faults import FaultyProxy
+from tests.support.stack_fixtures import ApiClient, stack_env
 
 
 @pytest.fixture(scope="module")

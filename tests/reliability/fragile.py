@@ -9,9 +9,10 @@ from typing import Any
 
 import redis
 
-from scripts.stack import DevStack, wait_for
-from tests.faults import FaultyProxy
-from tests.stack_fixtures import ApiClient
+from scripts.devstack.processes import wait_for
+from scripts.devstack.stack import DevStack
+from tests.support.faults import FaultyProxy
+from tests.support.stack_fixtures import ApiClient
 
 # Short enough to watch a lost task come back within a test, long enough for a
 # tiny job: the visibility timeout stays above the hard limit, as in production.

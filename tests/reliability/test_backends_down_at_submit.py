@@ -8,10 +8,11 @@ import pytest
 import redis
 import requests
 
-from scripts.stack import DevStack, free_port
-from tests.helpers import assert_error
-from tests.imagegen import jpeg
-from tests.stack_fixtures import ApiClient, stack_env
+from scripts.devstack.processes import free_port
+from scripts.devstack.stack import DevStack
+from tests.support.helpers import assert_error
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import ApiClient, stack_env
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Redis "restarts" at each point of a job's life: no job is left pending or processing.
 
-A proxy in front of the stack's own Redis (``tests/redis_proxy.py``) drops every
+A proxy in front of the stack's own Redis (``tests/support/redis_proxy.py``) drops every
 connection and refuses new ones for a while, at a chosen command, as a restart with
 the data kept does: before a worker takes the task, as it takes it, while it runs,
 while it reports progress, while the final status is written (before and after Redis
@@ -21,13 +21,14 @@ from typing import Any
 import pytest
 import redis
 
-from chalicelib.settings import Settings
-from scripts.stack import DevStack, free_port
-from tests.imagegen import jpeg
-from tests.redis_proxy import Command, Cut, RedisProxy
+from chalicelib.core.settings import Settings
+from scripts.devstack.processes import free_port
+from scripts.devstack.stack import DevStack
 from tests.reliability.fragile import SHORT_TIMINGS
 from tests.reliability.test_redis_restart import OwnRedis
-from tests.stack_fixtures import ApiClient, stack_env
+from tests.support.imagegen import jpeg
+from tests.support.redis_proxy import Command, Cut, RedisProxy
+from tests.support.stack_fixtures import ApiClient, stack_env
 
 JOBS_PER_CASE = 3
 # How often the reconciler runs here (the deployment runs it every minute).
@@ -272,7 +273,7 @@ def test_a_stale_pubsub_readiness_never_blocks_the_consumer_loop(redis_url: str)
     worker's event loop (consuming and shutting down alike) waited for ever."""
     from kombu import Connection
 
-    from worker.broker import PoisonSafeRedisTransport
+    from worker.broker.transport import PoisonSafeRedisTransport
 
     connection = Connection(redis_url, transport=PoisonSafeRedisTransport)
     channel = connection.channel()

@@ -15,13 +15,14 @@ import requests
 
 from bench.images import photo
 from chalicelib.backends import Backends
-from chalicelib.cost import job_cost
-from chalicelib.image_header import ImageHeader
-from chalicelib.options import parse_options
-from chalicelib.settings import Settings
-from scripts.stack import DevStack
-from tests import imagegen
-from tests.helpers import assert_error
+from chalicelib.core.settings import Settings
+from chalicelib.media.cost import job_cost
+from chalicelib.media.image_header import ImageHeader
+from chalicelib.media.options import parse_options
+from chalicelib.tenancy.limits import TenantLimits
+from scripts.devstack.stack import DevStack
+from tests.support import imagegen
+from tests.support.helpers import assert_error
 
 # The bound the issue states for a small job during another tenant's flood, on two workers.
 SMALL_JOB_BOUND_S = 3.0
@@ -40,7 +41,7 @@ def heavy_image() -> bytes:
 
 
 # The service's own defaults, not the test stack's raised ones.
-PRODUCTION = Settings.from_env({}).tenant_limits.to_dict()
+PRODUCTION = TenantLimits.from_settings(Settings.from_env({})).to_dict()
 
 
 class Client:

@@ -7,9 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import redis
 
-from scripts.stack import DevStack, wait_for
-from tests.imagegen import jpeg
-from tests.stack_fixtures import ApiClient
+from scripts.devstack.processes import wait_for
+from scripts.devstack.stack import DevStack
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import ApiClient
 
 JOBS = 1000
 

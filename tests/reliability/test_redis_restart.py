@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from scripts.stack import DevStack, free_port, redis_answers, redis_server_argv, wait_for
-from tests.imagegen import jpeg
+from scripts.devstack.processes import free_port, redis_answers, redis_server_argv, wait_for
+from scripts.devstack.stack import DevStack
 from tests.reliability.fragile import SHORT_TIMINGS
-from tests.stack_fixtures import ApiClient, stack_env
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import ApiClient, stack_env
 
 
 class OwnRedis:

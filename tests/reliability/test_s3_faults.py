@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tests.faults import Fault
-from tests.imagegen import jpeg
 from tests.reliability.fragile import Fragile
+from tests.support.faults import Fault
+from tests.support.imagegen import jpeg
 
 
 def test_transient_s3_errors_are_retried_until_jobs_complete(faults: Fragile) -> None:

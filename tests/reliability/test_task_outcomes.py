@@ -8,18 +8,18 @@ import sys
 import time
 import uuid
 
-from chalicelib import jobs
 from chalicelib.backends import Backends
-from chalicelib.contract import DEAD_LETTER_KEY, PROCESS_TASK
-from chalicelib.jobs import Job
-from chalicelib.jobstore import RedisJobStore
-from chalicelib.queue import CeleryTaskQueue
-from chalicelib.reconcile import reconcile_stuck_jobs
-from chalicelib.settings import Settings
-from scripts.stack import ROOT, wait_for
-from tests.faults import Fault
-from tests.imagegen import jpeg
+from chalicelib.broker.producer import CeleryTaskQueue
+from chalicelib.core.settings import Settings
+from chalicelib.jobs import model as jobs
+from chalicelib.jobs.contract import DEAD_LETTER_KEY, PROCESS_TASK
+from chalicelib.jobs.model import Job
+from chalicelib.jobs.reconcile import reconcile_stuck_jobs
+from chalicelib.jobs.store import RedisJobStore
+from scripts.devstack.processes import ROOT, wait_for
 from tests.reliability.fragile import Fragile
+from tests.support.faults import Fault
+from tests.support.imagegen import jpeg
 
 
 def test_a_task_over_its_soft_time_limit_fails_with_timeout(faults: Fragile) -> None:

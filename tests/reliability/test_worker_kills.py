@@ -8,10 +8,10 @@ import time
 
 import psutil
 
-from scripts.stack import ManagedProcess
-from tests.faults import Fault
-from tests.imagegen import jpeg
+from scripts.devstack.processes import ManagedProcess
 from tests.reliability.fragile import Fragile, running
+from tests.support.faults import Fault
+from tests.support.imagegen import jpeg
 
 SOURCE = r"/uploads/[0-9a-f]+/source"
 

@@ -14,7 +14,7 @@ _SRGB = ImageCms.createProfile("sRGB")
 # Embedded profiles are converted with the profile's own rendering intent (relative
 # colorimetric for most camera, scanner and press profiles) and, like libvips (whose
 # icc_transform leaves black_point_compensation off, also in thumbnail), without
-# black-point compensation: with it, the CMYK chart of tests/unit/test_colour.py is
+# black-point compensation: with it, the CMYK chart of tests/unit/worker/imaging/test_colour.py is
 # off the profile's colorimetric values by a mean CIEDE2000 of 4.1 instead of 0.7
 # (libvips: 0.7; the perceptual table used before: 4.4).
 CMS_FLAGS = ImageCms.Flags.NONE

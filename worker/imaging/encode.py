@@ -8,7 +8,8 @@ from typing import Any
 
 from PIL import Image
 
-from chalicelib.formats import OUTPUT_FORMATS
+from chalicelib.media.formats import OUTPUT_FORMATS
+from chalicelib.media.options import Encoding
 
 
 def hex_to_rgb(color: str) -> tuple[int, int, int]:
@@ -25,10 +26,11 @@ def flatten(image: Image.Image, background: str) -> Image.Image:
     return flat
 
 
-def _save_params(fmt: str, quality: int | None) -> dict[str, Any]:
+def _save_params(encoding: Encoding) -> dict[str, Any]:
     # Speed-leaning settings comparable to libvips' defaults: no Huffman optimisation
     # for JPEG, libwebp's method 4, libavif speed 6, zlib level 6.
-    quality = quality or OUTPUT_FORMATS[fmt].default_quality
+    fmt = encoding.format
+    quality = encoding.quality or OUTPUT_FORMATS[fmt].default_quality
     if fmt == "jpeg":
         return {"quality": quality, "optimize": False}
     if fmt == "webp":
@@ -47,13 +49,13 @@ def _clean(image: Image.Image) -> Image.Image:
     return image
 
 
-def encode(image: Image.Image, fmt: str, quality: int | None, background: str) -> bytes:
-    """Encode one still image as ``fmt``; alpha is flattened onto ``background`` for a
-    format without it (JPEG)."""
-    if not OUTPUT_FORMATS[fmt].alpha:
-        image = flatten(image, background)
+def encode(image: Image.Image, encoding: Encoding) -> bytes:
+    """Encode one still image as ``encoding`` says; alpha it does not keep is flattened
+    onto its background (a format without alpha: JPEG)."""
+    if not encoding.keeps_alpha:
+        image = flatten(image, encoding.background)
     buffer = io.BytesIO()
-    _clean(image).save(buffer, OUTPUT_FORMATS[fmt].pillow, **_save_params(fmt, quality))
+    _clean(image).save(buffer, OUTPUT_FORMATS[encoding.format].pillow, **_save_params(encoding))
     return buffer.getvalue()
 
 
@@ -61,18 +63,17 @@ def encode_animation(
     frames: Sequence[Image.Image],
     durations: Sequence[int],
     loop: int,
-    fmt: str,
-    quality: int | None,
+    encoding: Encoding,
 ) -> bytes:
     """Encode RGBA ``frames`` as an animated GIF or WebP."""
     buffer = io.BytesIO()
     first, rest = _clean(frames[0]), [_clean(f) for f in frames[1:]]
     params: dict[str, Any] = {"save_all": True, "append_images": rest, "loop": loop}
     params["duration"] = list(durations)
-    if fmt == "gif":
+    if encoding.format == "gif":
         # Each frame is a full picture, so clear to transparent before drawing the next.
         params["disposal"] = 2
     else:
-        params.update(_save_params(fmt, quality))
-    first.save(buffer, OUTPUT_FORMATS[fmt].pillow, **params)
+        params.update(_save_params(encoding))
+    first.save(buffer, OUTPUT_FORMATS[encoding.format].pillow, **params)
     return buffer.getvalue()

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from PIL import Image
 
-from chalicelib.errors import CorruptImage, ImageTooLarge, UnsupportedImage
+from chalicelib.core.errors import CorruptImage, ImageTooLarge, UnsupportedImage
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from chalicelib.options import COMPASS, GRAVITIES
-from worker.imaging.geometry import cover_size
+from chalicelib.media.geometry import cover_size
+from chalicelib.media.options import COMPASS, GRAVITIES
 
 __all__ = [
     "ANALYSIS_SIDE",

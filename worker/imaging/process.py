@@ -19,19 +19,27 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageSequence
 
-from chalicelib.cost import job_cost
-from chalicelib.errors import ImageTooLarge, InvalidOptions
-from chalicelib.formats import OUTPUT_FORMATS
-from chalicelib.image_header import ImageHeader
-from chalicelib.options import CAPTION_NAME, MAX_DIMENSION, parse_options
-from chalicelib.settings import Settings
+from chalicelib.core.errors import ImageTooLarge, InvalidOptions
+from chalicelib.core.settings import Settings
+from chalicelib.media.cost import job_cost
+from chalicelib.media.formats import OUTPUT_FORMATS
+from chalicelib.media.geometry import CENTERED, Plan, cover_size, pixel_window, plan
+from chalicelib.media.image_header import ImageHeader
+from chalicelib.media.options import (
+    CAPTION_NAME,
+    MAX_DIMENSION,
+    Caption,
+    Encoding,
+    Options,
+    Rendition,
+    parse_options,
+)
 from worker.imaging import threads
 from worker.imaging.caption import draw_caption
 from worker.imaging.colour import has_alpha
 from worker.imaging.encode import encode, encode_animation, flatten
 from worker.imaging.errors import decoding
 from worker.imaging.facts import dominant_colors, perceptual_hash
-from worker.imaging.geometry import CENTERED, Plan, cover_size, pixel_window, plan
 from worker.imaging.gravity import attention_map, placement
 from worker.imaging.resize import REDUCING_GAP, cascade
 from worker.imaging.source import (
@@ -75,7 +83,7 @@ class RenderedOutput:
     data: bytes
     width: int
     height: int
-    format: str  # a name of chalicelib.formats.OUTPUT_FORMATS
+    format: str  # a name of chalicelib.media.formats.OUTPUT_FORMATS
     content_type: str
     # The region of the upright source the output shows, (left, top, width, height) in
     # whole source pixels: the crop window of a cover rendition, the whole picture else.
@@ -92,11 +100,16 @@ class ImageReport:
 
 @dataclass
 class OutputPlan:
-    """One output being made: what was asked (``spec``), how it is cut, and its picture."""
+    """One output being made: how it is cut and written, and its picture.
+
+    ``rendition`` is what was asked for (None for the captioned output and the facts'
+    small copy); ``encoding`` how it is written (None for the facts' copy: never encoded).
+    """
 
     name: str
     plan: Plan
-    spec: dict[str, Any]
+    encoding: Encoding | None
+    rendition: Rendition | None = None
     animated: bool = False
     image: Image.Image | None = None
 
@@ -104,15 +117,15 @@ class OutputPlan:
 def process_image(
     data: bytes,
     text: str,
-    options: dict[str, Any] | None,
+    options: Options | dict[str, Any] | None,
     limits: ImageLimits,
     stage: Stage,
     on_output: Callable[[RenderedOutput], None] | None = None,
 ) -> ImageReport:
     """Process one source image into its renditions, the captioned image and facts.
 
-    ``options`` is what ``chalicelib.options.parse_options`` returns (it is normalized
-    again here, which leaves a normalized dict unchanged). Stages are timed through
+    ``options`` is what ``chalicelib.media.options.parse_options`` returns, or its stored
+    JSON form (parsed here). Stages are timed through
     ``stage(name)``: probe, decode, attention (only when a ``gravity: auto`` rendition
     has a crop to place), resize, caption, facts, animation, encode. ``on_output`` is
     called with each output as soon as it is encoded (the caller may start storing it
@@ -122,20 +135,23 @@ def process_image(
     ``InvalidOptions``; no raw Pillow error escapes.
     """
     opts = parse_options(options)
-    caption_opts = opts["caption"]
-    caption_text = text.strip() if caption_opts["enabled"] else ""
+    caption_text = text.strip() if opts.caption.enabled else ""
 
     with stage("probe"):
         source = open_source(data, limits.max_pixels, limits.max_dimension, limits.max_frames)
         check_price(source, opts, bool(caption_text), limits)
         outputs = plan_outputs(source, opts, with_caption=bool(caption_text))
         check_animation_volume(source, outputs, limits)
-        facts_output = OutputPlan("", _facts_plan(source), {})
+        facts_output = OutputPlan("", _facts_plan(source), None)
     with stage("decode"):
         base = decode_once(source, [*outputs, facts_output], limits)
     header_facts = source_facts(source)
     upright = (source.width, source.height)
-    auto = [o for o in outputs if o.spec.get("gravity") == "auto" and not o.plan.uncropped]
+    auto = [
+        o
+        for o in outputs
+        if o.rendition is not None and o.rendition.gravity == "auto" and not o.plan.uncropped
+    ]
     if auto:
         with stage("attention"):
             place_auto_crops(base, upright, auto)
@@ -166,7 +182,7 @@ def process_image(
         encodings.start([o for o in stills if o is not captioned])
         if captioned is not None:
             with stage("caption"):
-                add_caption(captioned, caption_text, caption_opts)
+                add_caption(captioned, caption_text, opts.caption)
             encodings.start([captioned])
         with stage("facts"):
             assert facts_output.image is not None
@@ -243,33 +259,34 @@ class Encodings:
 def shared_background(outputs: list[OutputPlan]) -> str | None:
     """The colour every output is flattened onto, when each one's format drops alpha
     and all name the same background; None otherwise."""
-    if not outputs or any(OUTPUT_FORMATS[o.spec["format"]].alpha for o in outputs):
+    encodings = [o.encoding for o in outputs if o.encoding is not None]
+    if not encodings or len(encodings) < len(outputs) or any(e.keeps_alpha for e in encodings):
         return None
-    backgrounds = {o.spec["background"] for o in outputs}
+    backgrounds = {e.background for e in encodings}
     return backgrounds.pop() if len(backgrounds) == 1 else None
 
 
-def plan_outputs(source: Source, opts: dict[str, Any], with_caption: bool) -> list[OutputPlan]:
+def plan_outputs(source: Source, opts: Options, with_caption: bool) -> list[OutputPlan]:
     """Every output of the job, in the order asked for, the captioned image last."""
     upright = (source.width, source.height)
     outputs = [
         OutputPlan(
-            r["name"],
+            r.name,
             plan_rendition(upright, r),
-            r,
-            animated=r["keep_animation"] and source.animated,
+            r.encoding,
+            rendition=r,
+            animated=r.keep_animation and source.animated,
         )
-        for r in opts["renditions"]
+        for r in opts.renditions
     ]
     if with_caption:
-        caption = opts["caption"]
-        size = caption["size"]
-        spec = {**caption, "background": "#ffffff"}
-        outputs.append(OutputPlan(CAPTION_NAME, plan(upright, size, size, "contain", size), spec))
+        size = opts.caption.size
+        window = plan(upright, size, size, "contain", size)
+        outputs.append(OutputPlan(CAPTION_NAME, window, opts.caption.encoding))
     return outputs
 
 
-def check_price(source: Source, opts: dict[str, Any], captioned: bool, limits: ImageLimits) -> None:
+def check_price(source: Source, opts: Options, captioned: bool, limits: ImageLimits) -> None:
     """Price the job again from what Pillow read (the API priced it from the header bytes
     the client sent) and refuse it over the cap, as the API does."""
     header = ImageHeader(source.format, source.width, source.height, source.frames)
@@ -284,7 +301,7 @@ def check_price(source: Source, opts: dict[str, Any], captioned: bool, limits: I
 
 def plan_rendition(
     upright: tuple[int, int],
-    rendition: dict[str, Any],
+    rendition: Rendition,
     interest: NDArray[np.float32] | None = None,
 ) -> Plan:
     """A rendition's plan, its crop placed by its gravity.
@@ -293,13 +310,13 @@ def plan_rendition(
     it exists (at probe time) the crop is planned centred, which decides the same size
     and scale, and ``place_auto_crops`` moves it once the picture is decoded.
     """
-    width, height, fit = rendition["width"], rendition["height"], rendition["fit"]
+    width, height, fit = rendition.width, rendition.height, rendition.fit
     where = CENTERED
     if fit == "cover" and width is not None and height is not None:
-        focus = rendition["focus"]
-        point = (focus["x"], focus["y"]) if focus else None
+        focus = rendition.focus
+        point = (focus.x, focus.y) if focus else None
         window = cover_size(upright, (width, height))
-        where = placement(upright, window, rendition["gravity"], point, interest)
+        where = placement(upright, window, rendition.gravity, point, interest)
     return plan(upright, width, height, fit, MAX_DIMENSION, where)
 
 
@@ -313,7 +330,8 @@ def place_auto_crops(
     """
     interest = attention_map(base)
     for output in outputs:
-        output.plan = plan_rendition(upright, output.spec, interest)
+        assert output.rendition is not None
+        output.plan = plan_rendition(upright, output.rendition, interest)
 
 
 def _facts_plan(source: Source) -> Plan:
@@ -345,16 +363,16 @@ def decode_once(source: Source, outputs: list[OutputPlan], limits: ImageLimits) 
     return decode(source, detach=keep_animation)
 
 
-def add_caption(output: OutputPlan, text: str, caption: dict[str, Any]) -> None:
+def add_caption(output: OutputPlan, text: str, caption: Caption) -> None:
     """Draw the text onto the captioned output's picture."""
     assert output.image is not None
     output.image = draw_caption(
         output.image,
         text,
-        position=caption["position"],
-        style=caption["style"],
-        color=caption["color"],
-        max_font_size=caption["max_font_size"],
+        position=caption.position,
+        style=caption.style,
+        color=caption.color,
+        max_font_size=caption.max_font_size,
     )
 
 
@@ -411,14 +429,16 @@ def encode_output(
     output: OutputPlan, animation: Animation | None, upright: tuple[int, int]
 ) -> RenderedOutput:
     """Encode one output (its frames when it keeps an animation); frees its picture."""
-    fmt, quality = output.spec["format"], output.spec["quality"]
+    encoding = output.encoding
+    assert encoding is not None
+    fmt = encoding.format
     if animation is not None:
         frames, durations, loop = animation
-        payload = encode_animation(frames, durations, loop, fmt, quality)
+        payload = encode_animation(frames, durations, loop, encoding)
         size = frames[0].size
     else:
         assert output.image is not None
-        payload = encode(output.image, fmt, quality, output.spec["background"])
+        payload = encode(output.image, encoding)
         size = output.image.size
     output.image = None
     return RenderedOutput(

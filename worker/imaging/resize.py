@@ -14,8 +14,8 @@ from typing import Protocol
 
 from PIL import Image
 
+from chalicelib.media.geometry import Plan
 from worker.imaging import threads
-from worker.imaging.geometry import Plan
 
 # An intermediate serves a smaller output only when it holds at least this many times
 # the output's pixels per side, so a cascade never costs visible sharpness.

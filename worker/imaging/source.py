@@ -10,9 +10,9 @@ from typing import Any
 
 from PIL import Image, TiffImagePlugin
 
-from chalicelib.errors import CorruptImage, ImageTooLarge, UnsupportedImage
-from chalicelib.formats import BY_PILLOW_NAME, INPUT_FORMATS, sniff
-from chalicelib.image_header import check_dimensions, check_frames, gif_frames
+from chalicelib.core.errors import CorruptImage, ImageTooLarge, UnsupportedImage
+from chalicelib.media.formats import BY_PILLOW_NAME, INPUT_FORMATS, sniff
+from chalicelib.media.image_header import check_dimensions, check_frames, gif_frames
 from worker.heif import register_lazily as register_heif_lazily
 from worker.imaging.budget import DecodeCost, decode_cost, jpeg_reduction, over_budget_message
 from worker.imaging.colour import to_working_mode
@@ -45,7 +45,7 @@ _TRANSPOSE = {
 # the value as ``original_orientation``). Everything else comes out as stored and the
 # worker applies the EXIF orientation once; for AVIF Pillow writes the irot/imir boxes
 # into that EXIF orientation (and ignores a stale EXIF tag, as the format says).
-# tests/unit/test_orientation.py checks these facts against the installed libraries.
+# tests/unit/worker/imaging/test_source.py checks these facts against the installed libraries.
 ORIENTED_ON_LOAD = frozenset({"tiff", "heif"})
 
 # TIFF compressions of the TIFF 6.0 baseline and its common extensions: a file using

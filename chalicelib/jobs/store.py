@@ -1,0 +1,236 @@
+"""Job records in Redis: one hash per job with a TTL, atomic status transitions.
+
+``JobStore`` is the interface the service and the workers use; ``RedisJobStore``
+is the real one (tests also use an in-memory fake of the same interface).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+import redis
+
+from chalicelib.core.redis_client import redis_errors
+from chalicelib.jobs import model as jobs
+from chalicelib.jobs.model import Job
+
+# Moves a job to ARGV[1] only if its current status is one of ARGV[2]
+# (comma-separated), then sets the field/value pairs from ARGV[5] on. Checking
+# and writing in one script makes the transition atomic: two workers racing on
+# a redelivered task cannot both complete it, and a completed job never goes
+# back. A job reaching a final status (ARGV[4] == '1') leaves the index of
+# active jobs (KEYS[2]) under its id ARGV[3].
+_TRANSITION = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return {0, ''} end
+local allowed = false
+for source in string.gmatch(ARGV[2], '[^,]+') do
+  if source == current then allowed = true end
+end
+if not allowed then return {0, current} end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], unpack(ARGV, 5))
+if ARGV[4] == '1' then redis.call('ZREM', KEYS[2], ARGV[3]) end
+return {1, current}
+"""
+
+# Creates a record only if none has the id (an upload id is claimed once), and
+# adds the id to the index of active jobs (KEYS[2], scored by creation time)
+# that the reconciler walks.
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+return 1
+"""
+
+# Updates fields of a job only while it is in the status ARGV[1].
+_UPDATE_IF = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if current ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1
+"""
+
+
+# Takes or renews the lease KEYS[1] for the owner ARGV[1] for ARGV[2] ms: free,
+# already the owner's, or held by ARGV[3] (a holder known to be dead), it is (re)set
+# and 1 returned; held by another owner, 0.
+_TAKE_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] and holder ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+# Gives the lease KEYS[1] back only if ARGV[1] still holds it.
+_DROP_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+
+
+class JobStore(Protocol):
+    """Job records: created once, read, moved through the allowed statuses, deleted."""
+
+    def create(self, job: Job) -> bool: ...
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def transition(self, job_id: str, target: str, **fields: Any) -> tuple[bool, str | None]: ...
+
+    def update_while(self, job_id: str, status: str, **fields: Any) -> bool: ...
+
+    def count_attempt(self, job_id: str, by: int = 1) -> int: ...
+
+    def take_lease(self, job_id: str, owner: str, seconds: float, replacing: str = "") -> bool: ...
+
+    def drop_lease(self, job_id: str, owner: str) -> None: ...
+
+    def lease_holder(self, job_id: str) -> str | None: ...
+
+    def delete(self, job_id: str) -> bool: ...
+
+    def active_before(self, created_before: float, limit: int = 1000) -> list[str]: ...
+
+    def forget_active(self, job_id: str) -> None: ...
+
+    def ping(self) -> None: ...
+
+
+class RedisJobStore:
+    """Stores jobs as Redis hashes under ``<namespace>job:<job_id>``, each with a TTL.
+
+    ``namespace`` (``REDIS_KEY_PREFIX``, empty by default) goes before every key of
+    the service: records, the active index, idempotency keys, dead letters
+    (``namespaced``), so that two stacks can share one Redis without seeing each
+    other's jobs.
+    """
+
+    #: Sorted set of the ids of jobs not yet final, scored by creation time.
+    ACTIVE_INDEX = "jobs:active"
+
+    def __init__(
+        self, client: redis.Redis, ttl_seconds: int, prefix: str = "job:", namespace: str = ""
+    ):
+        self._redis = client
+        self._ttl = ttl_seconds
+        self.namespace = namespace
+        self._prefix = namespace + prefix
+        self.active_index = namespace + self.ACTIVE_INDEX
+        self._transition = client.register_script(_TRANSITION)
+        self._update_if = client.register_script(_UPDATE_IF)
+        self._create = client.register_script(_CREATE)
+        self._take_lease = client.register_script(_TAKE_LEASE)
+        self._drop_lease = client.register_script(_DROP_LEASE)
+
+    def key(self, job_id: str) -> str:
+        return f"{self._prefix}{job_id}"
+
+    def namespaced(self, key: str) -> str:
+        """``key`` in this store's namespace (for the other keys kept beside the jobs)."""
+        return self.namespace + key
+
+    def create(self, job: Job) -> bool:
+        """Write a new record and its TTL atomically; False if the id is already taken."""
+        args: list[str] = [str(self._ttl), job.job_id, repr(job.created_at)]
+        for name, value in job.to_record().items():
+            args += [name, value]
+        with redis_errors():
+            return bool(self._create(keys=[self.key(job.job_id), self.active_index], args=args))
+
+    def get(self, job_id: str) -> Job | None:
+        with redis_errors():
+            record = self._redis.hgetall(self.key(job_id))
+        return Job.from_record(record) if record else None  # type: ignore[arg-type]
+
+    def transition(self, job_id: str, target: str, **fields: Any) -> tuple[bool, str | None]:
+        """Move the job to ``target`` if allowed; returns (applied, status before).
+
+        ``fields`` are stored with it; ``updated_at`` is set here. The status
+        before is None when the job does not exist.
+        """
+        if target not in jobs.STATUSES:
+            raise ValueError(f"unknown status {target!r}")
+        fields["updated_at"] = repr(time.time())
+        final = "1" if target in jobs.TERMINAL else "0"
+        args = [target, ",".join(jobs.sources_of(target)), job_id, final]
+        for name, value in fields.items():
+            args += [name, field_value(value)]
+        with redis_errors():
+            applied, before = self._transition(
+                keys=[self.key(job_id), self.active_index], args=args
+            )
+        return bool(applied), (before or None)
+
+    def update_while(self, job_id: str, status: str, **fields: Any) -> bool:
+        """Set ``fields`` only while the job is in ``status`` (progress updates)."""
+        fields["updated_at"] = repr(time.time())
+        args: list[str] = [status]
+        for name, value in fields.items():
+            args += [name, field_value(value)]
+        with redis_errors():
+            return bool(self._update_if(keys=[self.key(job_id)], args=args))
+
+    def count_attempt(self, job_id: str, by: int = 1) -> int:
+        """Add ``by`` to the job's attempt counter and return it."""
+        with redis_errors():
+            return int(self._redis.hincrby(self.key(job_id), "attempts", by))
+
+    def lease_key(self, job_id: str) -> str:
+        return f"{self.namespace}lease:{job_id}"
+
+    def take_lease(self, job_id: str, owner: str, seconds: float, replacing: str = "") -> bool:
+        """Take, or as its owner renew, the lease on a job's processing for ``seconds``;
+        False while another owner holds it, unless that is ``replacing`` (a holder known
+        to be dead). The lease is what tells the reconciler a processing job is alive:
+        a delivered message may be a stale one."""
+        with redis_errors():
+            taken = self._take_lease(
+                keys=[self.lease_key(job_id)], args=[owner, int(seconds * 1000), replacing]
+            )
+        return bool(taken)
+
+    def drop_lease(self, job_id: str, owner: str) -> None:
+        """Give the lease back, if ``owner`` still holds it."""
+        with redis_errors():
+            self._drop_lease(keys=[self.lease_key(job_id)], args=[owner])
+
+    def lease_holder(self, job_id: str) -> str | None:
+        """Who holds the job's lease, or None once it lapsed."""
+        with redis_errors():
+            holder = self._redis.get(self.lease_key(job_id))
+        return None if holder is None else str(holder)
+
+    def delete(self, job_id: str) -> bool:
+        with redis_errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.delete(self.key(job_id))
+            pipe.zrem(self.active_index, job_id)
+            deleted, _ = pipe.execute()
+        return bool(deleted)
+
+    def active_before(self, created_before: float, limit: int = 1000) -> list[str]:
+        """Ids of jobs not yet final that were created before ``created_before``."""
+        with redis_errors():
+            ids = self._redis.zrangebyscore(self.active_index, "-inf", created_before, 0, limit)
+        return [str(job_id) for job_id in ids]
+
+    def forget_active(self, job_id: str) -> None:
+        """Drop an id from the active index (its record expired or was removed)."""
+        with redis_errors():
+            self._redis.zrem(self.active_index, job_id)
+
+    def ping(self) -> None:
+        with redis_errors():
+            self._redis.ping()
+
+
+def field_value(value: Any) -> str:
+    """A field's value as the string Redis keeps (None as empty, floats exactly)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)

@@ -1,0 +1,251 @@
+"""What an image's header says, read without decoding and without Pillow: size and frames.
+
+The API reads it at submit to price a job (``chalicelib.media.cost``) before anything is
+queued; the worker reads the same facts from Pillow and holds the job to the same
+price. Each reader walks only the container's structure (segments, chunks, boxes,
+blocks); anything it cannot read gives ``None``, and the worker then decides from
+the real decode.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from chalicelib.core.errors import ImageTooLarge
+from chalicelib.media.formats import sniff
+
+# More frames than any accepted source has (MAX_IMAGE_FRAMES is far lower): a header
+# claiming more is read as this many.
+MAX_FRAMES = 100_000
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """The facts a header states: stored size (before any EXIF rotation) and frames."""
+
+    format: str
+    width: int
+    height: int
+    frames: int = 1
+
+
+def read_header(data: bytes) -> ImageHeader | None:
+    """The header facts of ``data`` (the first bytes of a file may do), or None."""
+    found = sniff(data)
+    if found is None:
+        return None
+    reader = _READERS.get(found.name)
+    try:
+        size = reader(data) if reader else None
+    except (struct.error, IndexError, ValueError):
+        return None
+    if size is None:
+        return None
+    width, height, frames = size
+    if width < 1 or height < 1:
+        return None
+    return ImageHeader(found.name, width, height, max(1, frames))
+
+
+def check_dimensions(width: int, height: int, max_pixels: int, max_dimension: int) -> None:
+    """``ImageTooLarge`` for a size over ``MAX_IMAGE_DIMENSION`` a side or ``MAX_IMAGE_PIXELS``."""
+    if width > max_dimension or height > max_dimension:
+        raise ImageTooLarge(
+            f"The image is {width}x{height}; each side must be at most {max_dimension}."
+        )
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"The image is {width}x{height} ({width * height} pixels); "
+            f"at most {max_pixels} pixels are allowed."
+        )
+
+
+def check_frames(frames: int, max_frames: int) -> None:
+    """``ImageTooLarge`` for more frames than ``MAX_IMAGE_FRAMES``."""
+    if frames > max_frames:
+        raise ImageTooLarge(f"The image has {frames} frames; at most {max_frames} are allowed.")
+
+
+def _jpeg(data: bytes) -> tuple[int, int, int] | None:
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            at += 2
+            continue
+        (length,) = struct.unpack_from(">H", data, at + 2)
+        # Start of frame: baseline, extended, progressive, lossless (not DHT, JPG, DAC).
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack_from(">HH", data, at + 5)
+            return width, height, 1
+        at += 2 + length
+    return None
+
+
+def _png(data: bytes) -> tuple[int, int, int] | None:
+    width, height = struct.unpack_from(">II", data, 16)
+    animation_frames, default_image_animated = 0, False
+    at = 8
+    # An animated PNG declares its frames in acTL, before the first IDAT; the default
+    # image is a frame of its own unless an fcTL before IDAT makes it the first one.
+    while at + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, at)
+        if kind == b"acTL":
+            (animation_frames,) = struct.unpack_from(">I", data, at + 8)
+        elif kind == b"fcTL":
+            default_image_animated = True
+        elif kind in (b"IDAT", b"IEND"):
+            break
+        at += 12 + length
+    if not animation_frames:
+        return width, height, 1
+    return width, height, min(animation_frames, MAX_FRAMES) + (not default_image_animated)
+
+
+def gif_frames(data: bytes) -> tuple[int, tuple[int, int]]:
+    """How many frames a GIF has, and the canvas all of them together reach.
+
+    A walk over the block structure (no LZW decoding); a truncated file gives what was
+    read so far.
+    """
+    if len(data) < 13:
+        return 0, (0, 0)
+    width, height, flags = struct.unpack_from("<HHB", data, 6)
+    at = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    frames = 0
+    while at < len(data):
+        kind = data[at]
+        if kind == 0x2C and at + 10 <= len(data):  # image descriptor
+            left, top, w, h, local = struct.unpack_from("<HHHHB", data, at + 1)
+            width, height = max(width, left + w), max(height, top + h)
+            frames += 1
+            at += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1  # + LZW code size
+        elif kind == 0x21:  # extension: label, then sub-blocks
+            at += 2
+        else:  # the trailer, or garbage
+            break
+        at = _skip_sub_blocks(data, at)
+    return frames, (width, height)
+
+
+# Bytes of sub-blocks looked at per step (a frame's data rarely runs longer).
+_SKIP_WINDOW = 256 * 1024
+
+
+def _skip_sub_blocks(data: bytes, at: int) -> int:
+    """Where the sub-blocks starting at ``at`` end (just past their zero terminator).
+
+    Image data comes in full 255-byte sub-blocks, so their length bytes sit 256 bytes
+    apart: the run of them is skipped at once (a strided slice, stripped of 0xFF),
+    rather than one sub-block at a time in Python, which took milliseconds per MB.
+    """
+    while at < len(data) and data[at]:
+        lengths = data[at : at + _SKIP_WINDOW : 256]
+        full = len(lengths) - len(lengths.lstrip(b"\xff"))
+        if full:
+            at += 256 * full
+            continue
+        at += data[at] + 1
+    return at + 1
+
+
+def _gif(data: bytes) -> tuple[int, int, int] | None:
+    width, height = struct.unpack_from("<HH", data, 6)
+    frames, _ = gif_frames(data)
+    return width, height, frames
+
+
+def _webp(data: bytes) -> tuple[int, int, int] | None:
+    kind = data[12:16]
+    if kind == b"VP8X":
+        width = int.from_bytes(data[24:27], "little") + 1
+        height = int.from_bytes(data[27:30], "little") + 1
+        frames = 0
+        at = 12
+        while at + 8 <= len(data):
+            chunk, length = data[at : at + 4], int.from_bytes(data[at + 4 : at + 8], "little")
+            frames += chunk == b"ANMF"
+            if frames >= MAX_FRAMES:
+                break
+            at += 8 + length + (length & 1)
+        return width, height, frames or 1
+    if kind == b"VP8 ":
+        width, height = struct.unpack_from("<HH", data, 26)
+        return width & 0x3FFF, height & 0x3FFF, 1
+    if kind == b"VP8L":
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, 1
+    return None
+
+
+def _bmp(data: bytes) -> tuple[int, int, int] | None:
+    (header,) = struct.unpack_from("<I", data, 14)
+    if header == 12:  # OS/2 1.x
+        width, height = struct.unpack_from("<HH", data, 18)
+        return width, height, 1
+    width, height = struct.unpack_from("<ii", data, 18)
+    return width, abs(height), 1  # a negative height is a top-down bitmap
+
+
+def _tiff(data: bytes) -> tuple[int, int, int] | None:
+    order = "<" if data[:2] == b"II" else ">"
+    big = data[2:4] in (b"+\x00", b"\x00+")
+    offset_format = order + ("Q" if big else "I")
+    count_format, entry_size = (order + "Q", 20) if big else (order + "H", 12)
+    offset = struct.unpack_from(offset_format, data, 8 if big else 4)[0]
+    size: tuple[int, int] | None = None
+    pages = 0
+    seen: set[int] = set()
+    # The first IFD gives the size; the chain of IFDs counts the pages.
+    while offset and offset not in seen and offset + 8 <= len(data) and pages < MAX_FRAMES:
+        seen.add(offset)
+        (count,) = struct.unpack_from(count_format, data, offset)
+        at = offset + (8 if big else 2)
+        if size is None:
+            tags: dict[int, int] = {}
+            for _ in range(min(count, 512)):
+                tag, kind = struct.unpack_from(order + "HH", data, at)
+                value_at = at + (12 if big else 8)
+                if tag in (256, 257):
+                    value_format = order + ("H" if kind == 3 else "I")
+                    tags[tag] = struct.unpack_from(value_format, data, value_at)[0]
+                at += entry_size
+            if 256 not in tags or 257 not in tags:
+                return None
+            size = (tags[256], tags[257])
+        pages += 1
+        next_at = offset + (8 if big else 2) + count * entry_size
+        if next_at + 8 > len(data):
+            break
+        offset = struct.unpack_from(offset_format, data, next_at)[0]
+    if size is None:
+        return None
+    return size[0], size[1], max(pages, 1)
+
+
+def _isobmff(data: bytes) -> tuple[int, int, int] | None:
+    # The primary image's spatial extent ("ispe"): the first one is the largest in the
+    # files phones and encoders write (thumbnails come after).
+    at = data.find(b"ispe")
+    if at < 4:
+        return None
+    width, height = struct.unpack_from(">II", data, at + 8)
+    return width, height, 1
+
+
+_READERS = {
+    "jpeg": _jpeg,
+    "png": _png,
+    "gif": _gif,
+    "webp": _webp,
+    "bmp": _bmp,
+    "tiff": _tiff,
+    "heif": _isobmff,
+    "avif": _isobmff,
+}

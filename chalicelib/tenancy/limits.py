@@ -1,0 +1,207 @@
+"""Per-tenant limits, checked and counted atomically in Redis: request rate, jobs in flight,
+heavy jobs in flight, and work per hour.
+
+Every check is one Lua script, so two API instances racing on the same tenant can
+never both pass the last free slot. Over a limit, ``RateLimited`` carries how long
+to wait (the ``Retry-After`` header).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import redis
+
+from chalicelib.core.errors import RateLimited
+from chalicelib.core.redis_client import redis_errors
+from chalicelib.core.settings import Settings
+
+# A token bucket: KEYS[1] a hash {tokens, at_ms}; ARGV rate per second, burst, now (ms).
+# Returns {1, 0} when a token was taken, else {0, milliseconds until one is there}.
+_TAKE_TOKEN = """
+local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at_ms')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+local taken = 0
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  taken = 1
+else
+  wait = math.ceil((1 - tokens) * 1000 / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at_ms', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {taken, wait}
+"""
+
+# Admits a job: KEYS[1] jobs in flight (zset: job id -> admitted at), KEYS[2] heavy jobs
+# in flight, KEYS[3] this hour's work (ms). ARGV: job id, now, stale before, the
+# in-flight limit, the heavy limit, heavy (0/1), the job's work, the hourly work limit,
+# the hour's key lifetime. Returns 0 when admitted, else 1 (in flight), 2 (heavy in
+# flight) or 3 (work this hour).
+_ADMIT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 1 end
+local heavy = ARGV[6] == '1'
+if heavy and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then return 2 end
+local work = tonumber(redis.call('GET', KEYS[3]) or '0')
+if work + tonumber(ARGV[7]) > tonumber(ARGV[8]) then return 3 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+if heavy then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) end
+redis.call('INCRBYFLOAT', KEYS[3], ARGV[7])
+redis.call('EXPIRE', KEYS[3], ARGV[9])
+return 0
+"""
+
+# A job that never reported its end (its worker died, its record expired) stops
+# counting as in flight after this long: longer than any job may run.
+STALE_AFTER_SECONDS = 3600
+# What to wait before asking again while the in-flight limits are reached.
+IN_FLIGHT_RETRY_AFTER = 5
+
+
+@dataclass(frozen=True)
+class TenantLimits:
+    """What one tenant may do; the defaults come from the settings, a tenant may differ."""
+
+    requests_per_second: float
+    burst: int
+    jobs_in_flight: int
+    heavy_jobs_in_flight: int
+    work_seconds_per_hour: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TenantLimits:
+        """Every tenant's limits unless its record says otherwise."""
+        return cls(
+            requests_per_second=settings.tenant_requests_per_second,
+            burst=settings.tenant_burst,
+            jobs_in_flight=settings.tenant_jobs_in_flight,
+            heavy_jobs_in_flight=settings.tenant_heavy_jobs_in_flight,
+            work_seconds_per_hour=settings.tenant_work_seconds_per_hour,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+class TenantQuotas:
+    """The Redis side of every tenant's limits, under ``<prefix>tenant:<id>:…`` keys."""
+
+    def __init__(self, client: redis.Redis, prefix: str = ""):
+        self._redis = client
+        self._prefix = prefix
+        self._take_token = client.register_script(_TAKE_TOKEN)
+        self._admit = client.register_script(_ADMIT)
+
+    def _key(self, tenant_id: str, part: str) -> str:
+        return f"{self._prefix}tenant:{tenant_id}:{part}"
+
+    def _work_key(self, tenant_id: str, now: float) -> str:
+        return self._key(tenant_id, f"work:{int(now // 3600)}")
+
+    def take_request(self, tenant_id: str, limits: TenantLimits, now: float | None = None) -> None:
+        """Count one request against the tenant's rate; ``RateLimited`` when over it."""
+        now = time.time() if now is None else now
+        with redis_errors():
+            taken, wait_ms = self._take_token(
+                keys=[self._key(tenant_id, "rate")],
+                args=[limits.requests_per_second, limits.burst, int(now * 1000)],
+            )
+        if not taken:
+            raise RateLimited(
+                f"More than {limits.requests_per_second:g} requests a second "
+                f"(bursts of {limits.burst}); slow down.",
+                retry_after=max(1, math.ceil(int(wait_ms) / 1000)),
+                limit="requests_per_second",
+            )
+
+    def admit_job(
+        self,
+        tenant_id: str,
+        job_id: str,
+        work_ms: float,
+        heavy: bool,
+        limits: TenantLimits,
+        now: float | None = None,
+    ) -> None:
+        """Count a new job in flight and its work this hour; ``RateLimited`` when a
+        limit is reached (nothing is counted then)."""
+        now = time.time() if now is None else now
+        keys = [
+            self._key(tenant_id, "in-flight"),
+            self._key(tenant_id, "heavy-in-flight"),
+            self._work_key(tenant_id, now),
+        ]
+        args: list[str | int | float] = [
+            job_id,
+            now,
+            now - STALE_AFTER_SECONDS,
+            limits.jobs_in_flight,
+            limits.heavy_jobs_in_flight,
+            int(heavy),
+            round(work_ms, 3),
+            limits.work_seconds_per_hour * 1000,
+            7200,
+        ]
+        with redis_errors():
+            refused = int(self._admit(keys=keys, args=args))
+        if refused == 1:
+            raise RateLimited(
+                f"{limits.jobs_in_flight} jobs are already in flight; wait for one to end.",
+                retry_after=IN_FLIGHT_RETRY_AFTER,
+                limit="jobs_in_flight",
+            )
+        if refused == 2:
+            raise RateLimited(
+                f"{limits.heavy_jobs_in_flight} heavy jobs are already in flight; "
+                "wait for one to end.",
+                retry_after=IN_FLIGHT_RETRY_AFTER,
+                limit="heavy_jobs_in_flight",
+            )
+        if refused == 3:
+            raise RateLimited(
+                f"This job's work would pass this hour's {limits.work_seconds_per_hour} s of work.",
+                retry_after=max(1, math.ceil(3600 - now % 3600)),
+                limit="work_seconds_per_hour",
+            )
+
+    def release_job(self, tenant_id: str, job_id: str) -> None:
+        """The job ended (or was deleted or never queued): it no longer counts in flight."""
+        with redis_errors():
+            pipe = self._redis.pipeline()
+            pipe.zrem(self._key(tenant_id, "in-flight"), job_id)
+            pipe.zrem(self._key(tenant_id, "heavy-in-flight"), job_id)
+            pipe.execute()
+
+    def refund_work(self, tenant_id: str, work_ms: float, admitted_at: float) -> None:
+        """Give back the work of a job that was admitted but could not be queued."""
+        with redis_errors():
+            self._redis.incrbyfloat(self._work_key(tenant_id, admitted_at), -work_ms)
+
+    def usage(self, tenant_id: str, now: float | None = None) -> dict[str, float]:
+        """What the tenant uses now: jobs and heavy jobs in flight, work this hour (s)."""
+        now = time.time() if now is None else now
+        stale = now - STALE_AFTER_SECONDS
+        with redis_errors():
+            pipe = self._redis.pipeline()
+            pipe.zcount(self._key(tenant_id, "in-flight"), stale, "+inf")
+            pipe.zcount(self._key(tenant_id, "heavy-in-flight"), stale, "+inf")
+            pipe.get(self._work_key(tenant_id, now))
+            in_flight, heavy, work = pipe.execute()
+        return {
+            "jobs_in_flight": int(in_flight),
+            "heavy_jobs_in_flight": int(heavy),
+            "work_seconds_this_hour": round(float(work or 0) / 1000, 1),
+        }
