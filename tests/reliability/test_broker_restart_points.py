@@ -11,6 +11,7 @@ reconciler running as the deployment runs it.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -31,6 +32,8 @@ from tests.support.redis_proxy import Command, Cut, RedisProxy
 from tests.support.stack_fixtures import ApiClient, stack_env
 
 JOBS_PER_CASE = 3
+# Each point is restarted at this many times (BROKER_RESTART_ROUNDS=10 for a long run).
+ROUNDS = int(os.environ.get("BROKER_RESTART_ROUNDS", "2"))
 # How often the reconciler runs here (the deployment runs it every minute).
 RECONCILE_EVERY = 1.0
 
@@ -204,16 +207,21 @@ def _submit(rig: BrokerRig, image: bytes, count: int, label: str) -> list[str]:
 
 @pytest.mark.parametrize("point", POINTS, ids=[p.name for p in POINTS])
 def test_a_broker_restart_at_this_point_strands_no_job(rig: BrokerRig, point: Point) -> None:
+    for round_ in range(1, ROUNDS + 1):
+        _restart_at(rig, point, f"{point.name}, round {round_}")
+
+
+def _restart_at(rig: BrokerRig, point: Point, label: str) -> None:
     settings = rig.settings
     image = jpeg(160, 120)
     rig.proxy.disarm()
     cuts = point.cuts()
     if point.queue_first:
-        job_ids = _submit(rig, image, JOBS_PER_CASE, point.name)
+        job_ids = _submit(rig, image, JOBS_PER_CASE, label)
         rig.proxy.arm(*cuts)
     else:
         rig.proxy.arm(*cuts)
-        job_ids = _submit(rig, image, JOBS_PER_CASE, point.name)
+        job_ids = _submit(rig, image, JOBS_PER_CASE, label)
     started = time.monotonic()
     # What the promise allows: a lost worker's task returns within the visibility
     # timeout; a job whose task is lost is queued again by the reconciler once its
@@ -234,10 +242,10 @@ def test_a_broker_restart_at_this_point_strands_no_job(rig: BrokerRig, point: Po
     statuses = {j: rig.status(j) for j in job_ids}
     rig.proxy.disarm()
     fired = [len(cut.fired) for cut in cuts]
-    print(f"\n{point.name}: cuts fired {fired}, all ended in {took:.1f} s: {statuses}")
-    assert all(fired), f"a cut at {point.name!r} never fired: {fired}"
+    print(f"\n{label}: cuts fired {fired}, all ended in {took:.1f} s: {statuses}")
+    assert all(fired), f"a cut at {label!r} never fired: {fired}"
     assert all(s == "completed" for s in statuses.values()), (
-        f"after {took:.0f} s (allowed {allowed:.0f} s): {statuses}"
+        f"{label}: after {took:.0f} s (allowed {allowed:.0f} s): {statuses}"
     )
 
 
