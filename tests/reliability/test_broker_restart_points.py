@@ -217,8 +217,14 @@ def _restart_at(rig: BrokerRig, point: Point, label: str) -> None:
     rig.proxy.disarm()
     cuts = point.cuts()
     if point.queue_first:
-        job_ids = _submit(rig, image, JOBS_PER_CASE, label)
+        # Enough work that tasks still wait when a worker next asks for one.
+        job_ids = _submit(rig, jpeg(1600, 1200), 2 * JOBS_PER_CASE, label)
         rig.proxy.arm(*cuts)
+        deadline = time.monotonic() + 30
+        while not all(cut.fired for cut in cuts) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        waiting = sum(rig.status(j) == "pending" for j in job_ids)
+        print(f"\n{label}: {waiting} of {len(job_ids)} jobs still pending at the cut")
     else:
         rig.proxy.arm(*cuts)
         job_ids = _submit(rig, image, JOBS_PER_CASE, label)
