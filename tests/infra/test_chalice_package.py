@@ -19,32 +19,27 @@ from typing import Any
 import pytest
 
 from scripts import chalice_tf
-from tests.infra.terraform import INFRA, REPO, blocks, load_tf, two_label_blocks
+from tests.infra.terraform import (
+    INFRA,
+    REPO,
+    blocks,
+    copy_infra,
+    load_tf,
+    package_api,
+    plugin_dir,
+    terraform,
+    terraform_init,
+    two_label_blocks,
+)
 
-CHALICE = Path(sys.executable).with_name("chalice")
 REFERENCE = re.compile(r"\b(local|var|data|aws_[a-z0-9_]+)\.([A-Za-z_][A-Za-z0-9_-]*)")
-PLUGIN_DIRS = [os.environ.get("TF_PLUGIN_DIR", ""), "/opt/tf-plugins"]
 
 
 @pytest.fixture(scope="module")
 def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     if not (REPO / "app.py").exists():
         pytest.skip("app.py is not written yet")
-    project = tmp_path_factory.mktemp("project")
-    shutil.copy(REPO / "app.py", project / "app.py")
-    shutil.copytree(REPO / "chalicelib", project / "chalicelib",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-    (project / ".chalice").mkdir()
-    shutil.copy(REPO / ".chalice" / "config.json", project / ".chalice" / "config.json")
-    (project / "requirements.txt").write_text("")
-    out = project / "out"
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-    run = subprocess.run(
-        [str(CHALICE), "package", "--pkg-format", "terraform", "--stage", "dev", str(out)],
-        cwd=project, capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, f"chalice package failed:\n{run.stdout}\n{run.stderr}"
-    yield out
+    yield package_api("dev", tmp_path_factory.mktemp("project"))
 
 
 @pytest.fixture(scope="module")
@@ -131,31 +126,13 @@ def test_the_api_environment_holds_what_the_api_needs() -> None:
     assert needed <= assigned, f"not in local.api_environment: {sorted(needed - assigned)}"
 
 
-def _plugin_dir() -> Path | None:
-    for candidate in PLUGIN_DIRS:
-        if candidate and (Path(candidate) / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
-            return Path(candidate)
-    return None
-
-
 def test_terraform_validate_with_the_api_merged(package_dir: Path, tmp_path: Path) -> None:
     """The whole configuration, chalice.tf.json included, against the real provider schema."""
-    terraform = shutil.which("terraform")
-    plugins = _plugin_dir()
-    if terraform is None or plugins is None:
-        pytest.skip("needs terraform and a local AWS provider mirror (TF_PLUGIN_DIR)")
-    work = tmp_path / "infra"
-    work.mkdir()
-    for path in INFRA.glob("*.tf"):
-        shutil.copy(path, work / path.name)
+    if shutil.which("terraform") is None or plugin_dir() is None:
+        pytest.skip("needs terraform and a local AWS provider mirror (TF_PLUGIN_DIR or /opt/tf-plugins)")
+    work = copy_infra(tmp_path / "infra")
     chalice_tf.merge_into(package_dir, work)
-    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    for args in (
-        ["init", "-backend=false", "-input=false", f"-plugin-dir={plugins}"],
-        ["validate", "-no-color"],
-    ):
-        run = subprocess.run(
-            [terraform, f"-chdir={work}", *args],
-            capture_output=True, text=True, env=env, timeout=120, check=False,
-        )  # fmt: skip
-        assert run.returncode == 0, f"terraform {args[0]} failed:\n{run.stdout}\n{run.stderr}"
+    terraform_init(work)
+    run = terraform(work, "validate", "-no-color")
+    # Deprecated arguments (the deployment's stage_name) are warnings, not errors.
+    assert "Warning" not in run.stdout + run.stderr.replace("CLI configuration", ""), run.stdout
