@@ -203,7 +203,9 @@ def _patch_elasticache() -> None:
         # NumCacheClusters members (a primary, then replicas), each a cache cluster.
         count = kwargs.get("num_cache_clusters") or 1
         azs = kwargs.get("preferred_cache_cluster_azs") or []
-        group.member_clusters = [f"{group.replication_group_id}-{n:03d}" for n in range(1, count + 1)]
+        group.member_clusters = [
+            f"{group.replication_group_id}-{n:03d}" for n in range(1, count + 1)
+        ]
         for index, cluster_id in enumerate(group.member_clusters):
             cluster = CacheCluster(
                 account_id=self.account_id, region_name=self.region_name,

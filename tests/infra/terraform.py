@@ -71,6 +71,17 @@ def terraform(workdir: Path, *args: str, timeout: float = 300) -> subprocess.Com
     return run
 
 
+def assert_no_warnings(run: subprocess.CompletedProcess[str]) -> None:
+    """No deprecation or other warning (a missing CLI configuration file aside)."""
+    output = run.stdout + run.stderr
+    warnings = [
+        line
+        for line in output.splitlines()
+        if "Warning:" in line and "CLI configuration" not in line
+    ]
+    assert not warnings, output
+
+
 def terraform_init(workdir: Path) -> None:
     plugins = plugin_dir()
     assert plugins is not None

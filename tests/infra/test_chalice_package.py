@@ -7,11 +7,8 @@ needs no network (the real `make package` downloads the Lambda's wheels).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ from scripts import chalice_tf
 from tests.infra.terraform import (
     INFRA,
     REPO,
+    assert_no_warnings,
     blocks,
     copy_infra,
     load_tf,
@@ -129,10 +127,11 @@ def test_the_api_environment_holds_what_the_api_needs() -> None:
 def test_terraform_validate_with_the_api_merged(package_dir: Path, tmp_path: Path) -> None:
     """The whole configuration, chalice.tf.json included, against the real provider schema."""
     if shutil.which("terraform") is None or plugin_dir() is None:
-        pytest.skip("needs terraform and a local AWS provider mirror (TF_PLUGIN_DIR or /opt/tf-plugins)")
+        pytest.skip(
+            "needs terraform and a local AWS provider mirror (TF_PLUGIN_DIR or /opt/tf-plugins)"
+        )
     work = copy_infra(tmp_path / "infra")
     chalice_tf.merge_into(package_dir, work)
     terraform_init(work)
-    run = terraform(work, "validate", "-no-color")
     # Deprecated arguments (the deployment's stage_name) are warnings, not errors.
-    assert "Warning" not in run.stdout + run.stderr.replace("CLI configuration", ""), run.stdout
+    assert_no_warnings(terraform(work, "validate", "-no-color"))

@@ -171,7 +171,9 @@ def check_names_carry_the_stage(stage: Stage) -> None:
     for resource in stage.resources():
         if resource["mode"] != "managed" or resource["type"] in NAMED_INSIDE_ANOTHER:
             continue
-        names = NAME_ATTRIBUTES + (("family",) if resource["type"] == "aws_ecs_task_definition" else ())
+        names = NAME_ATTRIBUTES + (
+            ("family",) if resource["type"] == "aws_ecs_task_definition" else ()
+        )
         for attribute in names:
             value = resource["values"].get(attribute)
             if isinstance(value, str) and value and token not in value.replace("/", "-").split("-"):
@@ -259,7 +261,9 @@ def check_functions(stage: Stage, bucket: str, redis_url: str) -> None:
     rule = f"media-jobs-{stage.name}-watch_queue-event"
     assert events.describe_rule(Name=rule)["ScheduleExpression"] == "rate(1 minute)"
     targets = events.list_targets_by_rule(Rule=rule)["Targets"]
-    assert [t["Arn"].rsplit(":", 1)[-1] for t in targets] == [f"media-jobs-{stage.name}-watch_queue"]
+    assert [t["Arn"].rsplit(":", 1)[-1] for t in targets] == [
+        f"media-jobs-{stage.name}-watch_queue"
+    ]
 
 
 def check_iam(stage: Stage) -> None:
@@ -287,7 +291,9 @@ def check_task_definitions(stage: Stage, bucket: str) -> None:
             taskDefinition=f"media-jobs-{stage.name}-{family}"
         )["taskDefinition"]
         # What was registered, checked against the ECS API's own model.
-        request = {k: v for k, v in definition.items() if k in register_keys and v not in (None, [])}
+        request = {
+            k: v for k, v in definition.items() if k in register_keys and v not in (None, [])
+        }
         report = ParamValidator().validate(request, shape)
         assert not report.has_errors(), f"{family}: {report.generate_report()}"
         assert definition["requiresCompatibilities"] == ["FARGATE"]
@@ -361,4 +367,3 @@ def test_dev_and_prod_apply_destroy_and_redeploy_in_one_account(
             )
             print(f"\n[deploy-apply] {stage.name}: {figures}", end="")
         print()
-
