@@ -68,7 +68,7 @@ def stage(target: Path) -> Path:
     (target / ".chalice").mkdir(exist_ok=True)
     shutil.copy(ROOT / ".chalice" / "config.json", target / ".chalice" / "config.json")
     requirements = (ROOT / "requirements.txt").read_text()
-    # pip applies a constraints file named inside a requirements file (chalice runs pip download -r).
+    # pip applies a constraints file named in a requirements file (chalice runs pip download -r).
     (target / "requirements.txt").write_text(
         f"{requirements.rstrip()}\n# Added by make package: the versions the suite tests.\n"
         f"-c {CONSTRAINTS}\n"
@@ -97,9 +97,7 @@ def trim(zip_path: Path) -> list[str]:
         if top in TRIMMED or top.removesuffix(".py") in TRIMMED:
             removed.add(top.removesuffix(".py"))
             return True
-        if match and normalize(match.group(1)) in doomed_dists:
-            return True
-        return False
+        return bool(match and normalize(match.group(1)) in doomed_dists)
 
     trimmed = zip_path.with_suffix(".trimmed.zip")
     with zipfile.ZipFile(zip_path) as source, zipfile.ZipFile(trimmed, "w") as out:

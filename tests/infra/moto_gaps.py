@@ -49,7 +49,7 @@ PATCHED_MEMBERS = (
     "moto.apigateway.models:APIGatewayBackend.put_rest_api",
     "moto.applicationautoscaling.responses:ApplicationAutoScalingResponse",
 )
-SOURCE_SHA256 = "unset"
+SOURCE_SHA256 = "9496d1f554353f44f668b7a2b6af696b754efdb8a1a74fa57a1bd47b41e3c9e9"
 
 
 class MotoGapsOutdated(RuntimeError):

@@ -73,7 +73,41 @@ def test_adapted_output_drops_chalice_version_pins(generated: dict[str, Any]) ->
     for function in adapted["resource"]["aws_lambda_function"].values():
         assert function["kms_key_arn"] == chalice_tf.KMS_KEY_REF
         assert function["tracing_config"] == {"mode": "Active"}
-        assert "aws_iam_role_policy.api" in function["depends_on"]
+        assert chalice_tf.ROLE_POLICY in function["depends_on"]
+
+
+def test_adapt_puts_the_stage_in_every_generated_name(generated: dict[str, Any]) -> None:
+    """A rule named watch_queue-event is one rule for dev and prod: prod took dev's over."""
+    resources = chalice_tf.adapt(generated)["resource"]
+    names = [function["function_name"] for function in resources["aws_lambda_function"].values()]
+    names += [rule["name"] for rule in resources["aws_cloudwatch_event_rule"].values()]
+    names += [target["target_id"] for target in resources["aws_cloudwatch_event_target"].values()]
+    names += [api["name"] for api in resources["aws_api_gateway_rest_api"].values()]
+    names += [group["name"] for group in resources["aws_cloudwatch_log_group"].values()]
+    assert names and all("media-jobs-dev" in name for name in names), names
+    assert "media-jobs-dev-watch_queue-event" in names
+
+
+def test_adapt_gives_every_function_an_encrypted_expiring_log_group(
+    generated: dict[str, Any],
+) -> None:
+    resources = chalice_tf.adapt(generated)["resource"]
+    groups = resources["aws_cloudwatch_log_group"]
+    for key, function in resources["aws_lambda_function"].items():
+        address = chalice_tf.log_group_address(key)
+        group = groups[address.split(".", 1)[1]]
+        assert group["name"] == f"/aws/lambda/{function['function_name']}"
+        assert group["kms_key_id"] == chalice_tf.KMS_KEY_REF
+        assert group["retention_in_days"] == chalice_tf.LOG_RETENTION_REF
+        assert address in function["depends_on"]  # made before the function can log
+
+
+def test_adapt_gives_the_api_a_stage_of_its_own(generated: dict[str, Any]) -> None:
+    adapted = chalice_tf.adapt(generated)
+    deployment = adapted["resource"]["aws_api_gateway_deployment"]["rest_api"]
+    assert "stage_name" not in deployment  # deprecated in the AWS provider
+    assert adapted["module"]["api_gateway"]["stage_name"] == "api"
+    assert adapted["output"]["EndpointURL"]["value"] == "${module.api_gateway.invoke_url}"
 
 
 def test_adapt_refuses_a_function_outside_the_vpc(generated: dict[str, Any]) -> None:

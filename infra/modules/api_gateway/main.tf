@@ -17,6 +17,7 @@ terraform {
 resource "aws_api_gateway_stage" "api" {
   #checkov:skip=CKV_AWS_120:No gateway cache: every answer is per tenant and changes (job status), and is sent with Cache-Control no-store.
   #checkov:skip=CKV2_AWS_51:Clients authenticate with the service's API keys; the backend is Lambda, which needs no client certificate.
+  #checkov:skip=CKV2_AWS_4:Execution logging needs an account-wide API Gateway CloudWatch role, an account's choice; access logs (below) and the function's own logs cover requests.
   #checkov:skip=CKV2_AWS_29:WAF is a per-account choice; the stage throttle and the service's per-tenant limits bound the traffic.
   rest_api_id          = var.rest_api_id
   deployment_id        = var.deployment_id
