@@ -64,6 +64,21 @@ class ChaliceTerraformError(ValueError):
     """The generated configuration lacks something the deployment relies on."""
 
 
+# Where stacks deployed before this layout kept what now lives elsewhere
+# (a moved block whose source is not in the state does nothing).
+MOVED = [
+    {"from": "aws_cloudwatch_log_group.api", "to": "aws_cloudwatch_log_group.lambda_api_handler"},
+    {
+        "from": "aws_api_gateway_method_settings.throttle",
+        "to": "module.api_gateway.aws_api_gateway_method_settings.throttle",
+    },
+    {
+        "from": "aws_api_gateway_gateway_response.json",
+        "to": "module.api_gateway.aws_api_gateway_gateway_response.json",
+    },
+]
+
+
 def log_group_address(function_key: str) -> str:
     """The address of the log group made for the function ``function_key``."""
     return f"aws_cloudwatch_log_group.lambda_{function_key}"
@@ -112,6 +127,7 @@ def stage_of_its_own(document: dict[str, Any]) -> None:
     # A new deployment whenever the API document changes (stage_description did it).
     deployment["triggers"] = {"redeployment": "${md5(local.chalice_api_swagger)}"}
     document.setdefault("module", {})["api_gateway"] = {**GATEWAY_MODULE, "stage_name": stage_name}
+    document["moved"] = MOVED
     outputs = document.get("output", {})
     if "EndpointURL" in outputs:
         outputs["EndpointURL"]["value"] = "${module.api_gateway.invoke_url}"
