@@ -56,7 +56,7 @@ build_worker_image() {
     docker build ${PYTHON_IMAGE:+--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE"} \
       -f "$ROOT/worker/Dockerfile" -t "$1" "$ROOT"
   elif docker compose version >/dev/null 2>&1; then
-    (cd "$ROOT" && docker compose -f docker-compose.localstack.yml build worker)
+    (cd "$ROOT" && docker compose -f docker-compose.localstack.yml build worker) || return 1
     docker tag media-jobs-worker:local "$1"
   else
     printf 'error: %s\n' "building the worker image needs BuildKit: install the docker buildx or compose plugin" >&2

@@ -18,9 +18,9 @@ docker info >/dev/null 2>&1 || skip "no Docker engine answers (is the daemon run
 
 TAG="$(worker_image_tag)"
 say "worker image media-jobs-worker:$TAG: choosing its base (official, or the stand-in)"
-IMAGES="$(cd "$ROOT" && "$(python_bin)" -m scripts.standin_images --only PYTHON_IMAGE 2>&1)" ||
-  skip "no base image: neither the official Python image nor its stand-in could be had:
-$IMAGES"
+# Its progress and errors go to stderr, as they happen; stdout is VAR=image lines.
+IMAGES="$(cd "$ROOT" && "$(python_bin)" -m scripts.standin_images --only PYTHON_IMAGE)" ||
+  skip "no base image: neither the official Python image nor its stand-in could be had (see above)"
 PYTHON_IMAGE="$(sed -n 's/^PYTHON_IMAGE=//p' <<<"$IMAGES")"
 [[ -n "$PYTHON_IMAGE" ]] || skip "scripts/standin_images.py named no PYTHON_IMAGE:
 $IMAGES"
