@@ -1,7 +1,7 @@
 """moto's server with the gaps filled that applying infra/ falls into: pinned to one moto, guarded.
 
-Stock moto 5.2.5 applies 86 of the deployment's resources; the rest stop on
-what it lacks. Each gap is filled here, as close to what AWS answers as the
+Stock moto 5.2.5 applied 86 of the deployment's 111 resources (as issue 23
+found them); the rest stopped on what it lacks. Each gap is filled here, as close to what AWS answers as the
 apply needs, and nothing more:
 
 - ElastiCache parameter groups (``CreateCacheParameterGroup`` and the calls the
