@@ -72,7 +72,7 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	else echo "Chromium is missing (sudo apt-get install chromium): the web page tests will skip"; fi
 
-package: venv ## chalice package -> infra/chalice.tf.json (and the worker image if Docker answers)
+package: venv ## The API (pinned by constraints.txt, trimmed) -> infra/chalice.tf.json + deployment.zip; then the worker image if Docker answers
 	STAGE=$(STAGE) scripts/package.sh
 
 deploy: venv ## Deploy STAGE=dev|prod to AWS (TERRAFORM=tflocal for LocalStack)

@@ -16,6 +16,15 @@
 # and scripts/chalice_tf.py sets every function's environment to
 # local.api_environment, so the deployed API's settings are listed once, here.
 # tests/infra checks that every name the generated file uses is defined here.
+#
+# The references go one way only: chalice.tf.json refers to infra/, never the
+# other way round, so infra/ validates and plans on a fresh clone, before
+# `make package`. What belongs to the generated API is added by
+# scripts/chalice_tf.py into chalice.tf.json: one encrypted, expiring log group
+# per function (/aws/lambda/<function name>, before the function exists, or
+# Lambda makes it unencrypted and kept for ever), the API Gateway stage with its
+# throttling and JSON error answers (modules/api_gateway), and the stage in
+# every generated name.
 
 locals {
   api_role_arn          = aws_iam_role.api.arn
@@ -32,58 +41,5 @@ locals {
     # straight to S3 (POST /api/uploads).
     MAX_UPLOAD_BYTES = "4500000"
   })
-}
 
-# Created here, before the function, so it is encrypted and has a retention
-# (Lambda would otherwise create it on first log line, unencrypted, kept for ever).
-resource "aws_cloudwatch_log_group" "api" {
-  #checkov:skip=CKV_AWS_338:Retention is a per-stage choice (var.log_retention_days); request logs carry job ids, not user content.
-  name              = "/aws/lambda/${local.name}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.main.arn
-}
-
-################################################################################
-# API Gateway: stage throttling and the service's JSON error shape
-################################################################################
-
-# Every method of the stage (the service's own per-tenant limits come after this,
-# in the function: see docs/DEPLOY.md for the choice).
-resource "aws_api_gateway_method_settings" "throttle" {
-  #checkov:skip=CKV_AWS_225:No gateway cache: every answer is per tenant and changes (job status), and is sent with Cache-Control no-store.
-  rest_api_id = aws_api_gateway_rest_api.rest_api.id
-  stage_name  = aws_api_gateway_deployment.rest_api.stage_name
-  method_path = "*/*"
-
-  settings {
-    throttling_rate_limit  = var.api_throttle_rate_limit
-    throttling_burst_limit = var.api_throttle_burst_limit
-  }
-}
-
-locals {
-  # Answers API Gateway gives itself, in the function's error shape.
-  gateway_errors = {
-    MISSING_AUTHENTICATION_TOKEN = { status = "404", code = "not_found", message = "No such route; see /api/openapi.json." }
-    THROTTLED                    = { status = "429", code = "rate_limited", message = "The API is busy; try again shortly." }
-    REQUEST_TOO_LARGE            = { status = "413", code = "upload_too_large", message = "The request body is too large; upload large images with POST /api/uploads." }
-    DEFAULT_4XX                  = { status = null, code = "invalid_request", message = "The request was refused." }
-    DEFAULT_5XX                  = { status = null, code = "service_unavailable", message = "The service is unavailable; try again shortly." }
-  }
-}
-
-resource "aws_api_gateway_gateway_response" "json" {
-  for_each = local.gateway_errors
-
-  rest_api_id   = aws_api_gateway_rest_api.rest_api.id
-  response_type = each.key
-  status_code   = each.value.status
-
-  response_templates = {
-    "application/json" = jsonencode({ error = { code = each.value.code, message = each.value.message } })
-  }
-
-  response_parameters = each.key == "THROTTLED" ? {
-    "gatewayresponse.header.Retry-After" = "'1'"
-  } : {}
 }

@@ -92,8 +92,10 @@ data "aws_iam_policy_document" "api" {
     actions   = ["kms:Decrypt"]
     resources = [aws_kms_key.main.arn]
 
+    # StringLike: the value has a wildcard (StringEquals would compare the "*"
+    # literally and never match the scheduled functions).
     condition {
-      test     = "StringEquals"
+      test     = "StringLike"
       variable = "kms:EncryptionContext:LambdaFunctionName"
       values   = [local.name, "${local.name}-*"]
     }

@@ -64,8 +64,8 @@ output "worker_log_group" {
 }
 
 output "api_log_group" {
-  description = "CloudWatch log group of the API Lambda."
-  value       = aws_cloudwatch_log_group.api.name
+  description = "CloudWatch log group of the API Lambda (each scheduled function has its own, /aws/lambda/<name>-<stage>-<function>)."
+  value       = "/aws/lambda/${local.name}"
 }
 
 output "alarm_topic_arn" {

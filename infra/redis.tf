@@ -19,10 +19,13 @@ data "aws_secretsmanager_random_password" "redis_auth" {
 
 resource "aws_secretsmanager_secret" "redis_auth" {
   #checkov:skip=CKV2_AWS_57:Automatic rotation needs a rotation Lambda that also updates the replication group; rotation is a manual, documented step (docs/DEPLOY.md).
-  name                    = "${var.name}/${var.stage}/redis-auth-token"
-  description             = "AUTH token of the ${local.name} Redis replication group"
-  kms_key_id              = aws_kms_key.main.arn
-  recovery_window_in_days = 7
+  name        = "${var.name}/${var.stage}/redis-auth-token"
+  description = "AUTH token of the ${local.name} Redis replication group"
+  kms_key_id  = aws_kms_key.main.arn
+  # Deleted at once on destroy: a recovery window keeps the name taken for its
+  # length, so destroying a stage and deploying it again failed for 7 days. The
+  # token is not worth recovering: a new one is generated with the new secret.
+  recovery_window_in_days = 0
 }
 
 resource "aws_secretsmanager_secret_version" "redis_auth" {

@@ -110,8 +110,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "media" {
 }
 
 # The browser posts large images straight to S3 with the presigned POST that
-# POST /api/uploads returns, and may fetch results with presigned GET URLs.
+# POST /api/uploads returns, and may fetch results with presigned GET URLs. Only
+# for the origins a stage names (cors_allowed_origins, in infra/<stage>.tfvars):
+# none by default, so no browser page may use the bucket until a stage says which.
 resource "aws_s3_bucket_cors_configuration" "media" {
+  count = length(var.cors_allowed_origins) > 0 ? 1 : 0
+
   bucket = aws_s3_bucket.media.id
 
   cors_rule {

@@ -110,9 +110,9 @@ variable "results_expiration_days" {
 }
 
 variable "cors_allowed_origins" {
-  description = "Browser origins allowed to POST presigned uploads to the bucket and GET results from it. Set it to your web app's origin outside development."
+  description = "Browser origins allowed to POST presigned uploads to the bucket and GET results from it, per stage (infra/<stage>.tfvars), such as [\"https://app.example.com\"]. Empty (the default): no CORS rule, so no browser page may use the bucket directly."
   type        = list(string)
-  default     = ["*"]
+  default     = []
 }
 
 variable "force_destroy" {

@@ -50,14 +50,17 @@ require_docker() {
 # build_worker_image TAG. The Dockerfile needs BuildKit (a pip cache mount): `docker build`
 # has it through the buildx plugin (docker-ce, Docker Desktop); without the plugin,
 # `docker compose build` drives BuildKit through the engine's API instead.
+# PYTHON_IMAGE, when set, is the base (scripts/standin_images.py's stand-in, say).
 build_worker_image() {
   if docker buildx version >/dev/null 2>&1; then
-    docker build -f "$ROOT/worker/Dockerfile" -t "$1" "$ROOT"
+    docker build ${PYTHON_IMAGE:+--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE"} \
+      -f "$ROOT/worker/Dockerfile" -t "$1" "$ROOT"
   elif docker compose version >/dev/null 2>&1; then
-    (cd "$ROOT" && docker compose -f docker-compose.localstack.yml build worker)
+    (cd "$ROOT" && docker compose -f docker-compose.localstack.yml build worker) || return 1
     docker tag media-jobs-worker:local "$1"
   else
-    die "building the worker image needs BuildKit: install the docker buildx or compose plugin"
+    printf 'error: %s\n' "building the worker image needs BuildKit: install the docker buildx or compose plugin" >&2
+    return 1
   fi
 }
 

@@ -18,6 +18,7 @@ build arguments, parent image) is unchanged is reused. The recipes live in
 
     python -m scripts.standin_images            # prints VAR=image lines for docker compose
     python -m scripts.standin_images --always   # stand-ins even when the registry answers
+    python -m scripts.standin_images --only PYTHON_IMAGE   # the worker image's base only
 """
 
 from __future__ import annotations
@@ -298,11 +299,18 @@ class Log:
         print(f"standin-images: {message}", file=sys.stderr, flush=True)
 
 
-def ensure_images(always: bool = False, log: Log | None = None) -> dict[str, str]:
-    """The image for every setting: the official one when it can be had, else a stand-in."""
+def ensure_images(
+    always: bool = False, log: Log | None = None, only: set[str] | None = None
+) -> dict[str, str]:
+    """The image for every setting (or the ``only`` ones, with what they are built
+    FROM): the official one when it can be had, else a stand-in."""
     log = log or Log()
     official = official_images()
     recipes = standins()
+    if only:
+        parents = {s.parent for s in recipes if s.setting in only and s.parent}
+        official = {name: image for name, image in official.items() if name in only | parents}
+        recipes = [s for s in recipes if s.setting in official]
     missing = {s.setting for s in recipes} - set(official)
     if missing:
         raise StandinError(f"no official default for {sorted(missing)}")
@@ -347,10 +355,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--always", action="store_true", help="use stand-ins even when the registry answers"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="SETTING",
+        help="only this image setting, such as PYTHON_IMAGE (make package); repeatable",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
-        images = ensure_images(always=args.always)
+        images = ensure_images(always=args.always, only=set(args.only or ()))
     except (StandinError, subprocess.CalledProcessError) as exc:
         print(f"standin-images: {exc}", file=sys.stderr)
         return 1

@@ -7,11 +7,8 @@ needs no network (the real `make package` downloads the Lambda's wheels).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,32 +16,28 @@ from typing import Any
 import pytest
 
 from scripts import chalice_tf
-from tests.infra.terraform import INFRA, REPO, blocks, load_tf, two_label_blocks
+from tests.infra.terraform import (
+    INFRA,
+    REPO,
+    assert_no_warnings,
+    blocks,
+    copy_infra,
+    load_tf,
+    package_api,
+    plugin_dir,
+    terraform,
+    terraform_init,
+    two_label_blocks,
+)
 
-CHALICE = Path(sys.executable).with_name("chalice")
 REFERENCE = re.compile(r"\b(local|var|data|aws_[a-z0-9_]+)\.([A-Za-z_][A-Za-z0-9_-]*)")
-PLUGIN_DIRS = [os.environ.get("TF_PLUGIN_DIR", ""), "/opt/tf-plugins"]
 
 
 @pytest.fixture(scope="module")
 def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     if not (REPO / "app.py").exists():
         pytest.skip("app.py is not written yet")
-    project = tmp_path_factory.mktemp("project")
-    shutil.copy(REPO / "app.py", project / "app.py")
-    shutil.copytree(REPO / "chalicelib", project / "chalicelib",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-    (project / ".chalice").mkdir()
-    shutil.copy(REPO / ".chalice" / "config.json", project / ".chalice" / "config.json")
-    (project / "requirements.txt").write_text("")
-    out = project / "out"
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-    run = subprocess.run(
-        [str(CHALICE), "package", "--pkg-format", "terraform", "--stage", "dev", str(out)],
-        cwd=project, capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, f"chalice package failed:\n{run.stdout}\n{run.stderr}"
-    yield out
+    yield package_api("dev", tmp_path_factory.mktemp("project"))
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +73,41 @@ def test_adapted_output_drops_chalice_version_pins(generated: dict[str, Any]) ->
     for function in adapted["resource"]["aws_lambda_function"].values():
         assert function["kms_key_arn"] == chalice_tf.KMS_KEY_REF
         assert function["tracing_config"] == {"mode": "Active"}
-        assert "aws_iam_role_policy.api" in function["depends_on"]
+        assert chalice_tf.ROLE_POLICY in function["depends_on"]
+
+
+def test_adapt_puts_the_stage_in_every_generated_name(generated: dict[str, Any]) -> None:
+    """A rule named watch_queue-event is one rule for dev and prod: prod took dev's over."""
+    resources = chalice_tf.adapt(generated)["resource"]
+    names = [function["function_name"] for function in resources["aws_lambda_function"].values()]
+    names += [rule["name"] for rule in resources["aws_cloudwatch_event_rule"].values()]
+    names += [target["target_id"] for target in resources["aws_cloudwatch_event_target"].values()]
+    names += [api["name"] for api in resources["aws_api_gateway_rest_api"].values()]
+    names += [group["name"] for group in resources["aws_cloudwatch_log_group"].values()]
+    assert names and all("media-jobs-dev" in name for name in names), names
+    assert "media-jobs-dev-watch_queue-event" in names
+
+
+def test_adapt_gives_every_function_an_encrypted_expiring_log_group(
+    generated: dict[str, Any],
+) -> None:
+    resources = chalice_tf.adapt(generated)["resource"]
+    groups = resources["aws_cloudwatch_log_group"]
+    for key, function in resources["aws_lambda_function"].items():
+        address = chalice_tf.log_group_address(key)
+        group = groups[address.split(".", 1)[1]]
+        assert group["name"] == f"/aws/lambda/{function['function_name']}"
+        assert group["kms_key_id"] == chalice_tf.KMS_KEY_REF
+        assert group["retention_in_days"] == chalice_tf.LOG_RETENTION_REF
+        assert address in function["depends_on"]  # made before the function can log
+
+
+def test_adapt_gives_the_api_a_stage_of_its_own(generated: dict[str, Any]) -> None:
+    adapted = chalice_tf.adapt(generated)
+    deployment = adapted["resource"]["aws_api_gateway_deployment"]["rest_api"]
+    assert "stage_name" not in deployment  # deprecated in the AWS provider
+    assert adapted["module"]["api_gateway"]["stage_name"] == "api"
+    assert adapted["output"]["EndpointURL"]["value"] == "${module.api_gateway.invoke_url}"
 
 
 def test_adapt_refuses_a_function_outside_the_vpc(generated: dict[str, Any]) -> None:
@@ -110,7 +137,8 @@ def _defined_names(adapted: dict[str, Any]) -> set[str]:
 def test_every_reference_resolves_in_infra(generated: dict[str, Any]) -> None:
     adapted = chalice_tf.adapt(generated)
     defined = _defined_names(adapted)
-    text = json.dumps(adapted)
+    # moved blocks name old addresses, on purpose no longer defined.
+    text = json.dumps({key: value for key, value in adapted.items() if key != "moved"})
     missing = set()
     for kind, name in REFERENCE.findall(text):
         if kind == "data":
@@ -131,31 +159,14 @@ def test_the_api_environment_holds_what_the_api_needs() -> None:
     assert needed <= assigned, f"not in local.api_environment: {sorted(needed - assigned)}"
 
 
-def _plugin_dir() -> Path | None:
-    for candidate in PLUGIN_DIRS:
-        if candidate and (Path(candidate) / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
-            return Path(candidate)
-    return None
-
-
 def test_terraform_validate_with_the_api_merged(package_dir: Path, tmp_path: Path) -> None:
     """The whole configuration, chalice.tf.json included, against the real provider schema."""
-    terraform = shutil.which("terraform")
-    plugins = _plugin_dir()
-    if terraform is None or plugins is None:
-        pytest.skip("needs terraform and a local AWS provider mirror (TF_PLUGIN_DIR)")
-    work = tmp_path / "infra"
-    work.mkdir()
-    for path in INFRA.glob("*.tf"):
-        shutil.copy(path, work / path.name)
+    if shutil.which("terraform") is None or plugin_dir() is None:
+        pytest.skip(
+            "needs terraform and a local AWS provider mirror (TF_PLUGIN_DIR or /opt/tf-plugins)"
+        )
+    work = copy_infra(tmp_path / "infra")
     chalice_tf.merge_into(package_dir, work)
-    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    for args in (
-        ["init", "-backend=false", "-input=false", f"-plugin-dir={plugins}"],
-        ["validate", "-no-color"],
-    ):
-        run = subprocess.run(
-            [terraform, f"-chdir={work}", *args],
-            capture_output=True, text=True, env=env, timeout=120, check=False,
-        )  # fmt: skip
-        assert run.returncode == 0, f"terraform {args[0]} failed:\n{run.stdout}\n{run.stderr}"
+    terraform_init(work)
+    # Deprecated arguments (the deployment's stage_name) are warnings, not errors.
+    assert_no_warnings(terraform(work, "validate", "-no-color"))

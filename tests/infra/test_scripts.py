@@ -9,7 +9,7 @@ import pytest
 
 from tests.infra.terraform import REPO
 
-SCRIPTS = ["package.sh", "deploy.sh", "destroy.sh", "ensure_docker.sh"]
+SCRIPTS = ["package.sh", "worker_image.sh", "deploy.sh", "destroy.sh", "ensure_docker.sh"]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

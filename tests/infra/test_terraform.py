@@ -118,7 +118,7 @@ def test_terraform_fmt() -> None:
     if terraform is None:
         pytest.skip("no terraform binary")
     run = subprocess.run(
-        [terraform, "fmt", "-check", "-list=true", str(INFRA)],
+        [terraform, "fmt", "-check", "-recursive", "-list=true", str(INFRA)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert run.returncode == 0, f"terraform fmt would change: {run.stdout}"
