@@ -32,7 +32,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
-from chalicelib.settings import Settings  # moving to chalicelib.core.settings
+from chalicelib.core.settings import Settings
 from scripts import chalice_tf
 from tests.infra.terraform import (
     REPO,
