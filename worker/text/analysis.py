@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.core.settings import Settings
+from worker.text import languages
 
 MAX_KEYWORDS = 10
 READABILITY_LANGUAGES = frozenset({"en", "de", "es", "fr", "it", "nl", "ru"})
@@ -47,7 +48,24 @@ MIN_LETTERS_FOR_LANGUAGE = 3
 
 _WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 _LETTER = re.compile(r"[^\W\d_]")
-_SPACE_BEFORE_MARK = re.compile(r"[ \u00a0\u202f]+([!?;:])")
+# French puts a space before ! ? ; :. Only a mark that ends a word group is joined back,
+# so an emoticon (":(", ";-)", ":D") keeps its space and stays one token for VADER.
+_SPACE_BEFORE_MARK = re.compile(r"[ \u00a0\u202f]+([!?;:]+)(?=\s|$)")
+# A text of at most this many words is scored whole, as VADER is made for (a tweet is
+# under 60); a longer one is averaged per sentence (whole, the score saturates at +-1).
+MAX_WORDS_SCORED_WHOLE = 60
+# A text whose language is not answered gets sentiment when this share of its words
+# is English (in the CMU dictionary), so a short English text's doubtful guess does
+# not withhold it.
+MIN_ENGLISH_SHARE = 0.75
+# Readability formulas are made for prose: fewer words than this, or a text mostly of
+# URLs and addresses, gets none.
+MIN_WORDS_FOR_READABILITY = 10
+# A keyword longer than this many characters is not a phrase (a run with no spaces).
+MAX_KEYWORD_CHARS = 40
+_URL_OR_ADDRESS = re.compile(r"\b(?:[a-z][a-z0-9+.-]*://|www\.)\S+|\S+@\S+\.\S+", re.I)
+# Letters of scripts written without spaces between words.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff]")
 
 
 @lru_cache(maxsize=1)
@@ -248,16 +266,29 @@ def analyze_text(text: str) -> dict[str, Any]:
         "readability": None,
     }
     if not words:
+        if _has_emoji(stripped):
+            report["sentiment"] = _sentiment(stripped, [])
         return report
-    language = _detect_language(stripped)
+    language = _detect_language(_URL_OR_ADDRESS.sub(" ", stripped))
     report["language"] = language
     code = language["code"] if language else None
     report["keywords"] = _keywords(stripped, code)
-    if code in SENTIMENT_LANGUAGES:
-        report["sentiment"] = _sentiment(sentences or [stripped])
+    if code in SENTIMENT_LANGUAGES or (code is None and _mostly_english(words)):
+        report["sentiment"] = _sentiment(stripped, sentences if len(words) > MAX_WORDS_SCORED_WHOLE else [])
     if code in READABILITY_LANGUAGES:
         report["readability"] = _readability(stripped, code)
     return report
+
+
+def _has_emoji(text: str) -> bool:
+    emojis = _sentiment_analyzer().emojis
+    return any(char in emojis for char in text)
+
+
+def _mostly_english(words: list[str]) -> bool:
+    lexicon, slang = _syllable_lexicon(), _sentiment_analyzer().lexicon
+    english = sum(1 for word in words if word.lower() in lexicon or word.lower() in slang)
+    return english >= MIN_ENGLISH_SHARE * len(words)
 
 
 def _sentences(text: str) -> list[str]:
@@ -269,27 +300,136 @@ def _sentences(text: str) -> list[str]:
 
 
 def _detect_language(text: str) -> dict[str, Any] | None:
-    if len(_LETTER.findall(text)) < MIN_LETTERS_FOR_LANGUAGE:
+    letters = "".join(_LETTER.findall(text))
+    script = languages.by_script(letters)
+    if script == "ja":
+        return {"code": "ja", "confidence": 1.0}
+    if script == "han":
+        # Han characters only: Chinese or Japanese, told apart by the model.
+        probabilities = _language_probabilities(text, only=("zh", "ja"))
+    elif len(letters) < MIN_LETTERS_FOR_LANGUAGE:
         return None
-    code, confidence = _language_identifier().classify(text)
-    return {"code": str(code), "confidence": round(float(confidence), 3)}
+    else:
+        probabilities = _language_probabilities(text)
+    code, confidence = max(probabilities.items(), key=lambda item: (item[1], item[0]))
+    if script is None and confidence < languages.min_confidence(len(letters)):
+        return None
+    return {"code": code, "confidence": round(confidence, 3)}
+
+
+def _language_probabilities(text: str, only: tuple[str, ...] = ()) -> dict[str, float]:
+    """The model's probability of each answered ISO 639-1 code (``only`` those, if given),
+    renormalised over them: the model restricted to the languages answered."""
+    totals: dict[str, float] = {}
+    for label, probability in _language_identifier().rank(text):
+        code = languages.ANSWERED.get(str(label))
+        if code is not None and (not only or code in only):
+            totals[code] = totals.get(code, 0.0) + float(probability)
+    whole = sum(totals.values()) or 1.0
+    return {code: probability / whole for code, probability in totals.items()}
+
+
+# ISO 639-1 codes whose YAKE stopword list has another name.
+_YAKE_NAMES = {"cs": "cz"}
+
+
+def yake_language(code: str | None) -> str:
+    """The name of YAKE's stopword list for ``code``, or ``noLang`` when it has none."""
+    name = _YAKE_NAMES.get(code or "", code or "")
+    return name if name in _yake_stopword_languages() else "noLang"
 
 
 def _keywords(text: str, code: str | None) -> list[str]:
+    if len(_UNSPACED.findall(text)) * 2 > len(_LETTER.findall(text)):
+        return _unspaced_keywords(text)
     yake = _import_yake()
-    language = code if code in _yake_stopword_languages() else "noLang"
-    extractor = yake.KeywordExtractor(lan=language, n=2, top=MAX_KEYWORDS)
+    extractor = yake.KeywordExtractor(lan=yake_language(code), n=2, top=MAX_KEYWORDS * 2)
     # YAKE ranks by score, lower is better; ties are broken by the phrase itself so
     # the order never depends on anything but the text.
     ranked = sorted(extractor.extract_keywords(text), key=lambda pair: (pair[1], pair[0]))
-    return [str(phrase) for phrase, _ in ranked]
+    return _distinct(str(phrase) for phrase, _ in ranked)
 
 
-def _sentiment(sentences: list[str]) -> dict[str, Any]:
-    # VADER is built for sentences: on a whole page its compound score saturates at
-    # +-1 (and costs quadratic time), so its authors average per-sentence scores.
+def _phrase_key(phrase: str) -> tuple[str, ...]:
+    """Two forms of one phrase share a key: case, and a plural's final s, set aside."""
+    words = phrase.casefold().split()
+    return tuple(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words)
+
+
+def _distinct(phrases: Any) -> list[str]:
+    """The phrases, best first, without a second form of one or a run too long to be one."""
+    seen: set[tuple[str, ...]] = set()
+    kept: list[str] = []
+    for phrase in phrases:
+        key = _phrase_key(phrase)
+        if len(phrase) > MAX_KEYWORD_CHARS or key in seen:
+            continue
+        seen.add(key)
+        kept.append(phrase)
+        if len(kept) == MAX_KEYWORDS:
+            break
+    return kept
+
+
+# Unspaced scripts: the runs of one script (Han, katakana, Thai...) between other
+# characters, and inside a Han run the character n-grams that recur.
+_HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々"
+_SCRIPT_RUN = re.compile(rf"[{_HAN}]+|[\u30a0-\u30ff]+|[\u0e00-\u0e7f]+|[\u0e80-\u0eff]+|[\u1000-\u109f]+|[\u1780-\u17ff]+|[^\W\d_\u3040-\u30ff{_HAN}\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]{{2,}}")
+MAX_UNSPACED_KEYWORD = 4  # characters: Chinese and Japanese words are mostly 2-4
+_MAX_NGRAM_TEXT = 20_000  # characters of an unspaced text looked at for keywords
+
+
+def _unspaced_keywords(text: str) -> list[str]:
+    """Keywords of a text in a script without spaces, with no word segmenter.
+
+    Candidates are the runs of one script (hiragana, which holds Japanese grammar,
+    splits them) of 2-4 characters, and in longer runs the 2-4 character n-grams seen
+    at least twice. Ranked by how often they occur, longer first on a tie, an n-gram
+    inside a better one dropped. Thai, Lao, Burmese and Khmer runs longer than that
+    are not words and give no keywords.
+    """
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    whole_runs: set[str] = set()
+    for run in _SCRIPT_RUN.findall(text[:_MAX_NGRAM_TEXT]):
+        if len(run) <= MAX_UNSPACED_KEYWORD or not _UNSPACED.match(run):
+            whole_runs.add(run)
+            counts[run] += 1
+        elif re.match(f"[{_HAN}]", run):
+            for size in range(2, MAX_UNSPACED_KEYWORD + 1):
+                for start in range(len(run) - size + 1):
+                    counts[run[start : start + size]] += 1
+    candidates = [
+        (phrase, count)
+        for phrase, count in counts.items()
+        if len(phrase) >= 2 and (count >= 2 or phrase in whole_runs)
+    ]
+    # Most frequent first, the longer of two equally frequent first.
+    candidates.sort(key=lambda item: (-item[1], -len(item[0]), item[0]))
+    kept: list[str] = []
+    for phrase, _ in candidates:
+        if not any(_overlaps(phrase, better) for better in kept):
+            kept.append(phrase)
+    return _distinct(kept)
+
+
+def _overlaps(one: str, other: str) -> bool:
+    """One holds the other, or one's end is the other's start: pieces of one word."""
+    if one in other or other in one:
+        return True
+    shortest = min(len(one), len(other))
+    return any(one.endswith(other[:k]) or other.endswith(one[:k]) for k in range(1, shortest))
+
+
+
+
+def _sentiment(text: str, sentences: list[str]) -> dict[str, Any]:
+    # VADER is built for sentences and tweets: a short text is scored whole; on a
+    # whole page its compound score saturates at +-1 (and costs quadratic time), so
+    # a long text is averaged per sentence, as its authors advise.
     analyzer = _sentiment_analyzer()
-    scores = [float(analyzer.polarity_scores(s)["compound"]) for s in sentences]
+    scores = [float(analyzer.polarity_scores(s)["compound"]) for s in sentences or [text]]
     score = sum(scores) / len(scores)
     label = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"
     return {"score": round(score, 4), "label": label}
