@@ -57,7 +57,7 @@ MAX_WORDS_SCORED_WHOLE = 60
 # A text whose language is not answered gets sentiment when this share of its words
 # is English (in the CMU dictionary), so a short English text's doubtful guess does
 # not withhold it.
-MIN_ENGLISH_SHARE = 0.75
+MIN_ENGLISH_SHARE = 0.6
 # Readability formulas are made for prose: fewer words than this, or a text mostly of
 # URLs and addresses, gets none.
 MIN_WORDS_FOR_READABILITY = 10
@@ -276,7 +276,9 @@ def analyze_text(text: str) -> dict[str, Any]:
     if code in SENTIMENT_LANGUAGES or (code is None and _mostly_english(words)):
         report["sentiment"] = _sentiment(stripped, sentences if len(words) > MAX_WORDS_SCORED_WHOLE else [])
     if code in READABILITY_LANGUAGES:
-        report["readability"] = _readability(stripped, code)
+        prose = _URL_OR_ADDRESS.sub(" ", stripped)
+        if sum(1 for word in _WORD.findall(prose) if _LETTER.search(word)) >= MIN_WORDS_FOR_READABILITY:
+            report["readability"] = _readability(prose, code)
     return report
 
 
@@ -440,8 +442,11 @@ def _readability(text: str, code: str) -> dict[str, Any]:
 
     _use_compact_syllables()
 
+    # Flesch's scale runs from 0 (hardest) to 100 (easiest) and a grade from 0; the
+    # formulas overshoot both on texts of very short or very long words.
     grade = metrics.flesch_kincaid_grade(text, code) if code == "en" else None
+    ease = min(100.0, max(0.0, float(metrics.flesch_reading_ease(text, code))))
     return {
-        "flesch_reading_ease": round(float(metrics.flesch_reading_ease(text, code)), 1),
-        "grade_level": None if grade is None else round(float(grade), 1),
+        "flesch_reading_ease": round(ease, 1),
+        "grade_level": None if grade is None else round(max(0.0, float(grade)), 1),
     }

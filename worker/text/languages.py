@@ -64,6 +64,7 @@ LEFT_OUT: dict[str, str] = {
     "ltg": "Latgalian: no ISO 639-1 code",
     "nso": "Northern Sotho: no ISO 639-1 code",
     "pcm": "Nigerian Pidgin: no ISO 639-1 code",
+    "vec": "Venetian: no ISO 639-1 code",
 }
 
 # (fewest letters, least confidence): a guess on a text of at least that many letters
