@@ -65,7 +65,9 @@ MIN_WORDS_FOR_READABILITY = 10
 MAX_KEYWORD_CHARS = 40
 _URL_OR_ADDRESS = re.compile(r"\b(?:[a-z][a-z0-9+.-]*://|www\.)\S+|\S+@\S+\.\S+", re.I)
 # Letters of scripts written without spaces between words.
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff]")
+_UNSPACED = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff]"
+)
 
 
 @lru_cache(maxsize=1)
@@ -274,10 +276,15 @@ def analyze_text(text: str) -> dict[str, Any]:
     code = language["code"] if language else None
     report["keywords"] = _keywords(stripped, code)
     if code in SENTIMENT_LANGUAGES or (code is None and _mostly_english(words)):
-        report["sentiment"] = _sentiment(stripped, sentences if len(words) > MAX_WORDS_SCORED_WHOLE else [])
+        report["sentiment"] = _sentiment(
+            stripped, sentences if len(words) > MAX_WORDS_SCORED_WHOLE else []
+        )
     if code in READABILITY_LANGUAGES:
         prose = _URL_OR_ADDRESS.sub(" ", stripped)
-        if sum(1 for word in _WORD.findall(prose) if _LETTER.search(word)) >= MIN_WORDS_FOR_READABILITY:
+        if (
+            sum(1 for word in _WORD.findall(prose) if _LETTER.search(word))
+            >= MIN_WORDS_FOR_READABILITY
+        ):
             report["readability"] = _readability(prose, code)
     return report
 
@@ -355,7 +362,9 @@ def _keywords(text: str, code: str | None) -> list[str]:
 def _phrase_key(phrase: str) -> tuple[str, ...]:
     """Two forms of one phrase share a key: case, and a plural's final s, set aside."""
     words = phrase.casefold().split()
-    return tuple(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words)
+    return tuple(
+        w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words
+    )
 
 
 def _distinct(phrases: Any) -> list[str]:
@@ -376,7 +385,9 @@ def _distinct(phrases: Any) -> list[str]:
 # Unspaced scripts: the runs of one script (Han, katakana, Thai...) between other
 # characters, and inside a Han run the character n-grams that recur.
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々"
-_SCRIPT_RUN = re.compile(rf"[{_HAN}]+|[\u30a0-\u30ff]+|[\u0e00-\u0e7f]+|[\u0e80-\u0eff]+|[\u1000-\u109f]+|[\u1780-\u17ff]+|[^\W\d_\u3040-\u30ff{_HAN}\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]{{2,}}")
+_SCRIPT_RUN = re.compile(
+    rf"[{_HAN}]+|[\u30a0-\u30ff]+|[\u0e00-\u0e7f]+|[\u0e80-\u0eff]+|[\u1000-\u109f]+|[\u1780-\u17ff]+|[^\W\d_\u3040-\u30ff{_HAN}\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]{{2,}}"
+)
 MAX_UNSPACED_KEYWORD = 4  # characters: Chinese and Japanese words are mostly 2-4
 _MAX_NGRAM_TEXT = 20_000  # characters of an unspaced text looked at for keywords
 
@@ -422,8 +433,6 @@ def _overlaps(one: str, other: str) -> bool:
         return True
     shortest = min(len(one), len(other))
     return any(one.endswith(other[:k]) or other.endswith(one[:k]) for k in range(1, shortest))
-
-
 
 
 def _sentiment(text: str, sentences: list[str]) -> dict[str, Any]:

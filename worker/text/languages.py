@@ -22,18 +22,19 @@ from __future__ import annotations
 
 import unicodedata
 
+# The labels that are ISO 639-1 codes already, answered as they are.
+_TWO_LETTER_LABELS_TEXT = (
+    "af am an ar as az ba be bg bn br bs ca cs cy da de dz el en eo es et eu fa fi "
+    "fo fr fy ga gd gl gu ha he hi hr ht hu hy id ig is it ja jv ka kk km kn ko ku "
+    "ky la lb lg ln lo lt lv mg mk ml mn mr ms mt my ne nl nn no oc om or pa pl ps "
+    "pt qu ro ru rw sa se si sk sl sn so sq sr st sv sw ta te tg th tk tl tr tt ug "
+    "uk ur uz vi wa xh yo zh zu"
+)
+_TWO_LETTER_LABELS = tuple(_TWO_LETTER_LABELS_TEXT.split())
+
 # Model label -> the ISO 639-1 code answered. Labels of one language's variants map to it.
 ANSWERED: dict[str, str] = {
-    **{
-        code: code
-        for code in (
-            "af am an ar as az ba be bg bn br bs ca cs cy da de dz el en eo es et eu fa fi "
-            "fo fr fy ga gd gl gu ha he hi hr ht hu hy id ig is it ja jv ka kk km kn ko ku "
-            "ky la lb lg ln lo lt lv mg mk ml mn mr ms mt my ne nl nn no oc om or pa pl ps "
-            "pt qu ro ru rw sa se si sk sl sn so sq sr st sv sw ta te tg th tk tl tr tt ug "
-            "uk ur uz vi wa xh yo zh zu"
-        ).split()
-    },
+    **{code: code for code in _TWO_LETTER_LABELS},
     "ary": "ar",  # Moroccan Arabic
     "arz": "ar",  # Egyptian Arabic
     "uzs": "uz",  # Southern Uzbek (Arabic script)
@@ -83,7 +84,9 @@ def min_confidence(letters: int) -> float:
 
 # Han characters of the Japanese shinjitai reforms, iteration marks and
 # Japanese-made kanji: in a text with no kana they still say Japanese.
-_JAPANESE_ONLY_HAN = frozenset("々〆込畑峠働辻枠栃匂籾糀凪榊鰯塀畠円駅売読図済広応変労楽戦鉄県検験桜巻")
+_JAPANESE_ONLY_HAN = frozenset(
+    "々〆込畑峠働辻枠栃匂籾糀凪榊鰯塀畠円駅売読図済広応変労楽戦鉄県検験桜巻"
+)
 
 
 def by_script(letters: str) -> str | None:
