@@ -363,11 +363,33 @@ def yake_language(code: str | None) -> str:
     return name if name in _yake_stopword_languages() else "noLang"
 
 
+# YAKE ships these lists in a legacy encoding and would read them as Latin-1 (so no
+# word with a diacritic would match), printing a warning on every job.
+_STOPWORD_ENCODINGS = {"sk": "cp1250", "lt": "cp1257"}
+
+
+@lru_cache(maxsize=None)
+def _stopwords(name: str) -> frozenset[str]:
+    """YAKE's stopword list ``name``, decoded right and read once per process.
+
+    Given to YAKE rather than named: YAKE reads the file on every extractor, and
+    picks it by the name's first two letters, so ``noLang`` got Norwegian's list.
+    """
+    from importlib import resources
+
+    folder = resources.files("yake") / "core" / "StopwordsList"
+    data = (folder / f"stopwords_{name}.txt").read_bytes()
+    return frozenset(data.decode(_STOPWORD_ENCODINGS.get(name, "utf-8")).lower().split("\n"))
+
+
 def _keywords(text: str, code: str | None) -> list[str]:
     if len(_UNSPACED.findall(text)) * 2 > len(_LETTER.findall(text)):
         return _unspaced_keywords(text)
     yake = _import_yake()
-    extractor = yake.KeywordExtractor(lan=yake_language(code), n=2, top=MAX_KEYWORDS * 2)
+    name = yake_language(code)
+    extractor = yake.KeywordExtractor(
+        lan=name, n=2, top=MAX_KEYWORDS * 2, stopwords=set(_stopwords(name))
+    )
     # YAKE ranks by score, lower is better; ties are broken by the phrase itself so
     # the order never depends on anything but the text.
     ranked = sorted(extractor.extract_keywords(text), key=lambda pair: (pair[1], pair[0]))

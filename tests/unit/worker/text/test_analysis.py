@@ -260,3 +260,21 @@ def test_readability_stays_on_its_scale() -> None:
     ]
     assert 0 <= readability["flesch_reading_ease"] <= 100
     assert readability["grade_level"] >= 0
+
+
+def test_stopword_lists_are_read_right() -> None:
+    from worker.text.analysis import _stopwords
+
+    assert "aký" in _stopwords("sk")  # shipped in cp1250
+    assert "aš" in _stopwords("lt")  # shipped in cp1257
+    assert "ikke" not in _stopwords("noLang")  # not Norwegian's list
+
+
+def test_slovak_keywords_skip_stopwords(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (
+        "Nový fotoaparát robí nádherné fotografie. Ktorý fotoaparát je lepší, aký objektív "
+        "kúpiť? Batéria však vydrží krátko, keď fotografujem v zime."
+    )
+    keywords = " ".join(analyze_text(text)["keywords"]).lower().split()
+    assert not {"ktorý", "aký", "však", "keď"} & set(keywords), keywords
+    assert "warning" not in capsys.readouterr().out.lower()
