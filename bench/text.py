@@ -153,9 +153,7 @@ TWEETS = [
 TIMED = {
     "single word": ["market", "yes", "Thanks", "北京"],
     "tweet": [t for t, _ in TWEETS[:10]],
-    "API example (60 characters)": [
-        "Sunset at the lake with friends. What a wonderful evening!"
-    ],
+    "API example (60 characters)": ["Sunset at the lake with friends. What a wonderful evening!"],
     "paragraph (en, de, fr, ja)": [" ".join(s) for s in SENTENCES.values()][:1]
     + [" ".join(SENTENCES[c]) for c in ("de", "fr", "ja")],
     "article (about 1,500 words)": [

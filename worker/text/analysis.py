@@ -48,7 +48,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -368,7 +368,7 @@ def yake_language(code: str | None) -> str:
 _STOPWORD_ENCODINGS = {"sk": "cp1250", "lt": "cp1257"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stopwords(name: str) -> frozenset[str]:
     """YAKE's stopword list ``name``, decoded right and read once per process.
 
