@@ -101,7 +101,7 @@ def by_script(letters: str) -> str | None:
         name = unicodedata.name(char, "")
         if name.startswith(("HIRAGANA", "KATAKANA")) or char == "ー":
             kana += 1
-        elif name.startswith("CJK"):
+        elif name.startswith("CJK") or char in _JAPANESE_ONLY_HAN:
             han += 1
         else:
             return None

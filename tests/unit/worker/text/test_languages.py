@@ -28,6 +28,7 @@ def test_confidence_needed_falls_with_length() -> None:
 def test_script_of_chinese_and_japanese() -> None:
     assert languages.by_script("ありがとう") == "ja"
     assert languages.by_script("東京駅") == "ja"
+    assert languages.by_script("人々") == "ja"
     assert languages.by_script("北京") == "han"
     assert languages.by_script("Tokyo") is None
     assert languages.by_script("서울") is None
