@@ -69,6 +69,11 @@ _SPACE_BEFORE_MARK = re.compile(r"[ \u00a0\u202f]+([!?;:]+)(?=\s|$)")
 # A text of at most this many words is scored whole, as VADER is made for (a tweet is
 # under 60); a longer one is averaged per sentence (whole, the score saturates at +-1).
 MAX_WORDS_SCORED_WHOLE = 60
+MAX_CHARS_SCORED_WHOLE = 1_000
+# VADER spells each emoji out and its time grows with the square of their number
+# (100 emoji in one call: 50 ms; 10,000: 4.5 minutes), so a text's first this many
+# emoji are scored and the rest left out.
+MAX_EMOJI_SCORED = 30
 # A text whose language is not answered gets sentiment when this share of its words
 # is English (in the CMU dictionary), so a short English text's doubtful guess does
 # not withhold it.
@@ -78,7 +83,11 @@ MIN_ENGLISH_SHARE = 0.6
 MIN_WORDS_FOR_READABILITY = 10
 # A keyword longer than this many characters is not a phrase (a run with no spaces).
 MAX_KEYWORD_CHARS = 40
-_URL_OR_ADDRESS = re.compile(r"\b(?:[a-z][a-z0-9+.-]*://|www\.)\S+|\S+@\S+\.\S+", re.I)
+# Emoji and pictographs (with their joiners and variation selectors): not language.
+_EMOJI = re.compile(
+    "[\u2190-\u21ff\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d\U0001f000-\U0001faff]+"
+)
+_URL_START = re.compile(r"\b(?:[a-z][a-z0-9+.-]*://|www\.)", re.I)
 # Letters of scripts written without spaces between words.
 _UNSPACED = re.compile(
     r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff]"
@@ -286,22 +295,36 @@ def analyze_text(text: str) -> dict[str, Any]:
         if _has_emoji(stripped):
             report["sentiment"] = _sentiment(stripped, [])
         return report
-    language = _detect_language(_URL_OR_ADDRESS.sub(" ", stripped))
+    language = _detect_language(_EMOJI.sub(" ", _without_urls(stripped)))
     report["language"] = language
     code = language["code"] if language else None
     report["keywords"] = _keywords(stripped, code)
     if code in SENTIMENT_LANGUAGES or (code is None and _mostly_english(words)):
-        report["sentiment"] = _sentiment(
-            stripped, sentences if len(words) > MAX_WORDS_SCORED_WHOLE else []
-        )
+        whole = len(words) <= MAX_WORDS_SCORED_WHOLE and len(stripped) <= MAX_CHARS_SCORED_WHOLE
+        report["sentiment"] = _sentiment(stripped, [] if whole else sentences)
     if code in READABILITY_LANGUAGES:
-        prose = _URL_OR_ADDRESS.sub(" ", stripped)
+        prose = _without_urls(stripped)
         if (
             sum(1 for word in _WORD.findall(prose) if _LETTER.search(word))
             >= MIN_WORDS_FOR_READABILITY
         ):
             report["readability"] = _readability(prose, code)
     return report
+
+
+def _without_urls(text: str) -> str:
+    """``text`` without the words that are URLs or e-mail addresses.
+
+    Word by word, not one regular expression over the text: ``\\S+@`` backtracks
+    over a long run without spaces in quadratic time.
+    """
+    if "@" not in text and not _URL_START.search(text):
+        return text
+    return " ".join(
+        word
+        for word in text.split()
+        if not _URL_START.search(word) and "." not in word.partition("@")[2]
+    )
 
 
 def _has_emoji(text: str) -> bool:
@@ -477,7 +500,17 @@ def _sentiment(text: str, sentences: list[str]) -> dict[str, Any]:
     # whole page its compound score saturates at +-1 (and costs quadratic time), so
     # a long text is averaged per sentence, as its authors advise.
     analyzer = _sentiment_analyzer()
-    scores = [float(analyzer.polarity_scores(s)["compound"]) for s in sentences or [text]]
+    emojis, budget = analyzer.emojis, MAX_EMOJI_SCORED
+    scores = []
+    for piece in sentences or [text]:
+        kept = []
+        for char in piece:
+            if char in emojis:
+                if budget <= 0:
+                    continue
+                budget -= 1
+            kept.append(char)
+        scores.append(float(analyzer.polarity_scores("".join(kept))["compound"]))
     score = sum(scores) / len(scores)
     label = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"
     return {"score": round(score, 4), "label": label}

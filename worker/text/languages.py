@@ -70,7 +70,7 @@ LEFT_OUT: dict[str, str] = {
 
 # (fewest letters, least confidence): a guess on a text of at least that many letters
 # is answered from that confidence on. Measured with bench.text (docs/BENCHMARKS.md).
-_MIN_CONFIDENCE_BY_LETTERS = ((0, 0.35), (12, 0.25), (20, 0.15), (30, 0.0))
+_MIN_CONFIDENCE_BY_LETTERS = ((0, 0.35), (12, 0.25), (20, 0.15), (30, 0.1))
 
 
 def min_confidence(letters: int) -> float:

@@ -278,3 +278,14 @@ def test_slovak_keywords_skip_stopwords(capsys: pytest.CaptureFixture[str]) -> N
     keywords = " ".join(analyze_text(text)["keywords"]).lower().split()
     assert not {"ktorý", "aký", "však", "keď"} & set(keywords), keywords
     assert "warning" not in capsys.readouterr().out.lower()
+
+
+@pytest.mark.parametrize("text", ["😍" * 10_000, "ok 😍 " * 2_000, "Love it! 😍😍😍😍 " * 500])
+def test_many_emoji_are_scored_quickly(text: str) -> None:
+    """VADER's time grows with the square of a call's emoji: only the first few count."""
+    import time
+
+    started = time.process_time()
+    assert analyze_text(text)["sentiment"]["label"] == "positive"
+    # Generous: hours before the cap, well under a second after it.
+    assert time.process_time() - started < 20

@@ -22,7 +22,7 @@ def test_answered_codes_are_two_letters() -> None:
 def test_confidence_needed_falls_with_length() -> None:
     needed = [languages.min_confidence(n) for n in range(0, 200)]
     assert needed == sorted(needed, reverse=True)
-    assert needed[-1] == 0
+    assert needed[-1] <= 0.1
 
 
 def test_script_of_chinese_and_japanese() -> None:
