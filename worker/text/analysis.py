@@ -75,8 +75,8 @@ MAX_CHARS_SCORED_WHOLE = 1_000
 # emoji are scored and the rest left out.
 MAX_EMOJI_SCORED = 30
 # A text whose language is not answered gets sentiment when this share of its words
-# is English (in the CMU dictionary), so a short English text's doubtful guess does
-# not withhold it.
+# is English (in the CMU dictionary or VADER's lexicon), so a short English text's
+# doubtful guess does not withhold it.
 MIN_ENGLISH_SHARE = 0.6
 # Readability formulas are made for prose: fewer words than this, or a text mostly of
 # URLs and addresses, gets none.
@@ -427,13 +427,18 @@ def _phrase_key(phrase: str) -> tuple[str, ...]:
     )
 
 
+# In a text mostly of spaced words, YAKE takes a run of Chinese or Japanese for one word.
+_LONG_UNSPACED = re.compile(_UNSPACED.pattern + "{5,}")
+
+
 def _distinct(phrases: Any) -> list[str]:
-    """The phrases, best first, without a second form of one or a run too long to be one."""
+    """The phrases, best first, without a second form of one or a run too long to be one
+    (over 40 characters, or over 4 of a script without spaces)."""
     seen: set[tuple[str, ...]] = set()
     kept: list[str] = []
     for phrase in phrases:
         key = _phrase_key(phrase)
-        if len(phrase) > MAX_KEYWORD_CHARS or key in seen:
+        if len(phrase) > MAX_KEYWORD_CHARS or key in seen or _LONG_UNSPACED.search(phrase):
             continue
         seen.add(key)
         kept.append(phrase)
@@ -448,6 +453,7 @@ _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々"
 _SCRIPT_RUN = re.compile(
     rf"[{_HAN}]+|[\u30a0-\u30ff]+|[\u0e00-\u0e7f]+|[\u0e80-\u0eff]+|[\u1000-\u109f]+|[\u1780-\u17ff]+|[^\W\d_\u3040-\u30ff{_HAN}\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]{{2,}}"
 )
+_PARTICLES = frozenset("的了吗呢吧着")
 MAX_UNSPACED_KEYWORD = 4  # characters: Chinese and Japanese words are mostly 2-4
 _MAX_NGRAM_TEXT = 20_000  # characters of an unspaced text looked at for keywords
 
@@ -466,17 +472,26 @@ def _unspaced_keywords(text: str) -> list[str]:
     counts: Counter[str] = Counter()
     whole_runs: set[str] = set()
     for run in _SCRIPT_RUN.findall(text[:_MAX_NGRAM_TEXT]):
-        if len(run) <= MAX_UNSPACED_KEYWORD or not _UNSPACED.match(run):
+        if len(run) <= MAX_UNSPACED_KEYWORD:
             whole_runs.add(run)
-            counts[run] += 1
-        elif re.match(f"[{_HAN}]", run):
-            for size in range(2, MAX_UNSPACED_KEYWORD + 1):
+        if re.match(f"[{_HAN}]", run):
+            for size in range(2, min(len(run), MAX_UNSPACED_KEYWORD) + 1):
                 for start in range(len(run) - size + 1):
                     counts[run[start : start + size]] += 1
+        elif len(run) <= MAX_UNSPACED_KEYWORD or not _UNSPACED.match(run):
+            counts[run] += 1
+    # A Chinese function character (YAKE's one-character stopwords) never starts or
+    # ends a word, and the particles hardly ever sit inside one; a short run seen once
+    # is a keyword only with none in it (else it is a clause: "故宫很美").
+    function = {word for word in _stopwords("zh") if len(word) == 1}
     candidates = [
         (phrase, count)
         for phrase, count in counts.items()
-        if len(phrase) >= 2 and (count >= 2 or phrase in whole_runs)
+        if len(phrase) >= 2
+        and (count >= 2 or (phrase in whole_runs and not function.intersection(phrase)))
+        and phrase[0] not in function
+        and phrase[-1] not in function
+        and not _PARTICLES.intersection(phrase)
     ]
     # Most frequent first, the longer of two equally frequent first.
     candidates.sort(key=lambda item: (-item[1], -len(item[0]), item[0]))
@@ -484,6 +499,8 @@ def _unspaced_keywords(text: str) -> list[str]:
     for phrase, _ in candidates:
         if not any(_overlaps(phrase, better) for better in kept):
             kept.append(phrase)
+            if len(kept) == MAX_KEYWORDS:
+                break
     return _distinct(kept)
 
 

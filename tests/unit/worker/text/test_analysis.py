@@ -229,13 +229,22 @@ def test_every_answered_language_maps_to_a_yake_list_or_none() -> None:
         "新しいカメラは素晴らしい写真を撮ります。カメラの写真はとてもきれいです。",
         "北京是中国的首都" * 1250,
         "x" * 10_000,
+        "iPhone很好。iPhone的照片很清晰。",
     ],
 )
 def test_keywords_of_unspaced_text_are_phrases(text: str) -> None:
+    import re
+
     keywords = analyze_text(text)["keywords"]
     assert all(len(k) <= 40 for k in keywords), keywords
+    assert not any(re.search("[\u4e00-\u9fff]{5,}", k) for k in keywords), keywords
     if "。" in text:
         assert keywords and all(len(k) <= 4 for k in keywords), keywords
+
+
+def test_chinese_keywords_are_words_not_clauses() -> None:
+    text = "北京是中国的首都。北京有很多名胜古迹，故宫是北京最有名的地方。故宫很美。"
+    assert analyze_text(text)["keywords"][:2] == ["北京", "故宫"]
 
 
 def test_keywords_hold_one_form_of_a_phrase() -> None:
