@@ -278,6 +278,10 @@ def markdown(results: dict[str, Any], info: dict[str, Any], command: str) -> str
     if smart:
         _smartcrop(smart, add, targets)
 
+    text = results.get("text")
+    if text:
+        _text(text, add, targets)
+
     add("### Targets")
     add("")
     add("| target | this run | |")
@@ -285,6 +289,52 @@ def markdown(results: dict[str, Any], info: dict[str, Any], command: str) -> str
     for name, figure, ok in targets:
         add(f"| {name} | {figure} | {_verdict(ok)} |")
     return "\n".join(lines)
+
+
+def _percent(share: float) -> str:
+    return f"{share:.1%}"
+
+
+def _text(
+    text: dict[str, Any], add: Callable[[str], None], targets: list[tuple[str, str, bool]]
+) -> None:
+    """The ``bench/text.py`` section: language by length, sentiment, time a text."""
+    add("### Text analysis (`bench/text.py`; how the sets were made: its docstring)")
+    add("")
+    language = text["language"]
+    add(f"Language, share of all texts ({language['word_lists']} Debian word lists):")
+    add("")
+    add("| texts | n | right | wrong | null | codes not ISO 639-1 |")
+    add("| --- | --- | --- | --- | --- | --- |")
+    for kind in ("single words", "word pairs", "sentences"):
+        row = language[kind]
+        add(
+            f"| {kind} | {row['n']} | {_percent(row['right'])} | {_percent(row['wrong'])} "
+            f"| {_percent(row['null'])} | {row['codes_not_iso_639_1']} |"
+        )
+    add("")
+    sentiment = text["sentiment"]
+    add(
+        f"Sentiment, {sentiment['n']} short texts with a reader's sign: label right "
+        f"{_percent(sentiment['service_label_right'])} (withheld "
+        f"{_percent(sentiment['service_withheld'])}), plain VADER "
+        f"{_percent(sentiment['plain_vader_label_right'])}."
+    )
+    add("")
+    add("| text | CPU ms a text (median) |")
+    add("| --- | --- |")
+    for kind, ms in text["ms_per_text"].items():
+        add(f"| {kind} | {ms} |")
+    add("")
+    if language["single words"]["n"]:
+        wrong = language["single words"]["wrong"]
+        targets.append(
+            ("single words answered with a wrong language <= 15 %", _percent(wrong), wrong <= 0.15)
+        )
+    codes = sum(
+        language[k]["codes_not_iso_639_1"] for k in ("single words", "word pairs", "sentences")
+    )
+    targets.append(("only ISO 639-1 language codes", f"{codes} others", codes == 0))
 
 
 def _codecs(

