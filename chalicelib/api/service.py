@@ -31,7 +31,13 @@ from chalicelib.jobs.storage import ObjectStore
 from chalicelib.jobs.store import JobStore
 from chalicelib.media.cost import JobCost, is_heavy, job_cost, job_queue
 from chalicelib.media.formats import INPUT_FORMATS, UPLOAD_MIMES
-from chalicelib.media.image_header import ImageHeader, check_dimensions, check_frames, read_header
+from chalicelib.media.image_header import (
+    ImageHeader,
+    check_dimensions,
+    check_frames,
+    check_jpeg_scans,
+    read_header,
+)
 from chalicelib.media.options import Options, parse_options
 from chalicelib.tenancy.idempotency import IdempotencyKeys, fingerprint
 from chalicelib.tenancy.limits import TenantQuotas
@@ -137,6 +143,8 @@ class JobService:
     ) -> Submission:
         """A multipart submission: the image bytes are in the request."""
         image_format = sniff_image_format(image)
+        if image_format == "jpeg":
+            check_jpeg_scans(image)
         text, parsed, callback_url = self._common(text, options, callback_url)
         return Submission(
             text=text,
@@ -187,11 +195,20 @@ class JobService:
                 field="upload_id",
             )
         first = self.objects.get_head_bytes(key, HEADER_BYTES)
+        image_format = sniff_image_format(first)
+        header = read_header(first)
+        if header is None and stored["bytes"] > len(first):
+            # The first bytes do not hold the header (a TIFF's pages may start anywhere
+            # in the file): read it whole, as the worker will, rather than price a guess.
+            first = self.objects.get(key, max_bytes=self.settings.max_source_bytes)
+            header = read_header(first)
+        if image_format == "jpeg":
+            check_jpeg_scans(first)
         return Submission(
             text=text,
             options=parsed,
-            image_format=sniff_image_format(first),
-            header=read_header(first),
+            image_format=image_format,
+            header=header,
             upload_id=upload_id,
             callback_url=callback_url,
         )
@@ -408,13 +425,19 @@ class JobService:
 
     def delete(self, job_id: str, tenant: Tenant) -> None:
         """Remove the job's source, outputs and record, and give back what it held: its
-        place in flight and its Idempotency-Key. Old output links stop working; a worker
-        still running it removes what it writes when it finds the record gone."""
+        place in flight (once its worker has stopped) and its Idempotency-Key. Old output
+        links stop working; a worker still running it stops at its next stage boundary
+        and removes what it wrote."""
         job = self.get(job_id, tenant)
         self.objects.delete(job.source_key)
         self.objects.delete_prefix(self.objects.result_prefix(job.job_id))
         self.store.delete(job.job_id)
-        self.quotas.release_job(tenant.tenant_id, job.job_id)
+        # A worker that holds the job's lease is running it (or about to): it finds the
+        # record gone at its next stage boundary, stops, and gives the place in flight
+        # back itself, so a tenant never runs more jobs than its limit. The lease is read
+        # after the record is gone: a worker that takes it later cannot start the job.
+        if self.store.lease_holder(job.job_id) is None:
+            self.quotas.release_job(tenant.tenant_id, job.job_id)
         if job.idempotency_key:
             self.idempotency.forget(job.idempotency_key)
         log.info("job deleted", extra={"job_id": job_id})

@@ -128,6 +128,16 @@ def job_cost(header: ImageHeader | None, options: Options, captioned: bool) -> J
     return JobCost(round(decode_ms, 1), round(resize_ms, 1), round(encode_ms, 1))
 
 
+def work_limit_seconds(cost_ms: float, settings: Settings) -> float:
+    """How long a job priced ``cost_ms`` may run before the worker stops it
+    (``work_limit_exceeded``): its price times ``WORK_LIMIT_FACTOR``, at least
+    ``WORK_LIMIT_FLOOR_SECONDS`` (a price is an estimate; a cold process, a busy core),
+    at most ``TASK_SOFT_TIME_LIMIT`` (the heavy queue's ceiling). A job priced
+    0 (a record from before prices) gets the floor."""
+    priced = max(0.0, cost_ms) / 1000 * settings.work_limit_factor
+    return min(float(settings.task_soft_time_limit), max(settings.work_limit_floor_seconds, priced))
+
+
 def is_heavy(cost: JobCost, settings: Settings) -> bool:
     """Whether a job is heavy: estimated over ``HEAVY_JOB_WORK_MS``. A heavy job waits in
     the heavy queue and counts against its tenant's heavy jobs in flight."""

@@ -190,6 +190,16 @@ class TenantQuotas:
         with redis_errors():
             self._redis.incrbyfloat(self._work_key(tenant_id, admitted_at), -work_ms)
 
+    def charge_work(self, tenant_id: str, work_ms: float, now: float | None = None) -> None:
+        """Add work a job used past its price (stopped at its work limit) to this hour's."""
+        now = time.time() if now is None else now
+        key = self._work_key(tenant_id, now)
+        with redis_errors():
+            pipe = self._redis.pipeline()
+            pipe.incrbyfloat(key, round(work_ms, 3))
+            pipe.expire(key, 7200)
+            pipe.execute()
+
     def usage(self, tenant_id: str, now: float | None = None) -> dict[str, float]:
         """What the tenant uses now: jobs and heavy jobs in flight, work this hour (s)."""
         now = time.time() if now is None else now
