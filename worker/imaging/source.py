@@ -67,6 +67,8 @@ _TIFF_COMPRESSION_NAMES = {
     50001: "WebP",
     50002: "JPEG XL",
 }
+# Bytes a progressive JPEG's decoder is fed at a time (Pillow's default: 65,536).
+PROGRESSIVE_DECODE_BLOCK = 4096
 # BMP variants that are valid but that Pillow does not decode, by compression field.
 _BMP_COMPRESSIONS = {4: "JPEG compression", 5: "PNG compression", 6: "alpha bit fields"}
 
@@ -143,6 +145,11 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
         if fmt == "jpeg":
             # Before any decode: each scan is a pass over the picture.
             check_jpeg_scans(data)
+            if image.info.get("progressive"):
+                # Fed in smaller blocks, a decode of many scans returns to Python often
+                # enough for the work limit's signal to stop it within about 0.2 s
+                # (65 KB blocks: 2.2 s of 30,000 scans); 5 ms more on a 12 MP photo.
+                image.decodermaxblock = PROGRESSIVE_DECODE_BLOCK
         exif, orientation = exif_facts(image, fmt, data)
         transpose = None if fmt in ORIENTED_ON_LOAD else _TRANSPOSE.get(orientation or 1)
         if transpose is not None and orientation in (5, 6, 7, 8):
