@@ -226,7 +226,8 @@ class JobService:
                 settings.max_image_dimension,
             )
             check_frames(header.frames, settings.max_image_frames)
-        cost = job_cost(submission.header, submission.options, bool(submission.text.strip()))
+        text = submission.text
+        cost = job_cost(submission.header, submission.options, bool(text.strip()), len(text))
         limit = self.settings.max_job_work_ms
         if cost.total_ms > limit:
             raise InvalidOptions(
