@@ -164,15 +164,30 @@ def _jpeg_segments(data: bytes) -> list[tuple[int, bytes]]:
     return segments
 
 
+def _comments(size: int) -> bytes:
+    out = b""
+    while size > 0:
+        chunk = min(size, 65_000)
+        out += b"\xff\xfe" + struct.pack(">H", chunk + 2) + b"\x00" * chunk
+        size -= chunk
+    return out
+
+
 def progressive_scan_bomb(
-    width: int = 4000, height: int = 3000, scans: int = 30_000, padding: int = 0
+    width: int = 4000,
+    height: int = 3000,
+    scans: int = 30_000,
+    padding: int = 0,
+    gap_after_frame: int = 0,
 ) -> bytes:
     """A valid progressive greyscale JPEG of ``scans`` scans, each a few bytes.
 
     A flat picture's AC scans are end-of-band runs only; the last AC scan (with the
     Huffman table before it) is repeated until there are ``scans``. libjpeg decodes
     every one (a repeated scan is a warning), each a pass over all the blocks.
-    ``padding`` bytes of comment before the frame push the scans that far in.
+    ``padding`` bytes of comment before the frame push the scans that far in;
+    ``gap_after_frame`` bytes after it keep the size in the first bytes and the scans
+    past them.
     """
     base = encoded(Image.new("L", (width, height), 128), "JPEG", progressive=True, quality=75)
     segments = _jpeg_segments(base)
@@ -181,12 +196,10 @@ def progressive_scan_bomb(
     if segments[last_scan - 1][0] == 0xC4:
         repeat = segments[last_scan - 1][1] + repeat
     existing = sum(1 for marker, _ in segments if marker == 0xDA)
-    head = b"\xff\xd8"
-    while padding > 0:
-        chunk = min(padding, 65_000)
-        head += b"\xff\xfe" + struct.pack(">H", chunk + 2) + b"\x00" * chunk
-        padding -= chunk
-    body = b"".join(part for _, part in segments)
+    head = b"\xff\xd8" + _comments(padding)
+    body = b"".join(
+        part + (_comments(gap_after_frame) if marker == 0xC2 else b"") for marker, part in segments
+    )
     return head + body + repeat * max(0, scans - existing) + b"\xff\xd9"
 
 
