@@ -36,8 +36,11 @@ def bodies() -> dict[str, bytes]:
         "jpeg: random entropy data": soi + sos + os.urandom(SIZE),
         "jpeg: 5-byte scans": soi + (b"\xff\xda\x00\x03\x00") * (SIZE // 5),
         "png: 12-byte chunks": png + _png_chunk(b"tEXt", b"") * (SIZE // 12),
-        "gif: 2-byte sub-blocks": gif + b"\x2c" + struct.pack("<HHHHB", 0, 0, 64, 64, 0)
-        + b"\x02" + b"\x01\x00" * (SIZE // 2),
+        "gif: 2-byte sub-blocks": gif
+        + b"\x2c"
+        + struct.pack("<HHHHB", 0, 0, 64, 64, 0)
+        + b"\x02"
+        + b"\x01\x00" * (SIZE // 2),
         "tiff: 100,000-page chain": _tiff_chain(100_000),
     }
 

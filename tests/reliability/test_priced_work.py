@@ -112,7 +112,10 @@ CASES = {
         {"caption": {"max_font_size": 256, "size": 2000}},
     ),
     "30,000-scan progressive JPEG": lambda: (
-        "multipart", imagegen.progressive_scan_bomb(4000, 3000, 30_000), "x", None
+        "multipart",
+        imagegen.progressive_scan_bomb(4000, 3000, 30_000),
+        "x",
+        None,
     ),
     "2,000-scan progressive JPEG, scans past 64 KB of an upload": lambda: (
         "image/jpeg",
@@ -121,10 +124,16 @@ CASES = {
         None,
     ),
     "40,000-page TIFF, chain past 64 KB of an upload": lambda: (
-        "image/tiff", imagegen.tiff_page_chain(40_000, 70_000), "x", None
+        "image/tiff",
+        imagegen.tiff_page_chain(40_000, 70_000),
+        "x",
+        None,
     ),
     "looping TIFF page chain in an upload": lambda: (
-        "image/tiff", imagegen.tiff_page_chain(3_000, 100_000, loop=True), "x", None
+        "image/tiff",
+        imagegen.tiff_page_chain(3_000, 100_000, loop=True),
+        "x",
+        None,
     ),
 }
 

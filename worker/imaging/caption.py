@@ -96,9 +96,7 @@ class Advances:
 
 @lru_cache(maxsize=64)
 def _basic_font(filename: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(
-        str(FONT_DIR / filename), size, layout_engine=ImageFont.Layout.BASIC
-    )
+    return ImageFont.truetype(str(FONT_DIR / filename), size, layout_engine=ImageFont.Layout.BASIC)
 
 
 def wrap(text: str, advances: Advances, max_width: float) -> list[str]:

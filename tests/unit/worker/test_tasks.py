@@ -6,6 +6,7 @@ in the test, with the per-process backends replaced by fakes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -350,10 +351,9 @@ def test_a_work_limit_exception_swallowed_by_a_library_still_stops_the_job(
     monkeypatch.setattr(tasks, "work_limit_seconds", lambda cost_ms, settings: 0.2)
 
     def swallowing(text: str) -> dict[str, object]:
-        try:
+        # As a careless library would: the limit's exception is swallowed.
+        with contextlib.suppress(Exception):
             _spin(30)
-        except Exception:  # noqa: BLE001 (as a careless library would)
-            pass
         return {}
 
     monkeypatch.setattr("worker.pipeline.analyze_text", swallowing)
@@ -376,7 +376,9 @@ def test_deleting_a_processing_job_holds_its_place_until_the_worker_stops(
 ) -> None:
     tenant = Tenant("alpha", "Alpha", limits={"jobs_in_flight": 1})
     service = JobService.from_backends(world.backends)
-    job_id = service.submit(service.validate(imagegen.jpeg(320, 240), "A text.", None), tenant).job_id
+    job_id = service.submit(
+        service.validate(imagegen.jpeg(320, 240), "A text.", None), tenant
+    ).job_id
     seen: dict[str, object] = {}
     stages: list[str] = []
     real_analyze = tasks.run_job.__globals__["analyze_text"]
@@ -387,15 +389,13 @@ def test_deleting_a_processing_job_holds_its_place_until_the_worker_stops(
         second = service.validate(imagegen.jpeg(32, 32), "Another.", None)
         try:
             service.submit(second, tenant)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             seen["second"] = getattr(exc, "code", type(exc).__name__)
         stages.append("text")
         return dict(real_analyze(text))
 
     monkeypatch.setattr("worker.pipeline.analyze_text", delete_midway)
-    monkeypatch.setattr(
-        "worker.pipeline.process_image", lambda *a, **k: stages.append("image")
-    )
+    monkeypatch.setattr("worker.pipeline.process_image", lambda *a, **k: stages.append("image"))
     assert run(job_id) == "deleted-while-running"
     # While the worker ran it, the deleted job kept its place: no second job in flight.
     assert seen == {"in_flight": 1, "second": "rate_limited"}

@@ -28,7 +28,8 @@ def measured(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize(
-    ("size", "spaces"), [((3, 2000), False), ((2000, 3), False), ((3, 2000), True), ((640, 480), True)]
+    ("size", "spaces"),
+    [((3, 2000), False), ((2000, 3), False), ((3, 2000), True), ((640, 480), True)],
 )
 def test_any_text_within_the_limit_lays_out_in_a_fixed_number_of_measurements(
     measured: dict[str, int], seed: int, size: tuple[int, int], spaces: bool
