@@ -410,3 +410,19 @@ def test_deleting_a_pending_job_gives_its_place_back_at_once(world: FakeWorld) -
     JobService.from_backends(world.backends).delete(job_id, ALPHA)
     assert world.backends.quotas.usage("alpha")["jobs_in_flight"] == 0
     assert run(job_id) == "gone"
+
+
+def test_an_attempt_counted_after_a_delete_leaves_no_record(world: FakeWorld) -> None:
+    job_id = submitted(world)
+    JobService.from_backends(world.backends).delete(job_id, ALPHA)
+    assert world.store.count_attempt(job_id) == -1
+    assert world.store.records == {}
+
+
+def test_a_record_that_cannot_be_read_is_no_job(world: FakeWorld) -> None:
+    from chalicelib.core.errors import JobNotFound
+
+    world.store.set_fields("b" * 32, attempts="1")  # a partial record, no TTL
+    assert world.store.get("b" * 32) is None
+    with pytest.raises(JobNotFound):
+        JobService.from_backends(world.backends).get("b" * 32, ALPHA)
