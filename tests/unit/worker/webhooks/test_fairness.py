@@ -1,4 +1,4 @@
-"""The webhook gate on fakeredis (its Lua script included): caps per tenant and host, the breaker."""
+"""The webhook gate on fakeredis (its Lua script included): caps per tenant and host, breaker."""
 
 from __future__ import annotations
 
