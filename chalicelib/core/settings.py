@@ -167,7 +167,7 @@ class Settings:
         2, "a tenant's heavy jobs (over `HEAVY_JOB_WORK_MS`) in flight at once"
     )
     tenant_work_seconds_per_hour: int = setting(
-        1800, "a tenant's estimated work per clock hour, in seconds of one core"
+        1800, "a tenant's estimated work in any hour (a sliding window), in seconds of one core"
     )
     max_job_work_ms: int = setting(
         10_000,
