@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.api.intake import sniff_image_format, validate_text
 from chalicelib.broker.producer import TaskQueue
 from chalicelib.core.errors import (
+    IdempotencyConflict,
     InvalidOptions,
     InvalidRequest,
     JobNotFound,
@@ -58,6 +59,14 @@ log = logging.getLogger(__name__)
 # The first bytes of a direct upload read at submit: enough for every format's header
 # (and a GIF's frames, which only the worker counts exactly).
 HEADER_BYTES = 64 * 1024
+# A request repeating an Idempotency-Key whose first request is still being admitted
+# waits this long for its outcome (looking every 50 ms), then answers 409.
+IDEMPOTENCY_WAIT_SECONDS = 5.0
+IDEMPOTENCY_POLL_SECONDS = 0.05
+# A claim older than this whose job has no record: the job expired, the key is free.
+IDEMPOTENCY_STALE_SECONDS = 60.0
+# Every wait of a submit (tests record them instead).
+sleep = time.sleep
 
 
 @dataclass(frozen=True)
@@ -285,12 +294,9 @@ class JobService:
         scope = tenant.tenant_id
         claimed = ""
         if idempotency_key is not None:
-            earlier = self.idempotency.claim(
-                scope, idempotency_key, submission.fingerprint(), job_id
-            )
+            earlier = self._claim(scope, idempotency_key, submission.fingerprint(), job_id)
             if earlier is not None:
-                job = self.store.get(earlier)
-                return Accepted(earlier, job.status if job else jobs.PENDING, created=False)
+                return earlier
             claimed = self.idempotency.redis_key(scope, idempotency_key)
         admitted_at = time.time()
         try:
@@ -308,6 +314,37 @@ class JobService:
             self._give_back(scope, job_id, cost.total_ms, admitted_at, claimed)
             raise
         return Accepted(job.job_id, job.status, created=True)
+
+    def _claim(
+        self, scope: str, key: str, request_fingerprint: str, job_id: str
+    ) -> Accepted | None:
+        """Claim ``key`` for ``job_id`` (None), or answer with the first request's job.
+
+        The first request may still be being admitted: its job has no record yet, and
+        it may yet be refused (then it gives the key back). The repeat waits for the
+        truth: the record (its job), the key given back (claimed for this request), or
+        ``IdempotencyConflict`` after ``IDEMPOTENCY_WAIT_SECONDS``; never a 202 for a
+        job that is never created.
+        """
+        polls = 0
+        while True:
+            earlier, age = self.idempotency.claim_with_age(scope, key, request_fingerprint, job_id)
+            if earlier is None:
+                return None
+            job = self.store.get(earlier)
+            if job is not None:
+                return Accepted(earlier, job.status, created=False)
+            if age > IDEMPOTENCY_STALE_SECONDS:
+                # Its job expired or was removed long ago: the key is free again.
+                self.idempotency.forget(self.idempotency.redis_key(scope, key))
+                continue
+            if polls * IDEMPOTENCY_POLL_SECONDS >= IDEMPOTENCY_WAIT_SECONDS:
+                raise IdempotencyConflict(
+                    "The first request with this Idempotency-Key is still being processed; "
+                    "send it again in a few seconds."
+                )
+            sleep(IDEMPOTENCY_POLL_SECONDS)
+            polls += 1
 
     def _give_back(
         self, tenant_id: str, job_id: str, work_ms: float, admitted_at: float, claimed: str

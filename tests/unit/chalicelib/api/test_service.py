@@ -253,3 +253,60 @@ def test_a_scan_bomb_uploaded_directly_is_refused_from_its_first_bytes(
     world.objects.put(world.objects.incoming_key(upload["upload_id"]), image, "image/jpeg")
     with pytest.raises(UnsupportedImage, match="scans"):
         service.validate_upload(ALPHA, upload["upload_id"], "x", None)
+
+
+def _first_request_in_flight(service: JobService, key: str) -> str:
+    """Claims ``key`` as a first request would before its job exists."""
+    submission = service.validate(imagegen.jpeg(64, 48), "Hi", None)
+    service.idempotency.claim("alpha", key, submission.fingerprint(), "f" * 32)
+    return "f" * 32
+
+
+def test_a_repeat_racing_a_refused_first_request_gets_the_truth(
+    service: JobService, world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.api import service as service_module
+
+    _first_request_in_flight(service, "race")
+    # While the repeat waits, the first request is refused and gives the key back.
+    monkeypatch.setattr(
+        service_module,
+        "sleep",
+        lambda _s: service.idempotency.release("alpha", "race"),
+    )
+    job_id = submit(service, key="race")
+    assert job_id != "f" * 32 and world.store.get(job_id) is not None
+    assert world.queue.enqueued == [job_id]
+
+
+def test_a_repeat_gets_the_first_requests_job_once_it_exists(
+    service: JobService, world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.api import service as service_module
+
+    first = submit(service, key="slow")
+    record = world.store.records[first]
+    world.store.delete(first)  # the first request has claimed the key, no record yet
+    waits: list[float] = []
+
+    def first_request_creates_its_job(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            world.store.client.hset(world.store.key(first), mapping=record)
+
+    monkeypatch.setattr(service_module, "sleep", first_request_creates_its_job)
+    assert submit(service, key="slow") == first
+    assert len(waits) == 3
+
+
+def test_a_repeat_whose_first_request_never_ends_is_a_409_not_a_202(
+    service: JobService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.api import service as service_module
+
+    _first_request_in_flight(service, "stuck")
+    waits: list[float] = []
+    monkeypatch.setattr(service_module, "sleep", waits.append)
+    with pytest.raises(IdempotencyConflict, match="still being processed"):
+        submit(service, key="stuck")
+    assert round(sum(waits), 6) == service_module.IDEMPOTENCY_WAIT_SECONDS
