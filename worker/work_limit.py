@@ -28,7 +28,7 @@ class WorkLimit:
     """Expires ``seconds`` after it starts; ``armed()`` also stops a call running then."""
 
     def __init__(
-        self, seconds: float, price_ms: float = 0.0, clock: Callable[[], float] = time.monotonic
+        self, seconds: float, price_ms: float = 0.0, clock: Callable[[], float] = time.process_time
     ) -> None:
         self.seconds = seconds
         self.price_ms = price_ms
@@ -37,7 +37,7 @@ class WorkLimit:
         self.struck = False
 
     def used_ms(self) -> float:
-        """Milliseconds since the run started."""
+        """CPU milliseconds the run has used."""
         return (self._clock() - self._started) * 1000
 
     def remaining(self) -> float:
@@ -48,7 +48,7 @@ class WorkLimit:
 
     def error(self) -> WorkLimitExceeded:
         return WorkLimitExceeded(
-            f"Processing was stopped after {self.seconds:g} s: the job was priced at "
+            f"Processing was stopped after {self.seconds:g} s of work: the job was priced at "
             f"{self.price_ms / 1000:.2f} s of work, and an input may run at most its price "
             "times a factor (docs/HOSTILE_INPUT.md, 'Work limits')."
         )
@@ -65,28 +65,27 @@ class WorkLimit:
 
     @contextmanager
     def armed(self) -> Iterator[None]:
-        """While the block runs, ``SIGALRM`` at the limit raises ``WorkLimitExceeded``
-        wherever the main thread is. Off the main thread (signals cannot be handled
-        there) only the stage-boundary checks apply."""
+        """While the block runs, ``SIGPROF`` at the limit (CPU time) raises
+        ``WorkLimitExceeded`` wherever the main thread is. Off the main thread (signals
+        cannot be handled there) only the stage-boundary checks apply; so too while
+        another ``ITIMER_PROF`` of the process (a profiler's) is due first."""
         seconds = max(self.remaining(), 0.001)
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        pending, _ = signal.getitimer(signal.ITIMER_REAL)
+        pending, _ = signal.getitimer(signal.ITIMER_PROF)
         if 0 < pending <= seconds:
-            # Another alarm of this process comes first (a test runner's timeout): it is
-            # left alone, and the stage boundaries keep the limit.
             yield
             return
-        previous = signal.signal(signal.SIGALRM, self._on_alarm)
-        _, interval = signal.setitimer(signal.ITIMER_REAL, seconds)
-        started = time.monotonic()
+        previous = signal.signal(signal.SIGPROF, self._on_alarm)
+        _, interval = signal.setitimer(signal.ITIMER_PROF, seconds)
+        started = time.process_time()
         try:
             yield
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.signal(signal.SIGPROF, previous)
             if pending > 0:
-                # The other alarm, put back with what was left of it.
-                left = max(pending - (time.monotonic() - started), 0.001)
-                signal.setitimer(signal.ITIMER_REAL, left, interval)
+                # The other timer, put back with what was left of it.
+                left = max(pending - (time.process_time() - started), 0.001)
+                signal.setitimer(signal.ITIMER_PROF, left, interval)

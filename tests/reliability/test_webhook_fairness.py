@@ -7,21 +7,15 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-import requests
 
-from chalicelib.backends import Backends
-from chalicelib.core.settings import Settings
-from chalicelib.tenancy.limits import TenantLimits
-from scripts.devstack.stack import DevStack
 from tests.support import imagegen
+from tests.support.tenant_client import TenantClient
 
 WEBHOOK_BOUND_S = 5.0
 HANGING = 20
-PRODUCTION = TenantLimits.from_settings(Settings.from_env({})).to_dict()
 
 
 class Receiver:
@@ -79,40 +73,28 @@ def receivers() -> Iterator[tuple[Receiver, Receiver]]:
     alive.close()
 
 
-def _tenant(stack: DevStack, backends: Backends, name: str) -> requests.Session:
-    record, key = backends.tenants.create(f"{name}-{uuid.uuid4().hex[:6]}", name)
-    backends.tenants.set_limits(record.tenant_id, {**PRODUCTION, "jobs_in_flight": HANGING + 5})
-    session = requests.Session()
-    session.headers["X-Api-Key"] = key
-    return session
-
-
-def _submit(session: requests.Session, stack: DevStack, callback: str) -> str:
-    answer = session.post(
-        f"{stack.api_url}/api/process",
-        files={"image": ("a.png", imagegen.encoded(imagegen.marked_image(16, 16), "PNG"))},
-        data={"text": "hook", "callback_url": callback},
-        timeout=30,
-    )
+def _submit(tenant: TenantClient, callback: str) -> str:
+    image = imagegen.encoded(imagegen.marked_image(16, 16), "PNG")
+    answer = tenant.submit(image, text="hook", callback_url=callback)
     assert answer.status_code == 202, answer.text
     return str(answer.json()["job_id"])
 
 
 @pytest.mark.slow
 def test_another_tenants_webhook_is_not_held_by_a_dead_receiver(
-    stack: DevStack, receivers: tuple[Receiver, Receiver]
+    receivers: tuple[Receiver, Receiver], tenant: Callable[..., TenantClient]
 ) -> None:
-    backends = Backends.from_settings(Settings.from_env(stack.env))
     dead, alive = receivers
-    first, other = _tenant(stack, backends, "dead-receiver"), _tenant(stack, backends, "other")
+    limits = {"jobs_in_flight": HANGING + 5}
+    first, other = tenant("dead-receiver", **limits), tenant("other", **limits)
     for _ in range(HANGING):
-        _submit(first, stack, dead.url)
+        _submit(first, dead.url)
     deadline = time.monotonic() + 30
     while len(dead.arrivals) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert dead.arrivals, "the first tenant's callbacks are hanging"
     submitted = time.monotonic()
-    _submit(other, stack, alive.url)
+    _submit(other, alive.url)
     while not alive.arrivals and time.monotonic() < submitted + 60:
         time.sleep(0.05)
     assert alive.arrivals, "the other tenant's webhook never arrived"
