@@ -3,9 +3,12 @@
 The API prices every job from its header (``chalicelib/media/cost.py``); an input
 whose real cost the header hides (a progressive JPEG of many scans, a caption of
 alternating-direction text) would otherwise hold a worker until the soft time
-limit. ``WorkLimit`` gives the run ``work_limit_seconds(price)`` of wall-clock
-time. It is checked at every stage boundary, and while armed a one-shot
-``SIGALRM`` raises ``WorkLimitExceeded`` inside whatever runs at that moment,
+limit. ``WorkLimit`` gives the run ``work_limit_seconds(price)`` of CPU time:
+the process's, all its threads (core-seconds, the price's own unit, and a measure a
+busy machine does not inflate; the wall clock failed honest heavy jobs while other
+work shared the cores). It is checked at every stage boundary, and while armed a
+one-shot ``SIGPROF`` (``ITIMER_PROF``) raises ``WorkLimitExceeded`` inside whatever
+runs at that moment,
 including a single long Pillow call that feeds its decoder in blocks (a decode,
 a caption's layout calls). Like the soft limit's signal, a library may swallow
 the exception: the limit remembers that it struck, so the next stage boundary
@@ -25,7 +28,7 @@ from chalicelib.core.errors import WorkLimitExceeded
 
 
 class WorkLimit:
-    """Expires ``seconds`` after it starts; ``armed()`` also stops a call running then."""
+    """Expires after ``seconds`` of CPU time; ``armed()`` also stops a call running then."""
 
     def __init__(
         self, seconds: float, price_ms: float = 0.0, clock: Callable[[], float] = time.process_time
