@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from contextlib import contextmanager
 from typing import Any
@@ -48,15 +48,21 @@ class Uploads:
 
 
 class StageTimer:
-    """Collects wall-clock milliseconds per named stage; checks the deadline between them."""
+    """Collects wall-clock milliseconds per named stage; checks the deadline between them,
+    and the run's other ``checks`` (its work limit, whether it was deleted)."""
 
-    def __init__(self, deadline: Deadline | None = None) -> None:
+    def __init__(
+        self, deadline: Deadline | None = None, checks: Sequence[Callable[[], None]] = ()
+    ) -> None:
         self.timings_ms: dict[str, float] = {}
         self._deadline = deadline
+        self._checks = checks
 
     def _check(self) -> None:
         if self._deadline is not None:
             self._deadline.check()
+        for check in self._checks:
+            check()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -70,7 +76,12 @@ class StageTimer:
         self._check()
 
 
-def run_job(ctx: Backends, job: Job, deadline: Deadline | None = None) -> dict[str, Any]:
+def run_job(
+    ctx: Backends,
+    job: Job,
+    deadline: Deadline | None = None,
+    checks: Sequence[Callable[[], None]] = (),
+) -> dict[str, Any]:
     """Process ``job`` (already ``processing``) and store its outputs and result.json.
 
     Each output uploads as soon as it is encoded and result.json as soon as the last
@@ -80,11 +91,12 @@ def run_job(ctx: Backends, job: Job, deadline: Deadline | None = None) -> dict[s
     it) and a ``total`` that includes it.
 
     Output keys depend only on the job id and output names, so a second run of
-    the same job overwrites the same objects: processing is idempotent.
+    the same job overwrites the same objects: processing is idempotent. ``checks``
+    run with the deadline's at every stage boundary; each raises to stop the job.
     """
     uploads = Uploads()
     try:
-        return _run(ctx, job, StageTimer(deadline), uploads)
+        return _run(ctx, job, StageTimer(deadline, checks), uploads)
     finally:
         uploads.close()
 

@@ -18,11 +18,13 @@ from chalicelib.core.errors import (
     JobTimeout,
     ServiceError,
     ServiceUnavailable,
+    WorkLimitExceeded,
 )
 from chalicelib.core.telemetry import emit_metrics
 from chalicelib.jobs import model as jobs
 from chalicelib.jobs.contract import PROCESS_TASK, check_job_id
 from chalicelib.jobs.model import Job
+from chalicelib.media.cost import work_limit_seconds
 from chalicelib.media.options import parse_options
 from chalicelib.tenancy.tenants import ANONYMOUS
 from worker.celery_app import app, settings
@@ -33,6 +35,7 @@ from worker.lease import JobLease, new_owner
 from worker.pipeline import run_job
 from worker.text.analysis import warm_up
 from worker.webhooks.delivery import queue_webhook
+from worker.work_limit import WorkLimit
 
 log = logging.getLogger(__name__)
 
@@ -213,8 +216,32 @@ def process(
         job_id, jobs.PROCESSING, progress=5, message="Processing.", worker=worker
     )
     if not applied:
+        if before is None:
+            # Deleted as this delivery took it: the delete saw the lease and left the
+            # job's place in flight for this run to give back.
+            _release(ctx, job)
         return f"skipped-{before}"
-    result = run_job(ctx, job, deadline)
+    work_limit = WorkLimit(work_limit_seconds(job.cost_ms, ctx.settings), job.cost_ms)
+
+    def still_there() -> None:
+        if ctx.store.get(job_id) is None:
+            raise JobDeleted()
+
+    try:
+        with work_limit.armed():
+            result = run_job(ctx, job, deadline, checks=(work_limit.check, still_there))
+    except JobDeleted:
+        return _deleted_while_running(ctx, job)
+    except BaseException as exc:
+        if isinstance(exc, WorkLimitExceeded) or work_limit.struck:
+            _charge_overrun(ctx, job, work_limit)
+        with contextlib.suppress(ServiceError):
+            if ctx.store.get(job_id) is None:
+                return _deleted_while_running(ctx, job)
+        if work_limit.struck and not isinstance(exc, WorkLimitExceeded):
+            # A library turned the limit's exception into one of its own.
+            raise work_limit.error() from exc
+        raise
     applied, before = ctx.store.transition(
         job_id,
         jobs.COMPLETED,
@@ -224,10 +251,7 @@ def process(
         result=json.dumps(result, separators=(",", ":")),
     )
     if before is None:
-        # The job was deleted while it ran: remove what this run wrote (the delete
-        # already gave back its place in flight).
-        ctx.objects.delete_prefix(ctx.objects.result_prefix(job_id))
-        return "deleted-while-running"
+        return _deleted_while_running(ctx, job)
     if not applied:
         return f"skipped-{before}"
     _release(ctx, job)
@@ -241,6 +265,29 @@ def process(
     )
     _notify(job.callback_url, job_id)
     return "completed"
+
+
+class JobDeleted(Exception):
+    """The job's record was deleted while it ran: the run stops at the next stage."""
+
+
+def _deleted_while_running(ctx: Backends, job: Job) -> str:
+    """Remove what this run wrote, and give back the job's place in flight: a delete
+    of a running job leaves it held until the worker has stopped."""
+    with contextlib.suppress(ServiceError):
+        ctx.objects.delete_prefix(ctx.objects.result_prefix(job.job_id))
+    _release(ctx, job)
+    log.info("job deleted while it ran; stopped", extra={"job_id": job.job_id})
+    return "deleted-while-running"
+
+
+def _charge_overrun(ctx: Backends, job: Job, work_limit: WorkLimit) -> None:
+    """Charge the tenant's hourly work for what the job used past its price (the price
+    itself was charged at submit)."""
+    overrun_ms = work_limit.used_ms() - job.cost_ms
+    if overrun_ms > 0:
+        with contextlib.suppress(ServiceError):
+            ctx.quotas.charge_work(job.tenant_id or ANONYMOUS, overrun_ms)
 
 
 def _fail(ctx: Backends, job_id: str, error: ServiceError) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.api.intake import sniff_image_format, validate_text
 from chalicelib.broker.producer import TaskQueue
 from chalicelib.core.errors import (
+    IdempotencyConflict,
     InvalidOptions,
     InvalidRequest,
     JobNotFound,
@@ -31,7 +32,13 @@ from chalicelib.jobs.storage import ObjectStore
 from chalicelib.jobs.store import JobStore
 from chalicelib.media.cost import JobCost, is_heavy, job_cost, job_queue
 from chalicelib.media.formats import INPUT_FORMATS, UPLOAD_MIMES
-from chalicelib.media.image_header import ImageHeader, check_dimensions, check_frames, read_header
+from chalicelib.media.image_header import (
+    ImageHeader,
+    check_dimensions,
+    check_frames,
+    check_jpeg_scans,
+    read_header,
+)
 from chalicelib.media.options import Options, parse_options
 from chalicelib.tenancy.idempotency import IdempotencyKeys, fingerprint
 from chalicelib.tenancy.limits import TenantQuotas
@@ -52,6 +59,14 @@ log = logging.getLogger(__name__)
 # The first bytes of a direct upload read at submit: enough for every format's header
 # (and a GIF's frames, which only the worker counts exactly).
 HEADER_BYTES = 64 * 1024
+# A request repeating an Idempotency-Key whose first request is still being admitted
+# waits this long for its outcome (looking every 50 ms), then answers 409.
+IDEMPOTENCY_WAIT_SECONDS = 5.0
+IDEMPOTENCY_POLL_SECONDS = 0.05
+# A claim older than this whose job has no record: the job expired, the key is free.
+IDEMPOTENCY_STALE_SECONDS = 60.0
+# Every wait of a submit (tests record them instead).
+sleep = time.sleep
 
 
 @dataclass(frozen=True)
@@ -137,6 +152,8 @@ class JobService:
     ) -> Submission:
         """A multipart submission: the image bytes are in the request."""
         image_format = sniff_image_format(image)
+        if image_format == "jpeg":
+            check_jpeg_scans(image)
         text, parsed, callback_url = self._common(text, options, callback_url)
         return Submission(
             text=text,
@@ -187,11 +204,20 @@ class JobService:
                 field="upload_id",
             )
         first = self.objects.get_head_bytes(key, HEADER_BYTES)
+        image_format = sniff_image_format(first)
+        header = read_header(first)
+        if header is None and stored["bytes"] > len(first):
+            # The first bytes do not hold the header (a TIFF's pages may start anywhere
+            # in the file): read it whole, as the worker will, rather than price a guess.
+            first = self.objects.get(key, max_bytes=self.settings.max_source_bytes)
+            header = read_header(first)
+        if image_format == "jpeg":
+            check_jpeg_scans(first)
         return Submission(
             text=text,
             options=parsed,
-            image_format=sniff_image_format(first),
-            header=read_header(first),
+            image_format=image_format,
+            header=header,
             upload_id=upload_id,
             callback_url=callback_url,
         )
@@ -209,7 +235,8 @@ class JobService:
                 settings.max_image_dimension,
             )
             check_frames(header.frames, settings.max_image_frames)
-        cost = job_cost(submission.header, submission.options, bool(submission.text.strip()))
+        text = submission.text
+        cost = job_cost(submission.header, submission.options, bool(text.strip()), len(text))
         limit = self.settings.max_job_work_ms
         if cost.total_ms > limit:
             raise InvalidOptions(
@@ -267,12 +294,9 @@ class JobService:
         scope = tenant.tenant_id
         claimed = ""
         if idempotency_key is not None:
-            earlier = self.idempotency.claim(
-                scope, idempotency_key, submission.fingerprint(), job_id
-            )
+            earlier = self._claim(scope, idempotency_key, submission.fingerprint(), job_id)
             if earlier is not None:
-                job = self.store.get(earlier)
-                return Accepted(earlier, job.status if job else jobs.PENDING, created=False)
+                return earlier
             claimed = self.idempotency.redis_key(scope, idempotency_key)
         admitted_at = time.time()
         try:
@@ -290,6 +314,37 @@ class JobService:
             self._give_back(scope, job_id, cost.total_ms, admitted_at, claimed)
             raise
         return Accepted(job.job_id, job.status, created=True)
+
+    def _claim(
+        self, scope: str, key: str, request_fingerprint: str, job_id: str
+    ) -> Accepted | None:
+        """Claim ``key`` for ``job_id`` (None), or answer with the first request's job.
+
+        The first request may still be being admitted: its job has no record yet, and
+        it may yet be refused (then it gives the key back). The repeat waits for the
+        truth: the record (its job), the key given back (claimed for this request), or
+        ``IdempotencyConflict`` after ``IDEMPOTENCY_WAIT_SECONDS``; never a 202 for a
+        job that is never created.
+        """
+        polls = 0
+        while True:
+            earlier, age = self.idempotency.claim_with_age(scope, key, request_fingerprint, job_id)
+            if earlier is None:
+                return None
+            job = self.store.get(earlier)
+            if job is not None:
+                return Accepted(earlier, job.status, created=False)
+            if age > IDEMPOTENCY_STALE_SECONDS:
+                # Its job expired or was removed long ago: the key is free again.
+                self.idempotency.forget(self.idempotency.redis_key(scope, key))
+                continue
+            if polls * IDEMPOTENCY_POLL_SECONDS >= IDEMPOTENCY_WAIT_SECONDS:
+                raise IdempotencyConflict(
+                    "The first request with this Idempotency-Key is still being processed; "
+                    "send it again in a few seconds."
+                )
+            sleep(IDEMPOTENCY_POLL_SECONDS)
+            polls += 1
 
     def _give_back(
         self, tenant_id: str, job_id: str, work_ms: float, admitted_at: float, claimed: str
@@ -408,13 +463,19 @@ class JobService:
 
     def delete(self, job_id: str, tenant: Tenant) -> None:
         """Remove the job's source, outputs and record, and give back what it held: its
-        place in flight and its Idempotency-Key. Old output links stop working; a worker
-        still running it removes what it writes when it finds the record gone."""
+        place in flight (once its worker has stopped) and its Idempotency-Key. Old output
+        links stop working; a worker still running it stops at its next stage boundary
+        and removes what it wrote."""
         job = self.get(job_id, tenant)
         self.objects.delete(job.source_key)
         self.objects.delete_prefix(self.objects.result_prefix(job.job_id))
         self.store.delete(job.job_id)
-        self.quotas.release_job(tenant.tenant_id, job.job_id)
+        # A worker that holds the job's lease is running it (or about to): it finds the
+        # record gone at its next stage boundary, stops, and gives the place in flight
+        # back itself, so a tenant never runs more jobs than its limit. The lease is read
+        # after the record is gone: a worker that takes it later cannot start the job.
+        if self.store.lease_holder(job.job_id) is None:
+            self.quotas.release_job(tenant.tenant_id, job.job_id)
         if job.idempotency_key:
             self.idempotency.forget(job.idempotency_key)
         log.info("job deleted", extra={"job_id": job_id})

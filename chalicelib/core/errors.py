@@ -24,6 +24,7 @@
     │   ├── UnsupportedMediaType      415 unsupported_media_type
     │   ├── InvalidOptions            422 invalid_options
     │   ├── CorruptImage              422 corrupt_image
+    │   ├── WorkLimitExceeded         422 work_limit_exceeded (ran well past its price)
     │   └── SourceMissing             422 source_missing   (the uploaded image is gone)
     ├── ServiceUnavailable            503 service_unavailable  (Redis or S3 down; transient)
     ├── StorageError                  503 storage_error        (S3 refused for good: config)
@@ -252,6 +253,16 @@ class CorruptImage(InputError):
     api_answer = False
 
 
+class WorkLimitExceeded(InputError):
+    """The job ran well past the work it was priced at submit (its work limit: the
+    price times `WORK_LIMIT_FACTOR`, at least `WORK_LIMIT_FLOOR_SECONDS`, at most the
+    soft time limit): an input whose real cost its header hid. What it used is charged."""
+
+    code = "work_limit_exceeded"
+    status = 422
+    default_message = "Processing ran well past the work this job was priced at."
+
+
 class SourceMissing(InputError):
     """The job's source image is no longer in storage."""
 
@@ -297,6 +308,7 @@ JOB_FAILURES: tuple[type[ServiceError], ...] = (
     UploadTooLarge,
     SourceMissing,
     StorageError,
+    WorkLimitExceeded,
     JobTimeout,
     ServiceUnavailable,
 )

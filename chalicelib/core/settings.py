@@ -167,12 +167,20 @@ class Settings:
         2, "a tenant's heavy jobs (over `HEAVY_JOB_WORK_MS`) in flight at once"
     )
     tenant_work_seconds_per_hour: int = setting(
-        1800, "a tenant's estimated work per clock hour, in seconds of one core"
+        1800, "a tenant's estimated work in any hour (a sliding window), in seconds of one core"
     )
     max_job_work_ms: int = setting(
         10_000,
         "the most estimated work one job may order (ms of one core; see docs/API.md's "
         "cost model): about a twelfth of the soft time limit on the reference machine",
+    )
+    work_limit_factor: float = setting(
+        4.0,
+        "a running job is stopped (`work_limit_exceeded`) past its price times this "
+        "(chalicelib/media/cost.py, `work_limit_seconds`)",
+    )
+    work_limit_floor_seconds: float = setting(
+        5.0, "the least time a job may run whatever its price (its work limit's floor)"
     )
     heavy_job_work_ms: int = setting(
         1_000, "a job estimated over this goes to the heavy queue (`<CELERY_QUEUE>-heavy`)"
@@ -256,6 +264,10 @@ class Settings:
             value = getattr(self, name)
             if not value or value.startswith("/") or ".." in value.split("/"):
                 raise SettingsError(f"{name.upper()} must be a relative S3 key prefix")
+        if not self.work_limit_factor >= 1 or not self.work_limit_floor_seconds > 0:
+            raise SettingsError(
+                "WORK_LIMIT_FACTOR must be at least 1 and WORK_LIMIT_FLOOR_SECONDS positive"
+            )
         if not self.webhook_timeout > 0:
             raise SettingsError("WEBHOOK_TIMEOUT must be a positive number of seconds")
         self.callback_ports  # noqa: B018 (parses WEBHOOK_PORTS, raising on a bad value)

@@ -46,6 +46,14 @@ return 1
 """
 
 # Updates fields of a job only while it is in the status ARGV[1].
+# Adds ARGV[1] to the attempts of an existing record KEYS[1]; a record deleted meanwhile
+# is not recreated (HINCRBY would make one of a single field and no TTL). Returns the
+# count, or -1 for no record.
+_COUNT_ATTEMPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+return redis.call('HINCRBY', KEYS[1], 'attempts', ARGV[1])
+"""
+
 _UPDATE_IF = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if current ~= ARGV[1] then return 0 end
@@ -121,6 +129,7 @@ class RedisJobStore:
         self.active_index = namespace + self.ACTIVE_INDEX
         self._transition = client.register_script(_TRANSITION)
         self._update_if = client.register_script(_UPDATE_IF)
+        self._count_attempt = client.register_script(_COUNT_ATTEMPT)
         self._create = client.register_script(_CREATE)
         self._take_lease = client.register_script(_TAKE_LEASE)
         self._drop_lease = client.register_script(_DROP_LEASE)
@@ -143,7 +152,14 @@ class RedisJobStore:
     def get(self, job_id: str) -> Job | None:
         with redis_errors():
             record = self._redis.hgetall(self.key(job_id))
-        return Job.from_record(record) if record else None  # type: ignore[arg-type]
+        if not record:
+            return None
+        try:
+            return Job.from_record(record)  # type: ignore[arg-type]
+        except (KeyError, ValueError, TypeError):
+            # A record that cannot be read (a partial one, left by a write racing a
+            # delete) is no job: a 404, never a 500.
+            return None
 
     def transition(self, job_id: str, target: str, **fields: Any) -> tuple[bool, str | None]:
         """Move the job to ``target`` if allowed; returns (applied, status before).
@@ -174,9 +190,10 @@ class RedisJobStore:
             return bool(self._update_if(keys=[self.key(job_id)], args=args))
 
     def count_attempt(self, job_id: str, by: int = 1) -> int:
-        """Add ``by`` to the job's attempt counter and return it."""
+        """Add ``by`` to the job's attempt counter and return it; -1 when the record is
+        gone (deleted while its task ran): it is not recreated."""
         with redis_errors():
-            return int(self._redis.hincrby(self.key(job_id), "attempts", by))
+            return int(self._count_attempt(keys=[self.key(job_id)], args=[by]))
 
     def lease_key(self, job_id: str) -> str:
         return f"{self.namespace}lease:{job_id}"

@@ -32,8 +32,11 @@ CAPTION_MS_PER_MP = 10.0
 # Placing ``gravity: auto`` crops: one attention map of the decoded picture (2.5 ms
 # from a JPEG's reduced decode, 6.8 ms from a full 12 MP one; python -m bench.smartcrop).
 ATTENTION_MS = 10.0
-# The header, the facts, the text analysis and the stores' round trips.
+# The header, the facts, a short text's analysis and the stores' round trips.
 FIXED_MS = 30.0
+# The text analysis, per 1,000 characters: 10,000 characters of mixed scripts took
+# 337 ms, of Latin sentences 160 ms (the development machine, warm models).
+TEXT_MS_PER_1K_CHARS = 40.0
 # A source whose header could not be read is priced as a 12 MP photo; the worker
 # prices it again from the real header.
 UNKNOWN_SIZE = (4000, 3000)
@@ -61,10 +64,11 @@ class JobCost:
     resize_ms: float
     encode_ms: float
     fixed_ms: float = FIXED_MS
+    text_ms: float = 0.0
 
     @property
     def total_ms(self) -> float:
-        return self.decode_ms + self.resize_ms + self.encode_ms + self.fixed_ms
+        return self.decode_ms + self.resize_ms + self.encode_ms + self.fixed_ms + self.text_ms
 
     def describe(self) -> str:
         """The figure and its parts, for messages and logs."""
@@ -104,8 +108,11 @@ def _jpeg_reduction(scale: float) -> int:
     return reduction
 
 
-def job_cost(header: ImageHeader | None, options: Options, captioned: bool) -> JobCost:
-    """The estimated work of one job from its header and its (normalized) options."""
+def job_cost(
+    header: ImageHeader | None, options: Options, captioned: bool, text_chars: int = 0
+) -> JobCost:
+    """The estimated work of one job from its header, its (normalized) options and the
+    length of its text."""
     outputs = planned_outputs(header, options, captioned)
     fmt = header.format if header else "jpeg"
     width, height = (header.width, header.height) if header else UNKNOWN_SIZE
@@ -125,7 +132,20 @@ def job_cost(header: ImageHeader | None, options: Options, captioned: bool) -> J
         * o.frames
         for o in outputs
     )
-    return JobCost(round(decode_ms, 1), round(resize_ms, 1), round(encode_ms, 1))
+    text_ms = TEXT_MS_PER_1K_CHARS * text_chars / 1000
+    return JobCost(
+        round(decode_ms, 1), round(resize_ms, 1), round(encode_ms, 1), text_ms=round(text_ms, 1)
+    )
+
+
+def work_limit_seconds(cost_ms: float, settings: Settings) -> float:
+    """How long a job priced ``cost_ms`` may run before the worker stops it
+    (``work_limit_exceeded``): its price times ``WORK_LIMIT_FACTOR``, at least
+    ``WORK_LIMIT_FLOOR_SECONDS`` (a price is an estimate; a cold process, a busy core),
+    at most ``TASK_SOFT_TIME_LIMIT`` (the heavy queue's ceiling). A job priced
+    0 (a record from before prices) gets the floor."""
+    priced = max(0.0, cost_ms) / 1000 * settings.work_limit_factor
+    return min(float(settings.task_soft_time_limit), max(settings.work_limit_floor_seconds, priced))
 
 
 def is_heavy(cost: JobCost, settings: Settings) -> bool:

@@ -9,15 +9,32 @@ the real decode.
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
-from chalicelib.core.errors import ImageTooLarge
+from chalicelib.core.errors import ImageTooLarge, UnsupportedImage
 from chalicelib.media.formats import sniff
 
 # More frames than any accepted source has (MAX_IMAGE_FRAMES is far lower): a header
 # claiming more is read as this many.
 MAX_FRAMES = 100_000
+# The most scans a JPEG may have (libjpeg-turbo's tools refuse more with `-maxscans`):
+# a progressive JPEG has about 10 (jpegtran, mozjpeg: up to a few dozen). Each scan
+# is a pass over the picture's coefficients, and a scan of a few end-of-band codes
+# takes 27 bytes: 30,000 such scans of a 4000x3000 picture decode in a minute.
+MAX_JPEG_SCANS = 100
+# A marker after entropy-coded data: 0xFF followed by neither a stuffed zero, a restart
+# marker nor a fill byte. Searched by the regex engine, not a byte at a time in Python.
+_JPEG_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
+# The most segments or chunks a walker steps over, one Python step each: far more than
+# any real file has (a progressive JPEG has about 25 segments, a PNG a dozen chunks
+# before its data), and a bound on a body of tiny ones (a 4-byte JPEG comment, a
+# 12-byte PNG chunk, a 2-byte GIF sub-block: millions in 10 MB).
+MAX_WALK_STEPS = 10_000
+# A GIF's sub-blocks are stepped over one at a time when an encoder cuts them short of
+# 255 bytes (about 40,000 in 10 MB): its walk may take this many (about 50 ms).
+MAX_GIF_STEPS = 50_000
 
 
 @dataclass(frozen=True)
@@ -67,9 +84,54 @@ def check_frames(frames: int, max_frames: int) -> None:
         raise ImageTooLarge(f"The image has {frames} frames; at most {max_frames} are allowed.")
 
 
+def jpeg_scans(data: bytes, limit: int = MAX_JPEG_SCANS) -> int:
+    """The scans (start-of-scan segments) of a JPEG up to its end of image, counted up to
+    ``limit + 1`` (and no further): what its header does not say about its decoding cost.
+
+    Walks the segments by their lengths and skips each scan's entropy-coded data with
+    one regex search, so the time is linear in the data with a C-speed constant."""
+    scans, at, end = 0, 2, len(data)
+    for _ in range(MAX_WALK_STEPS):
+        if at + 4 > end:
+            break
+        if data[at] != 0xFF or data[at + 1] in (0x00, 0xFF) or 0xD0 <= data[at + 1] <= 0xD7:
+            found = _JPEG_MARKER.search(data, at)
+            if found is None:
+                break
+            at = found.start()
+        marker = data[at + 1]
+        if marker == 0xD9:  # end of image
+            break
+        if marker in (0xD8, 0x01):
+            at += 2
+            continue
+        (length,) = struct.unpack_from(">H", data, at + 2)
+        if marker == 0xDA:
+            scans += 1
+            if scans > limit:
+                break
+        at += 2 + max(length, 2)
+    else:
+        return limit + 1  # a body of tiny segments: refused like a scan bomb
+    return scans
+
+
+def check_jpeg_scans(data: bytes) -> None:
+    """``UnsupportedImage`` for a JPEG of more than ``MAX_JPEG_SCANS`` scans (the bytes
+    at hand: the whole file, or its first bytes, which already hold a bomb's scans)."""
+    scans = jpeg_scans(data)
+    if scans > MAX_JPEG_SCANS:
+        raise UnsupportedImage(
+            f"The JPEG has more than {MAX_JPEG_SCANS} scans (or {MAX_WALK_STEPS} segments); "
+            f"at most {MAX_JPEG_SCANS} are supported (a progressive JPEG has about 10)."
+        )
+
+
 def _jpeg(data: bytes) -> tuple[int, int, int] | None:
     at = 2
-    while at + 4 <= len(data):
+    for _ in range(MAX_WALK_STEPS):
+        if at + 4 > len(data):
+            break
         if data[at] != 0xFF:
             return None
         marker = data[at + 1]
@@ -94,7 +156,9 @@ def _png(data: bytes) -> tuple[int, int, int] | None:
     at = 8
     # An animated PNG declares its frames in acTL, before the first IDAT; the default
     # image is a frame of its own unless an fcTL before IDAT makes it the first one.
-    while at + 8 <= len(data):
+    for _ in range(MAX_WALK_STEPS):
+        if at + 8 > len(data):
+            break
         length, kind = struct.unpack_from(">I4s", data, at)
         if kind == b"acTL":
             (animation_frames,) = struct.unpack_from(">I", data, at + 8)
@@ -119,7 +183,12 @@ def gif_frames(data: bytes) -> tuple[int, tuple[int, int]]:
     width, height, flags = struct.unpack_from("<HHB", data, 6)
     at = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
     frames = 0
+    steps = [0]
     while at < len(data):
+        if steps[0] > MAX_GIF_STEPS:
+            # Blocks cut this small are no encoder's: count them as too many frames.
+            return MAX_FRAMES, (width, height)
+        steps[0] += 1
         kind = data[at]
         if kind == 0x2C and at + 10 <= len(data):  # image descriptor
             left, top, w, h, local = struct.unpack_from("<HHHHB", data, at + 1)
@@ -130,7 +199,7 @@ def gif_frames(data: bytes) -> tuple[int, tuple[int, int]]:
             at += 2
         else:  # the trailer, or garbage
             break
-        at = _skip_sub_blocks(data, at)
+        at = _skip_sub_blocks(data, at, steps)
     return frames, (width, height)
 
 
@@ -138,14 +207,16 @@ def gif_frames(data: bytes) -> tuple[int, tuple[int, int]]:
 _SKIP_WINDOW = 256 * 1024
 
 
-def _skip_sub_blocks(data: bytes, at: int) -> int:
+def _skip_sub_blocks(data: bytes, at: int, steps: list[int]) -> int:
     """Where the sub-blocks starting at ``at`` end (just past their zero terminator).
 
     Image data comes in full 255-byte sub-blocks, so their length bytes sit 256 bytes
     apart: the run of them is skipped at once (a strided slice, stripped of 0xFF),
     rather than one sub-block at a time in Python, which took milliseconds per MB.
+    Each step counts in ``steps[0]``, and the walk stops past ``MAX_GIF_STEPS``.
     """
-    while at < len(data) and data[at]:
+    while at < len(data) and data[at] and steps[0] <= MAX_GIF_STEPS:
+        steps[0] += 1
         lengths = data[at : at + _SKIP_WINDOW : 256]
         full = len(lengths) - len(lengths.lstrip(b"\xff"))
         if full:

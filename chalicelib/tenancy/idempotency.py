@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from typing import Any
 
 import redis
@@ -47,18 +48,28 @@ class IdempotencyKeys:
 
         Raises ``IdempotencyConflict`` if the key was used for another request.
         """
+        return self.claim_with_age(scope, key, request_fingerprint, job_id)[0]
+
+    def claim_with_age(
+        self, scope: str, key: str, request_fingerprint: str, job_id: str
+    ) -> tuple[str | None, float]:
+        """``claim``, and how many seconds ago the earlier claim was made (0 for a new
+        one, or a claim from before claims kept their time)."""
         redis_key = self._key(scope, key)
-        value = json.dumps({"fingerprint": request_fingerprint, "job_id": job_id})
+        value = json.dumps(
+            {"fingerprint": request_fingerprint, "job_id": job_id, "at": time.time()}
+        )
         with redis_errors():
             if self._redis.set(redis_key, value, nx=True, ex=self._ttl):
-                return None
+                return None, 0.0
             raw = self._redis.get(redis_key)
         if raw is None:  # expired between the two calls: claim again
-            return self.claim(scope, key, request_fingerprint, job_id)
+            return self.claim_with_age(scope, key, request_fingerprint, job_id)
         earlier = json.loads(str(raw))
         if earlier["fingerprint"] != request_fingerprint:
             raise IdempotencyConflict()
-        return str(earlier["job_id"])
+        age = time.time() - float(earlier["at"]) if "at" in earlier else 0.0
+        return str(earlier["job_id"]), age
 
     def release(self, scope: str, key: str) -> None:
         """Forget a claim whose job could not be created, so a retry can succeed."""

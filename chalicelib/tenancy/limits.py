@@ -41,10 +41,11 @@ return {taken, wait}
 """
 
 # Admits a job: KEYS[1] jobs in flight (zset: job id -> admitted at), KEYS[2] heavy jobs
-# in flight, KEYS[3] this hour's work (ms). ARGV: job id, now, stale before, the
-# in-flight limit, the heavy limit, heavy (0/1), the job's work, the hourly work limit,
-# the hour's key lifetime. Returns 0 when admitted, else 1 (in flight), 2 (heavy in
-# flight) or 3 (work this hour).
+# in flight, KEYS[3] this hour's work (ms), KEYS[4] the previous hour's. ARGV: job id,
+# now, stale before, the in-flight limit, the heavy limit, heavy (0/1), the job's work,
+# the hourly work limit, the hour's key lifetime, the share of the previous hour still
+# in the sliding hour. Returns 0 when admitted, else 1 (in flight), 2 (heavy in flight)
+# or 3 (work in the last hour).
 _ADMIT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
@@ -52,7 +53,10 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 1 end
 local heavy = ARGV[6] == '1'
 if heavy and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then return 2 end
 local work = tonumber(redis.call('GET', KEYS[3]) or '0')
-if work + tonumber(ARGV[7]) > tonumber(ARGV[8]) then return 3 end
+local before = tonumber(redis.call('GET', KEYS[4]) or '0')
+if work + before * tonumber(ARGV[10]) + tonumber(ARGV[7]) > tonumber(ARGV[8]) then
+  return 3
+end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 if heavy then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) end
 redis.call('INCRBYFLOAT', KEYS[3], ARGV[7])
@@ -143,6 +147,7 @@ class TenantQuotas:
             self._key(tenant_id, "in-flight"),
             self._key(tenant_id, "heavy-in-flight"),
             self._work_key(tenant_id, now),
+            self._work_key(tenant_id, now - 3600),
         ]
         args: list[str | int | float] = [
             job_id,
@@ -154,6 +159,7 @@ class TenantQuotas:
             round(work_ms, 3),
             limits.work_seconds_per_hour * 1000,
             7200,
+            1 - (now % 3600) / 3600,
         ]
         with redis_errors():
             refused = int(self._admit(keys=keys, args=args))
@@ -172,10 +178,34 @@ class TenantQuotas:
             )
         if refused == 3:
             raise RateLimited(
-                f"This job's work would pass this hour's {limits.work_seconds_per_hour} s of work.",
-                retry_after=max(1, math.ceil(3600 - now % 3600)),
+                f"This job's work would pass {limits.work_seconds_per_hour} s of work "
+                "in the last hour.",
+                retry_after=self._work_retry_after(tenant_id, work_ms, limits, now),
                 limit="work_seconds_per_hour",
             )
+
+    def _work_retry_after(
+        self, tenant_id: str, work_ms: float, limits: TenantLimits, now: float
+    ) -> int:
+        """Seconds until a job of ``work_ms`` fits the sliding hour: the work of the
+        hour before counts less as the hour slides past it (a sliding window counter:
+        this hour's work, plus the previous hour's times the share of it still in the
+        last 3600 s), so a limit cannot be spent twice across an hour boundary."""
+        with redis_errors():
+            current, previous = (
+                float(v or 0)
+                for v in self._redis.mget(
+                    self._work_key(tenant_id, now), self._work_key(tenant_id, now - 3600)
+                )
+            )
+        limit = limits.work_seconds_per_hour * 1000
+        left_this_hour = 3600 - now % 3600
+        over = current + previous * left_this_hour / 3600 + work_ms - limit
+        if previous > 0 and over * 3600 / previous <= left_this_hour:
+            return max(1, math.ceil(over * 3600 / previous))
+        # Only when this hour's work slides out in the next one.
+        later = (current + work_ms - limit) * 3600 / current if current > 0 else 0
+        return max(1, math.ceil(left_this_hour + max(0.0, later)))
 
     def release_job(self, tenant_id: str, job_id: str) -> None:
         """The job ended (or was deleted or never queued): it no longer counts in flight."""
@@ -189,6 +219,16 @@ class TenantQuotas:
         """Give back the work of a job that was admitted but could not be queued."""
         with redis_errors():
             self._redis.incrbyfloat(self._work_key(tenant_id, admitted_at), -work_ms)
+
+    def charge_work(self, tenant_id: str, work_ms: float, now: float | None = None) -> None:
+        """Add work a job used past its price (stopped at its work limit) to this hour's."""
+        now = time.time() if now is None else now
+        key = self._work_key(tenant_id, now)
+        with redis_errors():
+            pipe = self._redis.pipeline()
+            pipe.incrbyfloat(key, round(work_ms, 3))
+            pipe.expire(key, 7200)
+            pipe.execute()
 
     def usage(self, tenant_id: str, now: float | None = None) -> dict[str, float]:
         """What the tenant uses now: jobs and heavy jobs in flight, work this hour (s)."""

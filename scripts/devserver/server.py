@@ -49,6 +49,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # Headers and body of one request, in all; and the wait for any single read.
 READ_DEADLINE = 30.0
 SOCKET_TIMEOUT = 15.0
+# C0 and C1 controls and DEL as \xNN in the log: a request line is the client's bytes,
+# and a raw escape sequence or newline in it would forge or hide log lines.
+_LOG_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
 
 
 class _BodyRefused(Exception):
@@ -162,7 +165,8 @@ class GuardedRequestHandler(local.ChaliceRequestHandler):
             self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        sys.stderr.write(f"{self.address_string()} - {format % args}\n")
+        message = (format % args).translate(_LOG_ESCAPES)
+        sys.stderr.write(f"{self.address_string()} - {message}\n")
 
 
 def make_server(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from chalicelib.backends import Backends
+from chalicelib.core.settings import Settings
 from scripts.devstack.processes import free_port
 from scripts.devstack.stack import DevStack
 from tests.reliability.fragile import SHORT_TIMINGS, Fragile
 from tests.support.faults import FaultyProxy
 from tests.support.stack_fixtures import ApiClient, stack_env
+from tests.support.tenant_client import TenantClient, make_tenant
 
 
 @pytest.fixture(scope="module")
@@ -38,3 +41,19 @@ def faults(fragile: Fragile) -> Iterator[Fragile]:
     fragile.respawn_workers()
     yield fragile
     fragile.proxy.clear()
+
+
+@pytest.fixture(scope="module")
+def backends(stack: DevStack) -> Backends:
+    return Backends.from_settings(Settings.from_env(stack.env))
+
+
+@pytest.fixture()
+def tenant(stack: DevStack, backends: Backends) -> Callable[..., TenantClient]:
+    """Makes tenants of the shared stack with the production default limits and the
+    given overrides."""
+
+    def make(name: str, **limits: float) -> TenantClient:
+        return make_tenant(stack.api_url, backends, name, **limits)
+
+    return make

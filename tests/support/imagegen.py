@@ -144,3 +144,90 @@ def busy_patch(size: tuple[int, int], spot: tuple[int, int], mode: str = "RGB") 
     for i in range(-r, r, max(2, r // 6)):
         draw.line((x + i, y - r, x + i, y + r), fill=(40, 30, 20), width=1)
     return image
+
+
+def _jpeg_segments(data: bytes) -> list[tuple[int, bytes]]:
+    """A JPEG's segments as (marker, bytes), each scan's entropy-coded data with its SOS."""
+    segments: list[tuple[int, bytes]] = []
+    at = 2
+    while at < len(data):
+        marker = data[at + 1]
+        if marker == 0xD9:
+            break
+        (length,) = struct.unpack_from(">H", data, at + 2)
+        end = at + 2 + length
+        if marker == 0xDA:
+            while not (data[end] == 0xFF and data[end + 1] not in (0x00, *range(0xD0, 0xD8))):
+                end += 1
+        segments.append((marker, data[at:end]))
+        at = end
+    return segments
+
+
+def _comments(size: int) -> bytes:
+    out = b""
+    while size > 0:
+        chunk = min(size, 65_000)
+        out += b"\xff\xfe" + struct.pack(">H", chunk + 2) + b"\x00" * chunk
+        size -= chunk
+    return out
+
+
+def progressive_scan_bomb(
+    width: int = 4000,
+    height: int = 3000,
+    scans: int = 30_000,
+    padding: int = 0,
+    gap_after_frame: int = 0,
+) -> bytes:
+    """A valid progressive greyscale JPEG of ``scans`` scans, each a few bytes.
+
+    A flat picture's AC scans are end-of-band runs only; the last AC scan (with the
+    Huffman table before it) is repeated until there are ``scans``. libjpeg decodes
+    every one (a repeated scan is a warning), each a pass over all the blocks.
+    ``padding`` bytes of comment before the frame push the scans that far in;
+    ``gap_after_frame`` bytes after it keep the size in the first bytes and the scans
+    past them.
+    """
+    base = encoded(Image.new("L", (width, height), 128), "JPEG", progressive=True, quality=75)
+    segments = _jpeg_segments(base)
+    last_scan = max(i for i, (marker, _) in enumerate(segments) if marker == 0xDA)
+    repeat = segments[last_scan][1]
+    if segments[last_scan - 1][0] == 0xC4:
+        repeat = segments[last_scan - 1][1] + repeat
+    existing = sum(1 for marker, _ in segments if marker == 0xDA)
+    head = b"\xff\xd8" + _comments(padding)
+    body = b"".join(
+        part + (_comments(gap_after_frame) if marker == 0xC2 else b"") for marker, part in segments
+    )
+    return head + body + repeat * max(0, scans - existing) + b"\xff\xd9"
+
+
+def tiff_page_chain(pages: int = 40_000, first_ifd_at: int = 70_000, loop: bool = False) -> bytes:
+    """A little-endian TIFF of ``pages`` 1x1 bilevel pages whose IFD chain starts at
+    ``first_ifd_at`` (past the first bytes a reader may look at); ``loop`` points the
+    last page back at the first."""
+    pixel_at = 8
+    entry_count = 8
+    ifd_size = 2 + entry_count * 12 + 4
+    out = bytearray(b"II*\x00" + struct.pack("<I", first_ifd_at) + b"\x00")
+    out += b"\x00" * (first_ifd_at - len(out))
+    for page in range(pages):
+        at = first_ifd_at + page * ifd_size
+        last = page == pages - 1
+        following = (first_ifd_at if loop else 0) if last else at + ifd_size
+        entries = [
+            (256, 3, 1, 1),  # width
+            (257, 3, 1, 1),  # height
+            (258, 3, 1, 1),  # bits per sample
+            (259, 3, 1, 1),  # no compression
+            (262, 3, 1, 0),  # white is zero
+            (273, 4, 1, pixel_at),  # strip offsets
+            (278, 3, 1, 1),  # rows per strip
+            (279, 4, 1, 1),  # strip byte counts
+        ]
+        out += struct.pack("<H", entry_count)
+        for tag, kind, count, value in entries:
+            out += struct.pack("<HHII", tag, kind, count, value)
+        out += struct.pack("<I", following)
+    return bytes(out)

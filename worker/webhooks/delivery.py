@@ -1,7 +1,9 @@
 """Webhook delivery: POST a finished job's status body, signed, retried with backoff.
 
 Deliveries run on a queue of their own (``Settings.webhooks_queue``) served by
-their own workers, so a slow receiver never holds an image worker.
+their own workers, so a slow receiver never holds an image worker; and shared fairly
+between tenants (``worker/webhooks/fairness.py``), so one tenant's dead receiver
+never holds the threads another tenant's deliveries need.
 """
 
 from __future__ import annotations
@@ -25,9 +27,13 @@ from chalicelib.webhooks.callbacks import (
 from chalicelib.webhooks.signature import webhook_headers
 from worker.celery_app import app, settings
 from worker.context import get_context
+from worker.webhooks.fairness import DEFER_SECONDS, DeliveryGate, attempt_seconds
 from worker.webhooks.sender import DeliveryFailed, post_webhook
 
 log = logging.getLogger(__name__)
+
+# A delivery put back this many times (about an hour of full caps) is given up.
+MAX_DEFERRALS = 3600
 
 # Client errors other than these mean the receiver refuses the call for good.
 _RETRYABLE_4XX = {408, 409, 425, 429}
@@ -44,13 +50,19 @@ def queue_webhook(job_id: str) -> None:
 
 
 def deliver_once(
-    ctx: Backends, job_id: str, delivery_id: str, resolver: Resolver = system_resolver
+    ctx: Backends,
+    job_id: str,
+    delivery_id: str,
+    resolver: Resolver = system_resolver,
+    attempt: int = 0,
+    gate: DeliveryGate | None = None,
 ) -> str:
     """One delivery attempt of ``job_id``'s webhook; returns what happened.
 
-    ``delivered``, ``refused…`` (for good) or ``retry: <reason>`` (worth another
-    attempt). The URL is resolved and checked once, here, and the connection goes
-    to the address that passed the check.
+    ``delivered``, ``refused…`` (for good), ``retry: <reason>`` (worth another
+    attempt) or ``deferred: <cap>`` (the tenant or the host has its share of attempts
+    in flight: ask again in a second, no attempt made). The URL is resolved and
+    checked once, here, and the connection goes to the address that passed the check.
     """
     job = ctx.store.get(job_id)
     if job is None or not job.callback_url or job.status not in jobs.TERMINAL:
@@ -78,10 +90,28 @@ def deliver_once(
         "X-Job-Id": job_id,
         **webhook_headers(secrets, body, delivery_id),
     }
+    seconds = attempt_seconds(attempt, ctx.settings.webhook_timeout)
+    tenant_id = job.tenant_id or ANONYMOUS
+    token = f"{delivery_id}:{attempt}"
+    # A receiver is a host and a port: two services on one machine are two receivers.
+    host = f"{target.host}:{target.port}"
+    if gate is not None:
+        refused = gate.enter(tenant_id, host, token, seconds)
+        if refused == "circuit-open":
+            return "retry: the receiver's host keeps timing out (circuit open)"
+        if refused is not None:
+            return f"deferred: {refused}"
     try:
-        status = post_webhook(target, body, headers, ctx.settings.webhook_timeout)
+        status = post_webhook(target, body, headers, seconds)
     except DeliveryFailed as exc:
+        if gate is not None and "no answer within" in str(exc):
+            gate.timed_out(host)
         return f"retry: {exc}"
+    finally:
+        if gate is not None:
+            gate.leave(tenant_id, host, token)
+    if gate is not None:
+        gate.answered(host)
     if 200 <= status < 300:
         log.info("webhook delivered", extra={"job_id": job_id})
         return "delivered"
@@ -91,22 +121,37 @@ def deliver_once(
     return f"retry: HTTP {status}"
 
 
-@app.task(name=WEBHOOK_TASK, bind=True, max_retries=settings.webhook_max_retries)
-def deliver_webhook(self: Any, job_id: str) -> str:
-    """Send the job's final status to its callback URL; retried with backoff."""
+@app.task(name=WEBHOOK_TASK, bind=True, max_retries=None)
+def deliver_webhook(self: Any, job_id: str, deferred: int = 0) -> str:
+    """Send the job's final status to its callback URL; retried with backoff.
+
+    ``deferred`` counts the times the delivery was put back under a fairness cap:
+    those are not attempts, so the attempt is Celery's retries less them."""
+    ctx = get_context()
+    attempt = self.request.retries - deferred
     # The task id stays the same across retries: receivers see one delivery id.
-    outcome = deliver_once(get_context(), job_id, str(self.request.id or job_id))
-    if not outcome.startswith("retry: "):
+    outcome = deliver_once(
+        ctx,
+        job_id,
+        str(self.request.id or job_id),
+        attempt=attempt,
+        gate=DeliveryGate(ctx.redis, prefix=ctx.settings.redis_key_prefix),
+    )
+    if outcome.startswith("deferred: ") and deferred < MAX_DEFERRALS:
+        raise self.retry(
+            countdown=DEFER_SECONDS, kwargs={"job_id": job_id, "deferred": deferred + 1}
+        )
+    if not outcome.startswith(("retry: ", "deferred: ")):
         return outcome
-    reason = outcome.removeprefix("retry: ")
-    if self.request.retries >= self.max_retries:
+    reason = outcome.partition(": ")[2]
+    if attempt >= settings.webhook_max_retries or deferred >= MAX_DEFERRALS:
         log.warning(
             "webhook given up after %s tries: %s",
-            self.request.retries + 1,
+            attempt + 1,
             reason,
             extra={"job_id": job_id},
         )
         return "given-up"
-    delay = webhook_backoff(self.request.retries)
+    delay = webhook_backoff(attempt)
     log.info("webhook failed (%s), retrying in %s s", reason, delay, extra={"job_id": job_id})
-    raise self.retry(countdown=delay)
+    raise self.retry(countdown=delay, kwargs={"job_id": job_id, "deferred": deferred})

@@ -6,6 +6,7 @@ in the test, with the per-process backends replaced by fakes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -228,7 +229,7 @@ def test_a_running_job_holds_its_lease_and_gives_it_back(
     holders: list[str | None] = []
     real_run_job = tasks.run_job
 
-    def run_and_look(ctx, job, deadline):  # type: ignore[no-untyped-def]
+    def run_and_look(ctx, job, deadline, checks=()):  # type: ignore[no-untyped-def]
         holders.append(world.store.lease_holder(job_id))
         return real_run_job(ctx, job, deadline)
 
@@ -272,7 +273,7 @@ def test_a_job_deleted_while_it_ran_leaves_nothing(
     job_id = submitted(world)
     real_run_job = tasks.run_job
 
-    def run_then_delete(ctx, job, deadline):  # type: ignore[no-untyped-def]
+    def run_then_delete(ctx, job, deadline, checks=()):  # type: ignore[no-untyped-def]
         result = real_run_job(ctx, job, deadline)
         JobService.from_backends(world.backends).delete(job_id, ALPHA)
         return result
@@ -315,3 +316,113 @@ def test_service_unavailable_past_the_retries_fails(
     monkeypatch.setattr(tasks, "settings", replace(tasks.settings, task_max_retries=0))
     assert run(job_id) == "failed"
     assert world.store.get(job_id).error_code == "service_unavailable"  # type: ignore[union-attr]
+
+
+def _spin(seconds: float) -> None:
+    """Pure-Python work for ``seconds`` (a stand-in for a call whose cost the header hid)."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        pass
+
+
+def test_a_job_running_past_its_work_limit_is_stopped_and_charged(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = submitted(world)
+    monkeypatch.setattr(tasks, "work_limit_seconds", lambda cost_ms, settings: 0.3)
+    # One long call inside a stage: the limit's signal stops it, not the stage's end.
+    monkeypatch.setattr("worker.pipeline.analyze_text", lambda text: _spin(30))
+    before = world.backends.quotas.usage("alpha")["work_seconds_this_hour"]
+    started = time.monotonic()
+    assert run(job_id) == "failed"
+    assert time.monotonic() - started < 10  # functional: stopped, not run for 30 s
+    job = world.store.get(job_id)
+    assert job is not None and job.error_code == "work_limit_exceeded"
+    usage = world.backends.quotas.usage("alpha")
+    assert usage["jobs_in_flight"] == 0
+    # The price was charged at submit; what it used past it is charged now.
+    assert usage["work_seconds_this_hour"] >= before + 0.2
+
+
+def test_a_work_limit_exception_swallowed_by_a_library_still_stops_the_job(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = submitted(world)
+    monkeypatch.setattr(tasks, "work_limit_seconds", lambda cost_ms, settings: 0.2)
+
+    def swallowing(text: str) -> dict[str, object]:
+        # As a careless library would: the limit's exception is swallowed.
+        with contextlib.suppress(Exception):
+            _spin(30)
+        return {}
+
+    monkeypatch.setattr("worker.pipeline.analyze_text", swallowing)
+    assert run(job_id) == "failed"
+    assert world.store.get(job_id).error_code == "work_limit_exceeded"  # type: ignore[union-attr]
+
+
+def test_the_work_limit_is_the_price_times_a_factor_with_a_floor_and_a_ceiling() -> None:
+    from chalicelib.core.settings import Settings
+    from chalicelib.media.cost import work_limit_seconds
+
+    settings = Settings(s3_bucket="b")
+    assert work_limit_seconds(30, settings) == settings.work_limit_floor_seconds
+    assert work_limit_seconds(3000, settings) == 3 * settings.work_limit_factor
+    assert work_limit_seconds(1e9, settings) == settings.task_soft_time_limit
+
+
+def test_deleting_a_processing_job_holds_its_place_until_the_worker_stops(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = Tenant("alpha", "Alpha", limits={"jobs_in_flight": 1})
+    service = JobService.from_backends(world.backends)
+    job_id = service.submit(
+        service.validate(imagegen.jpeg(320, 240), "A text.", None), tenant
+    ).job_id
+    seen: dict[str, object] = {}
+    stages: list[str] = []
+    real_analyze = tasks.run_job.__globals__["analyze_text"]
+
+    def delete_midway(text: str) -> dict[str, object]:
+        service.delete(job_id, tenant)
+        seen["in_flight"] = world.backends.quotas.usage("alpha")["jobs_in_flight"]
+        second = service.validate(imagegen.jpeg(32, 32), "Another.", None)
+        try:
+            service.submit(second, tenant)
+        except Exception as exc:
+            seen["second"] = getattr(exc, "code", type(exc).__name__)
+        stages.append("text")
+        return dict(real_analyze(text))
+
+    monkeypatch.setattr("worker.pipeline.analyze_text", delete_midway)
+    monkeypatch.setattr("worker.pipeline.process_image", lambda *a, **k: stages.append("image"))
+    assert run(job_id) == "deleted-while-running"
+    # While the worker ran it, the deleted job kept its place: no second job in flight.
+    assert seen == {"in_flight": 1, "second": "rate_limited"}
+    # It stopped at the next stage boundary, wrote nothing, and gave its place back.
+    assert stages == ["text"]
+    assert world.objects.objects == {}
+    assert world.backends.quotas.usage("alpha")["jobs_in_flight"] == 0
+
+
+def test_deleting_a_pending_job_gives_its_place_back_at_once(world: FakeWorld) -> None:
+    job_id = submitted(world)
+    JobService.from_backends(world.backends).delete(job_id, ALPHA)
+    assert world.backends.quotas.usage("alpha")["jobs_in_flight"] == 0
+    assert run(job_id) == "gone"
+
+
+def test_an_attempt_counted_after_a_delete_leaves_no_record(world: FakeWorld) -> None:
+    job_id = submitted(world)
+    JobService.from_backends(world.backends).delete(job_id, ALPHA)
+    assert world.store.count_attempt(job_id) == -1
+    assert world.store.records == {}
+
+
+def test_a_record_that_cannot_be_read_is_no_job(world: FakeWorld) -> None:
+    from chalicelib.core.errors import JobNotFound
+
+    world.store.set_fields("b" * 32, attempts="1")  # a partial record, no TTL
+    assert world.store.get("b" * 32) is None
+    with pytest.raises(JobNotFound):
+        JobService.from_backends(world.backends).get("b" * 32, ALPHA)

@@ -216,3 +216,97 @@ def test_health_names_the_failing_backend(service: JobService, world: FakeWorld)
     assert service.health() == {"redis": "ok", "s3": "ok"}
     world.objects.down = True
     assert service.health() == {"redis": "ok", "s3": "service_unavailable"}
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "scans"), [(4000, 3000, 30_000), (640, 480, 500), (200, 100, 102)]
+)
+def test_a_progressive_jpeg_of_too_many_scans_is_refused_at_submit(
+    service: JobService, width: int, height: int, scans: int
+) -> None:
+    with pytest.raises(UnsupportedImage, match="scans"):
+        service.validate(imagegen.progressive_scan_bomb(width, height, scans), "x", None)
+    # An ordinary progressive JPEG (about 10 scans) is accepted.
+    service.validate(imagegen.jpeg(640, 480, progressive=True), "x", None)
+
+
+@pytest.mark.parametrize(("pages", "first_ifd_at"), [(40_000, 70_000), (300, 200_000)])
+def test_a_direct_upload_whose_header_is_past_its_first_bytes_is_read_whole(
+    service: JobService, world: FakeWorld, pages: int, first_ifd_at: int
+) -> None:
+    image = imagegen.tiff_page_chain(pages, first_ifd_at)
+    upload = service.create_upload(ALPHA, "pages.tif", "image/tiff", len(image))
+    world.objects.put(world.objects.incoming_key(upload["upload_id"]), image, "image/tiff")
+    # Its page chain starts past the first 64 KB: read whole, counted, refused.
+    submission = service.validate_upload(ALPHA, upload["upload_id"], "x", None)
+    assert submission.header is not None and submission.header.frames == pages
+    with pytest.raises(ImageTooLarge, match="frames"):
+        service.submit(submission, ALPHA)
+    assert world.queue.enqueued == []
+
+
+def test_a_scan_bomb_uploaded_directly_is_refused_from_its_first_bytes(
+    service: JobService, world: FakeWorld
+) -> None:
+    image = imagegen.progressive_scan_bomb(2000, 1500, 5_000)
+    upload = service.create_upload(ALPHA, "scans.jpg", "image/jpeg", len(image))
+    world.objects.put(world.objects.incoming_key(upload["upload_id"]), image, "image/jpeg")
+    with pytest.raises(UnsupportedImage, match="scans"):
+        service.validate_upload(ALPHA, upload["upload_id"], "x", None)
+
+
+def _first_request_in_flight(service: JobService, key: str) -> str:
+    """Claims ``key`` as a first request would before its job exists."""
+    submission = service.validate(imagegen.jpeg(64, 48), "Hi", None)
+    service.idempotency.claim("alpha", key, submission.fingerprint(), "f" * 32)
+    return "f" * 32
+
+
+def test_a_repeat_racing_a_refused_first_request_gets_the_truth(
+    service: JobService, world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.api import service as service_module
+
+    _first_request_in_flight(service, "race")
+    # While the repeat waits, the first request is refused and gives the key back.
+    monkeypatch.setattr(
+        service_module,
+        "sleep",
+        lambda _s: service.idempotency.release("alpha", "race"),
+    )
+    job_id = submit(service, key="race")
+    assert job_id != "f" * 32 and world.store.get(job_id) is not None
+    assert world.queue.enqueued == [job_id]
+
+
+def test_a_repeat_gets_the_first_requests_job_once_it_exists(
+    service: JobService, world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.api import service as service_module
+
+    first = submit(service, key="slow")
+    record = world.store.records[first]
+    world.store.delete(first)  # the first request has claimed the key, no record yet
+    waits: list[float] = []
+
+    def first_request_creates_its_job(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            world.store.client.hset(world.store.key(first), mapping=record)
+
+    monkeypatch.setattr(service_module, "sleep", first_request_creates_its_job)
+    assert submit(service, key="slow") == first
+    assert len(waits) == 3
+
+
+def test_a_repeat_whose_first_request_never_ends_is_a_409_not_a_202(
+    service: JobService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.api import service as service_module
+
+    _first_request_in_flight(service, "stuck")
+    waits: list[float] = []
+    monkeypatch.setattr(service_module, "sleep", waits.append)
+    with pytest.raises(IdempotencyConflict, match="still being processed"):
+        submit(service, key="stuck")
+    assert round(sum(waits), 6) == service_module.IDEMPOTENCY_WAIT_SECONDS

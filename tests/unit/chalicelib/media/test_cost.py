@@ -106,3 +106,12 @@ def test_placing_a_crop_by_attention_costs_its_map() -> None:
     centred = cost_ms(PHOTO, {"renditions": [cover]})
     auto = cost_ms(PHOTO, {"renditions": [{**cover, "gravity": "auto"}]})
     assert auto == pytest.approx(centred + 10.0)
+
+
+def test_the_text_analysis_is_priced_by_the_texts_length() -> None:
+    from chalicelib.media.cost import TEXT_MS_PER_1K_CHARS
+
+    header = ImageHeader("jpeg", 64, 48)
+    short = job_cost(header, parse_options(None), True, 10)
+    long = job_cost(header, parse_options(None), True, 10_000)
+    assert long.total_ms - short.total_ms == pytest.approx(TEXT_MS_PER_1K_CHARS * 9.99, abs=0.2)

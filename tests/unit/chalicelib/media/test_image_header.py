@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import struct
 import warnings
 from pathlib import Path
 
@@ -10,7 +11,15 @@ import pillow_heif
 import pytest
 from PIL import Image
 
-from chalicelib.media.image_header import MAX_FRAMES, gif_frames, read_header
+from chalicelib.core.errors import UnsupportedImage
+from chalicelib.media.image_header import (
+    MAX_FRAMES,
+    MAX_JPEG_SCANS,
+    check_jpeg_scans,
+    gif_frames,
+    jpeg_scans,
+    read_header,
+)
 from tests.support import imagegen
 
 CORPUS = Path(__file__).resolve().parents[3] / "corpus"
@@ -123,3 +132,39 @@ def test_sub_blocks_are_skipped_as_one_walk_would() -> None:
         body.append(0x3B)
         data = bytes(body[: rng.randint(13, len(body))]) if case % 3 == 0 else bytes(body)
         assert gif_frames(data)[0] == _naive_frames(data), case
+
+
+@pytest.mark.parametrize("scans", [11, 100, 101, 5_000])
+@pytest.mark.parametrize("padding", [0, 70_000])
+def test_jpeg_scans_are_counted_up_to_one_past_the_limit(scans: int, padding: int) -> None:
+    bomb = imagegen.progressive_scan_bomb(320, 240, scans, padding=padding)
+    assert jpeg_scans(bomb) == min(scans, MAX_JPEG_SCANS + 1)
+    # Past the walk's step bound (a table and a scan each), any count is "too many".
+    assert jpeg_scans(bomb, limit=10**6) == (scans if scans < 4_000 else 10**6 + 1)
+
+
+def test_ordinary_jpegs_have_few_scans() -> None:
+    assert jpeg_scans(imagegen.jpeg(640, 480)) == 1
+    assert 2 <= jpeg_scans(imagegen.jpeg(640, 480, progressive=True)) <= 12
+
+
+def test_a_body_of_tiny_segments_is_refused_not_walked() -> None:
+    tiny = b"\xff\xd8" + b"\xff\xfe\x00\x02" * 2_500_000  # 10 MB of empty comments
+    with pytest.raises(UnsupportedImage):
+        check_jpeg_scans(tiny)
+    assert read_header(tiny) is None  # its size is not in reach: priced as unknown
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_tiff_pages_are_counted_wherever_the_chain_starts(loop: bool) -> None:
+    tiff = imagegen.tiff_page_chain(3_000, 90_000, loop=loop)
+    header = read_header(tiff)
+    assert header is not None and header.frames == 3_000
+    assert read_header(tiff[:65_536]) is None  # the first bytes do not hold it
+
+
+def test_a_gif_of_tiny_sub_blocks_counts_as_too_many_frames() -> None:
+    head = b"GIF89a" + struct.pack("<HHBBB", 64, 64, 0, 0, 0)
+    frame = b"\x2c" + struct.pack("<HHHHB", 0, 0, 64, 64, 0) + b"\x02"
+    frames, _ = gif_frames(head + frame + b"\x01\x00" * 5_000_000)
+    assert frames == MAX_FRAMES

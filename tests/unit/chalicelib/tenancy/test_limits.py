@@ -66,14 +66,28 @@ def test_heavy_jobs_have_a_smaller_limit(quotas: TenantQuotas) -> None:
     quotas.admit_job("a", "light", 100, heavy=False, limits=LIMITS, now=T0)
 
 
-def test_work_per_hour_until_the_next_hour(quotas: TenantQuotas) -> None:
+def test_work_per_hour_in_a_sliding_hour(quotas: TenantQuotas) -> None:
     roomy = TenantLimits(100.0, 100, 100, 100, work_seconds_per_hour=10)
     quotas.admit_job("a", "j1", 6000, heavy=True, limits=roomy, now=T0 + 600)
     error = refused(quotas.admit_job, "a", "j2", 6000, heavy=True, limits=roomy, now=T0 + 600)
-    assert error.details == {"retry_after": 3000, "limit": "work_seconds_per_hour"}
+    # This hour's 6 s slide out through the next one: 4 s of room 1,200 s into it.
+    assert error.details == {"retry_after": 3000 + 1200, "limit": "work_seconds_per_hour"}
     assert quotas.usage("a", now=T0 + 600)["work_seconds_this_hour"] == 6.0
-    # Refused jobs are not counted, and a new hour starts afresh.
-    quotas.admit_job("a", "j2", 6000, heavy=True, limits=roomy, now=T0 + 3600)
+    # Refused jobs are not counted; a new clock hour is not a fresh limit.
+    refused(quotas.admit_job, "a", "j2", 6000, heavy=True, limits=roomy, now=T0 + 3600)
+    quotas.admit_job("a", "j2", 6000, heavy=True, limits=roomy, now=T0 + 3600 + 1200)
+
+
+def test_the_hourly_work_cannot_be_spent_twice_across_an_hour_boundary(
+    quotas: TenantQuotas,
+) -> None:
+    roomy = TenantLimits(100.0, 100, 100, 100, work_seconds_per_hour=10)
+    quotas.admit_job("a", "j1", 10_000, heavy=True, limits=roomy, now=T0 + 3599)
+    error = refused(quotas.admit_job, "a", "j2", 10_000, heavy=True, limits=roomy, now=T0 + 3601)
+    assert error.details["limit"] == "work_seconds_per_hour"
+    # The answer says when the job fits: the previous hour's share has slid out.
+    wait = int(error.details["retry_after"])
+    quotas.admit_job("a", "j2", 10_000, heavy=True, limits=roomy, now=T0 + 3601 + wait)
 
 
 def test_a_refund_gives_back_the_work(quotas: TenantQuotas) -> None:

@@ -112,3 +112,23 @@ def test_every_orientation_comes_out_upright_once(fmt: str, orientation: int) ->
     }
     assert min(candidates, key=lambda o: candidates[o]) == 1, candidates
     assert difference(out, reference) < 6
+
+
+@pytest.mark.parametrize("padding", [0, 70_000])
+def test_a_scan_bomb_is_refused_before_any_decode(padding: int) -> None:
+    from chalicelib.core.errors import UnsupportedImage
+    from worker.imaging.source import open_source
+
+    bomb = imagegen.progressive_scan_bomb(4000, 3000, 30_000, padding=padding)
+    with pytest.raises(UnsupportedImage, match="scans"):
+        open_source(bomb, 50_000_000, 20_000, 200)
+
+
+@pytest.mark.parametrize(("pages", "loop"), [(40_000, False), (5_000, True)])
+def test_tiff_pages_are_counted_by_the_bounded_walk_before_pillow(pages: int, loop: bool) -> None:
+    from chalicelib.core.errors import ImageTooLarge
+    from worker.imaging.source import open_source
+
+    tiff = imagegen.tiff_page_chain(pages, 70_000, loop=loop)
+    with pytest.raises(ImageTooLarge, match="frames"):
+        open_source(tiff, 50_000_000, 20_000, 200)
