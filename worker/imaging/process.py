@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageSequence
+from PIL import Image
 
 from chalicelib.core.errors import ImageTooLarge, InvalidOptions
 from chalicelib.core.settings import Settings
@@ -35,6 +35,12 @@ from chalicelib.media.options import (
     parse_options,
 )
 from worker.imaging import threads
+from worker.imaging.animation import (
+    GifCoverage,
+    duration_of,
+    first_frame_uncovered,
+    playing_frames,
+)
 from worker.imaging.caption import draw_caption
 from worker.imaging.colour import has_alpha
 from worker.imaging.encode import encode, encode_animation, flatten
@@ -360,7 +366,11 @@ def decode_once(source: Source, outputs: list[OutputPlan], limits: ImageLimits) 
     reduction = shrink_on_load(source, scale, DRAFT_GAP)
     frames = source.frames if keep_animation else 1
     check_decode_budget(source, reduction, frames, limits.max_decode_bytes, limits.max_dimension)
-    return decode(source, detach=keep_animation)
+    base = decode(source, detach=keep_animation)
+    if first_frame_uncovered(source.image):
+        # The canvas a GIF's first frame leaves undrawn is transparent.
+        base = GifCoverage().apply(source.image, base)
+    return base
 
 
 def add_caption(output: OutputPlan, text: str, caption: Caption) -> None:
@@ -384,7 +394,7 @@ def source_facts(source: Source) -> dict[str, Any]:
         "height": source.height,
         "format": source.format,
         "mode": image.mode,
-        "has_alpha": has_alpha(image),
+        "has_alpha": has_alpha(image) or first_frame_uncovered(image),
         "animated": source.animated,
         "frames": source.frames,
     }
@@ -401,10 +411,13 @@ def animate(source: Source, outputs: list[OutputPlan]) -> dict[str, Animation]:
         o.name: ([], [], int(source.image.info.get("loop", 0) or 0)) for o in outputs
     }
     upright = (source.width, source.height)
+    coverage = GifCoverage() if source.format == "gif" else None
     with decoding(source.variant):
-        for frame in ImageSequence.Iterator(source.image):
-            duration = int(frame.info.get("duration", 100) or 100)
+        for frame in playing_frames(source.image):
+            duration = duration_of(frame)
             rgba = frame.convert("RGBA")
+            if coverage is not None:
+                rgba = coverage.apply(frame, rgba)
             if source.transpose is not None:
                 rgba = rgba.transpose(source.transpose)
             for output in outputs:

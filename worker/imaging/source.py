@@ -14,6 +14,7 @@ from chalicelib.core.errors import CorruptImage, ImageTooLarge, UnsupportedImage
 from chalicelib.media.formats import BY_PILLOW_NAME, INPUT_FORMATS, sniff
 from chalicelib.media.image_header import check_dimensions, check_frames, gif_frames
 from worker.heif import register_lazily as register_heif_lazily
+from worker.imaging.animation import frame_facts
 from worker.imaging.budget import DecodeCost, decode_cost, jpeg_reduction, over_budget_message
 from worker.imaging.colour import to_working_mode
 from worker.imaging.errors import DECODE_ERRORS, decoding
@@ -123,9 +124,10 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
             # every frame in Python, several milliseconds for a long animation.
             frames, extent = gif_frames(data)
             frames = max(frames, 1)
+            animated = frames > 1
             canvas = (max(width, extent[0]), max(height, extent[1]))
         else:
-            frames = int(getattr(image, "n_frames", 1) or 1)
+            frames, animated = frame_facts(image, fmt)
         check_frames(frames, max_frames)
         exif, orientation = exif_facts(image, fmt, data)
         transpose = None if fmt in ORIENTED_ON_LOAD else _TRANSPOSE.get(orientation or 1)
@@ -137,7 +139,7 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
             width=width,
             height=height,
             frames=frames,
-            animated=frames > 1 and (fmt == "gif" or bool(getattr(image, "is_animated", False))),
+            animated=animated,
             orientation=orientation,
             exif=exif,
             transpose=transpose,
