@@ -416,6 +416,8 @@ def animate(source: Source, outputs: list[OutputPlan]) -> dict[str, Animation]:
         for frame in playing_frames(source.image):
             duration = duration_of(frame)
             rgba = frame.convert("RGBA")
+            if source.crop is not None and rgba.size == source.stored_size:
+                rgba = rgba.crop(source.crop)
             if coverage is not None:
                 rgba = coverage.apply(frame, rgba)
             if source.transpose is not None:

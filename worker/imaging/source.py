@@ -17,6 +17,7 @@ from worker.heif import register_lazily as register_heif_lazily
 from worker.imaging.animation import frame_facts
 from worker.imaging.budget import DecodeCost, decode_cost, jpeg_reduction, over_budget_message
 from worker.imaging.colour import to_working_mode
+from worker.imaging.containers import clean_aperture, container_variant
 from worker.imaging.errors import DECODE_ERRORS, decoding
 from worker.imaging.metadata import exif_facts
 
@@ -87,6 +88,8 @@ class Source:
     # The header's size before any shrink-on-load, and the canvas all frames need.
     stored_size: tuple[int, int] = (0, 0)
     canvas: tuple[int, int] = (0, 0)
+    # The part of the decoded picture to keep, before orientation (AVIF's clean aperture).
+    crop: tuple[int, int, int, int] | None = None
 
 
 def looks_like_supported(data: bytes) -> bool:
@@ -115,6 +118,9 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
         if width < 1 or height < 1:
             raise CorruptImage()
         check_dimensions(width, height, max_pixels, max_dimension)
+        crop = clean_aperture(image, fmt, data)
+        if crop is not None:
+            width, height = crop[2] - crop[0], crop[3] - crop[1]
         canvas = image.size
         if fmt == "gif":
             # A later frame may reach past the logical screen; Pillow then grows the
@@ -143,9 +149,10 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
             orientation=orientation,
             exif=exif,
             transpose=transpose,
-            variant=_tiff_variant(image) if fmt == "tiff" else None,
+            variant=_tiff_variant(image) if fmt == "tiff" else container_variant(data),
             stored_size=image.size,
             canvas=canvas,
+            crop=crop,
         )
 
 
@@ -206,6 +213,8 @@ def _variant(data: bytes, error: Exception | None = None) -> str | None:
             if "unknown pixel mode" in str(exc):
                 return "A TIFF with a pixel layout the service cannot decode"
         return None
+    if data[4:8] == b"ftyp":
+        return container_variant(data)
     return None
 
 
@@ -282,6 +291,8 @@ def decode(source: Source, detach: bool = False) -> Image.Image:
     with decoding(source.variant):
         image.load()
         frame = to_working_mode(image)
+        if source.crop is not None:
+            frame = frame.crop(source.crop)
         if source.transpose is not None:
             frame = frame.transpose(source.transpose)
         elif frame is image and detach:
