@@ -47,6 +47,7 @@ from worker.imaging.encode import encode, encode_animation, flatten
 from worker.imaging.errors import decoding
 from worker.imaging.facts import dominant_colors, perceptual_hash
 from worker.imaging.gravity import attention_map, placement
+from worker.imaging.png import check_complete
 from worker.imaging.resize import REDUCING_GAP, cascade
 from worker.imaging.source import (
     Source,
@@ -151,6 +152,9 @@ def process_image(
         facts_output = OutputPlan("", _facts_plan(source), None)
     with stage("decode"):
         base = decode_once(source, [*outputs, facts_output], limits)
+        if source.format == "png":
+            # Pillow leaves the rows of a stream that ends early black, silently.
+            check_complete(data)
     header_facts = source_facts(source)
     upright = (source.width, source.height)
     auto = [

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import struct
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, TiffImagePlugin
+from PIL import Image, JpegImagePlugin, TiffImagePlugin
 
 from chalicelib.core.errors import CorruptImage, ImageTooLarge, UnsupportedImage
 from chalicelib.media.formats import BY_PILLOW_NAME, INPUT_FORMATS, sniff
@@ -215,6 +216,20 @@ def _variant(data: bytes, error: Exception | None = None) -> str | None:
         return None
     if data[4:8] == b"ftyp":
         return container_variant(data)
+    if data.startswith(b"\xff\xd8"):
+        return _jpeg_variant(data)
+    return None
+
+
+def _jpeg_variant(data: bytes) -> str | None:
+    # Pillow's JPEG plugin refuses other sample precisions than 8 bits while opening,
+    # which Image.open reports only as "cannot identify"; the plugin says why.
+    try:
+        JpegImagePlugin.JpegImageFile(io.BytesIO(data))
+    except DECODE_ERRORS as exc:
+        match = re.search(r"cannot handle (\d+)-bit layers", str(exc))
+        if match:
+            return f"A {match[1]}-bit JPEG"
     return None
 
 
