@@ -43,6 +43,8 @@ class PrimaryItem:
     rotation: int = 0  # irot: quarter turns anticlockwise
     # imir mode (ISO/IEC 23008-12:2022): 0 exchanges top and bottom, 1 left and right.
     mirror: int | None = None
+    # colr of type nclx (ITU-T H.273 code points): primaries, transfer, matrix, full range.
+    nclx: tuple[int, int, int, bool] | None = None
 
     @property
     def coding(self) -> str | None:
@@ -105,6 +107,7 @@ def _primary_item(data: bytes) -> PrimaryItem | None:
     size = None
     clap = None
     rotation, mirror = 0, None
+    nclx = None
     for kind, start, _end in properties:
         if kind == b"ispe":
             size = struct.unpack_from(">II", data, start + 4)
@@ -114,8 +117,11 @@ def _primary_item(data: bytes) -> PrimaryItem | None:
             rotation = data[start] & 3
         elif kind == b"imir":
             mirror = data[start] & 1
+        elif kind == b"colr" and data[start : start + 4] == b"nclx":
+            primaries, transfer, matrix = struct.unpack_from(">HHH", data, start + 4)
+            nclx = (primaries, transfer, matrix, bool(data[start + 10] & 0x80))
     aperture = _aperture(clap, size) if clap is not None and size is not None else None
-    return PrimaryItem(item_type, size, aperture, rotation, mirror)
+    return PrimaryItem(item_type, size, aperture, rotation, mirror, nclx)
 
 
 def _item_type(data: bytes, iinf: tuple[int, int] | None, item_id: int) -> bytes | None:

@@ -13,6 +13,16 @@ from PIL import Image
 
 from chalicelib.media.isobmff import primary_item
 
+# Matrix coefficients (H.273) that libavif refuses to convert to RGB ("Reformat
+# failed"): valid files that no decoder installed here shows.
+UNCONVERTED_MATRICES = {
+    10: "BT.2020 constant-luminance",
+    11: "SMPTE ST 2085",
+    13: "chromaticity-derived constant-luminance",
+    14: "ICtCp",
+}
+# H.273 transfer characteristics: 16 SMPTE ST 2084 (PQ), 18 ARIB STD-B67 (HLG).
+HDR_TRANSFERS = frozenset({16, 18})
 # Formats whose decoder leaves the clean aperture to the worker.
 CROPPED_BY_WORKER = frozenset({"avif"})
 
@@ -34,8 +44,25 @@ def clean_aperture(image: Image.Image, fmt: str, data: bytes) -> tuple[int, int,
 
 def container_variant(data: bytes) -> str | None:
     """``"A HEIF image coded with JPEG 2000"`` when the primary image's coding is one the
-    installed decoders lack; None for HEVC, AV1 and anything unreadable."""
+    installed decoders lack, or its colour matrix one libavif does not convert; None for
+    anything the decoders handle and anything unreadable."""
     item = primary_item(data)
-    if item is None or item.coding is None:
+    if item is None:
         return None
-    return f"A HEIF image coded with {item.coding}"
+    if item.coding is not None:
+        return f"A HEIF image coded with {item.coding}"
+    matrix = item.nclx[2] if item.nclx else None
+    if matrix in UNCONVERTED_MATRICES:
+        kind = "An AVIF" if item.item_type == b"av01" else "A HEIF image"
+        return f"{kind} with the {UNCONVERTED_MATRICES[matrix]} colour matrix"
+    return None
+
+
+def hdr_transfer(data: bytes) -> tuple[int, int] | None:
+    """(transfer, primaries) of a HEIF/AVIF whose primary image is coded with an HDR
+    transfer function (PQ or HLG) in its nclx colour box; None otherwise."""
+    item = primary_item(data)
+    if item is None or item.nclx is None:
+        return None
+    primaries, transfer, _, _ = item.nclx
+    return (transfer, primaries) if transfer in HDR_TRANSFERS else None

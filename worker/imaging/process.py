@@ -43,10 +43,12 @@ from worker.imaging.animation import (
 )
 from worker.imaging.caption import draw_caption
 from worker.imaging.colour import has_alpha
+from worker.imaging.containers import hdr_transfer
 from worker.imaging.encode import encode, encode_animation, flatten
 from worker.imaging.errors import decoding
 from worker.imaging.facts import dominant_colors, perceptual_hash
 from worker.imaging.gravity import attention_map, placement
+from worker.imaging.hdr import to_sdr
 from worker.imaging.png import check_complete
 from worker.imaging.resize import REDUCING_GAP, cascade
 from worker.imaging.source import (
@@ -155,6 +157,9 @@ def process_image(
         if source.format == "png":
             # Pillow leaves the rows of a stream that ends early black, silently.
             check_complete(data)
+        hdr = hdr_signal(source, data)
+        if hdr is not None:
+            base = to_sdr(base, *hdr)
     header_facts = source_facts(source)
     upright = (source.width, source.height)
     auto = [
@@ -199,7 +204,7 @@ def process_image(
             facts = {**header_facts, **pixel_facts(facts_output.image), "exif": source.exif}
         if animated:
             with stage("animation"):
-                animations = animate(source, animated)
+                animations = animate(source, animated, hdr)
             encodings.start(animated, animations)
             source.image.close()
         with stage("encode"):
@@ -409,8 +414,18 @@ def pixel_facts(small: Image.Image) -> dict[str, Any]:
     return {"dominant_colors": dominant_colors(small), "phash": perceptual_hash(small)}
 
 
-def animate(source: Source, outputs: list[OutputPlan]) -> dict[str, Animation]:
-    """Decode every frame once and resize it for each animation-keeping output."""
+def hdr_signal(source: Source, data: bytes) -> tuple[int, int] | None:
+    """(transfer, primaries) of a HEIF/AVIF coded with PQ or HLG and no ICC profile."""
+    if source.format not in ("avif", "heif") or source.image.info.get("icc_profile"):
+        return None
+    return hdr_transfer(data)
+
+
+def animate(
+    source: Source, outputs: list[OutputPlan], hdr: tuple[int, int] | None = None
+) -> dict[str, Animation]:
+    """Decode every frame once and resize it for each animation-keeping output (HDR
+    frames, ``hdr`` their transfer and primaries, turned into SDR first)."""
     results: dict[str, Animation] = {
         o.name: ([], [], int(source.image.info.get("loop", 0) or 0)) for o in outputs
     }
@@ -424,6 +439,8 @@ def animate(source: Source, outputs: list[OutputPlan]) -> dict[str, Animation]:
                 rgba = rgba.crop(source.crop)
             if coverage is not None:
                 rgba = coverage.apply(frame, rgba)
+            if hdr is not None:
+                rgba = to_sdr(rgba, *hdr)
             if source.transpose is not None:
                 rgba = rgba.transpose(source.transpose)
             for output in outputs:
