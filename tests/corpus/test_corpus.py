@@ -126,11 +126,15 @@ def test_outcome_is_the_recorded_one(name: str) -> None:
     assert "bomb" not in message.lower()
 
 
+# Damaged files Pillow converts without an error (libpng, libspng and libvips refuse them).
+PILLOW_MISSES_DAMAGE = {"generated/png-half-the-rows.png"}
+
+
 def test_what_pillow_converts_fine_the_service_completes() -> None:
     fine = [name for name in EXPECTED if pillow_result(name) is None]
     assert len(fine) > 150
     refused = [name for name in fine if EXPECTED[name]["outcome"] != "completed"]
-    assert refused == []
+    assert sorted(refused) == sorted(PILLOW_MISSES_DAMAGE)
 
 
 _DAMAGE = re.compile(r"truncat|data stream|frame sequence|broken|decoder error", re.I)
