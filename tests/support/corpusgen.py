@@ -58,6 +58,14 @@ def files() -> dict[str, bytes]:
             background=1,
         ),
     }
+    rgba = Image.new("RGBA", (64, 48), (200, 40, 40, 255))
+    rgba.paste((40, 40, 200, 90), (0, 0, 32, 48))
+    alpha = imagegen.encoded(rgba, "AVIF", quality=80)
+    # The alpha item's ispe association pointed at its pixi: no ispe, as early encoders.
+    entry = bytes([0x00, 0x02, 0x04, 0x01, 0x05, 0x86, 0x07])
+    made["avif-alpha-without-ispe.avif"] = alpha.replace(
+        entry, bytes([0x00, 0x02, 0x04, 0x05, 0x05, 0x86, 0x07])
+    )
     default = Image.new("RGB", (48, 32), (255, 255, 255))
     frames = [Image.new("RGB", (48, 32), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
     made["apng-hidden-default-image.png"] = imagegen.encoded(

@@ -10,14 +10,7 @@ from __future__ import annotations
 import struct
 
 from chalicelib.media.isobmff import _boxes
-
-
-def box(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I4s", 8 + len(payload), kind) + payload
-
-
-def full_box(kind: bytes, version: int, flags: int, payload: bytes) -> bytes:
-    return box(kind, bytes([version]) + flags.to_bytes(3, "big") + payload)
+from worker.imaging.container_repair import Associations, box, full_box, rebuilt
 
 
 def clap(width: int, height: int, offset_x: float = 0, offset_y: float = 0) -> bytes:
@@ -38,89 +31,24 @@ def imir(axis: int) -> bytes:
 
 
 def with_properties(data: bytes, *properties: bytes) -> bytes:
-    """``data`` (a single-image HEIF/AVIF) with ``properties`` added to its primary item,
-    as essential ones, after those it has (the order clap, irot, imir is the caller's)."""
-    top = _boxes(data, 0, len(data))
-    out = bytearray()
-    delta = 0
-    meta_end = 0
-    for kind, start, end in top:
-        if kind != b"meta":
-            out += data[start - 8 : end]
-            continue
-        meta_end = end
-        children = _boxes(data, start + 4, end)
-        body = bytearray(data[start : start + 4])
-        for child, child_start, child_end in children:
-            if child == b"iprp":
-                body += _grown_iprp(data, child_start, child_end, properties)
-            else:
-                body += data[child_start - 8 : child_end]
-        grown = box(b"meta", bytes(body))
-        delta = len(grown) - (end - start + 8)
-        out += grown
-    return _moved_iloc(bytes(out), delta, meta_end)
-
-
-def _grown_iprp(data: bytes, start: int, end: int, properties: tuple[bytes, ...]) -> bytes:
-    children = _boxes(data, start, end)
-    ipco = next((s, e) for k, s, e in children if k == b"ipco")
-    listed = len(_boxes(data, *ipco))
-    body = bytearray()
-    for kind, child_start, child_end in children:
-        if kind == b"ipco":
-            body += box(b"ipco", data[child_start:child_end] + b"".join(properties))
-        elif kind == b"ipma":
-            body += _grown_ipma(data[child_start:child_end], listed, len(properties))
-        else:
-            body += data[child_start - 8 : child_end]
-    return box(b"iprp", bytes(body))
-
-
-def _grown_ipma(payload: bytes, listed: int, added: int) -> bytes:
-    version, flags = payload[0], int.from_bytes(payload[1:4], "big")
-    (count,) = struct.unpack_from(">I", payload, 4)
-    assert count == 1 and version == 0 and not flags & 1, "one item, small ipma only"
-    (item_id,) = struct.unpack_from(">H", payload, 8)
-    associations = list(payload[11 : 11 + payload[10]])
-    associations += [0x80 | (listed + i + 1) for i in range(added)]
-    entry = struct.pack(">HB", item_id, len(associations)) + bytes(associations)
-    return full_box(b"ipma", 0, 0, struct.pack(">I", 1) + entry)
-
-
-def _moved_iloc(data: bytes, delta: int, after: int) -> bytes:
-    """``data`` with every iloc offset at or past ``after`` moved by ``delta``."""
-    out = bytearray(data)
+    """``data`` (a HEIF/AVIF) with ``properties`` added to its primary item, as essential
+    ones, after those it has (the order clap, irot, imir is the caller's)."""
+    item = primary_item_id(data)
     meta = next((s, e) for k, s, e in _boxes(data, 0, len(data)) if k == b"meta")
-    iloc = next((s, e) for k, s, e in _boxes(data, meta[0] + 4, meta[1]) if k == b"iloc")
-    at = iloc[0]
-    version = data[at]
-    sizes = data[at + 4] << 8 | data[at + 5]
-    offset_size, length_size = sizes >> 12, (sizes >> 8) & 15
-    base_size, index_size = (sizes >> 4) & 15, sizes & 15 if version in (1, 2) else 0
-    at += 6
-    (count,) = struct.unpack_from(">H" if version < 2 else ">I", data, at)
-    at += 2 if version < 2 else 4
-    for _ in range(count):
-        at += 2 if version < 2 else 4  # item id
-        at += 2 if version in (1, 2) else 0  # construction method
-        at += 2  # data reference index
-        at = _move(out, at, base_size, delta, after)
-        (extents,) = struct.unpack_from(">H", data, at)
-        at += 2
-        for _ in range(extents):
-            at += index_size
-            at = _move(out, at, offset_size, delta, after)
-            at += length_size
-    return bytes(out)
+    iprp = next((s, e) for k, s, e in _boxes(data, meta[0] + 4, meta[1]) if k == b"iprp")
+    ipco = next((s, e) for k, s, e in _boxes(data, *iprp) if k == b"ipco")
+    listed = len(_boxes(data, *ipco))
+
+    def associate(items: Associations) -> None:
+        items[item].extend((listed + i + 1, True) for i in range(len(properties)))
+
+    return rebuilt(data, properties, associate)
 
 
-def _move(out: bytearray, at: int, size: int, delta: int, after: int) -> int:
-    if size:
-        value = int.from_bytes(out[at : at + size], "big")
-        if value >= after:
-            out[at : at + size] = (value + delta).to_bytes(size, "big")
-    return at + size
+def primary_item_id(data: bytes) -> int:
+    meta = next((s, e) for k, s, e in _boxes(data, 0, len(data)) if k == b"meta")
+    pitm = next(s for k, s, _ in _boxes(data, meta[0] + 4, meta[1]) if k == b"pitm")
+    return int(struct.unpack_from(">H" if data[pitm] == 0 else ">I", data, pitm + 4)[0])
 
 
 def single_item_heif(

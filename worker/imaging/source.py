@@ -6,6 +6,7 @@ import io
 import logging
 import re
 import struct
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from worker.heif import register_lazily as register_heif_lazily
 from worker.imaging.animation import frame_facts
 from worker.imaging.budget import DecodeCost, decode_cost, jpeg_reduction, over_budget_message
 from worker.imaging.colour import to_working_mode
+from worker.imaging.container_repair import with_alpha_ispe
 from worker.imaging.containers import clean_aperture, container_variant
 from worker.imaging.errors import DECODE_ERRORS, decoding
 from worker.imaging.metadata import exif_facts
@@ -163,6 +165,11 @@ def _open(data: bytes, max_pixels: int, max_dimension: int) -> Image.Image:
     except Image.UnidentifiedImageError:
         if not looks_like_supported(data):
             raise UnsupportedImage() from None
+        repaired = with_alpha_ispe(data) if data[4:8] == b"ftyp" else None
+        if repaired is not None:
+            # An early encoder's alpha plane without its size (libavif's strict check).
+            with suppress(Image.UnidentifiedImageError):
+                return Image.open(io.BytesIO(repaired), formats=_OPEN_FORMATS)
         _refuse_declared_size(data, max_pixels, max_dimension)
         variant = _variant(data)
         if variant:

@@ -138,3 +138,29 @@ def test_a_heif_coded_with_another_codec_is_unsupported_and_named(
     with pytest.raises(UnsupportedImage) as raised:
         run(data, as_is(64, 48))
     assert f"A HEIF image coded with {named} is not supported." == raised.value.message
+
+
+def avif_without_alpha_ispe() -> tuple[bytes, bytes]:
+    """An RGBA AVIF as written, and the same with its alpha item's ispe association
+    pointed at its pixi instead (what early encoders wrote: no ispe on the alpha)."""
+    rgba = Image.new("RGBA", (64, 48), (200, 40, 40, 255))
+    rgba.paste((40, 40, 200, 90), (0, 0, 32, 48))
+    rgba.paste((0, 0, 0, 0), (48, 0, 64, 48))
+    data = imagegen.encoded(rgba, "AVIF", quality=90)
+    # Item 2 (the alpha) lists ispe (1), pixi (5), av1C (6, essential), auxC (7).
+    entry = bytes([0x00, 0x02, 0x04, 0x01, 0x05, 0x86, 0x07])
+    assert data.count(entry) == 1
+    return data, data.replace(entry, bytes([0x00, 0x02, 0x04, 0x05, 0x05, 0x86, 0x07]))
+
+
+def test_an_avif_whose_alpha_has_no_ispe_opens_with_its_alpha() -> None:
+    whole, early = avif_without_alpha_ispe()
+    with pytest.raises(Image.UnidentifiedImageError):
+        Image.open(io.BytesIO(early), formats=["AVIF"])  # libavif's strict check
+    report = run(early, as_is(64, 48))
+    assert report.facts["has_alpha"] is True
+    got = Image.open(io.BytesIO(report.outputs[0].data))
+    expected = Image.open(io.BytesIO(run(whole, as_is(64, 48)).outputs[0].data))
+    assert got.mode == "RGBA"
+    assert got.tobytes() == expected.tobytes()  # the same pixels, the alpha identical
+    assert got.getpixel((56, 10))[3] == 0 and got.getpixel((10, 10))[3] in range(85, 96)
