@@ -126,6 +126,8 @@ def test_outcome_is_the_recorded_one(name: str) -> None:
     assert "bomb" not in message.lower()
 
 
+# Valid files Pillow refuses to open that the worker repairs first (container_repair.py).
+REPAIRED_BEFORE_OPENING = {"generated/avif-alpha-without-ispe.avif"}
 # Damaged files Pillow converts without an error (libpng, libspng and libvips refuse them).
 PILLOW_MISSES_DAMAGE = {"generated/png-half-the-rows.png"}
 
@@ -150,7 +152,7 @@ def test_what_pillow_finds_damaged_never_completes() -> None:
 def test_the_table_covers_every_accepted_format_and_outcome() -> None:
     formats = set()
     for name, row in EXPECTED.items():
-        if row["outcome"] == "completed":
+        if row["outcome"] == "completed" and name not in REPAIRED_BEFORE_OPENING:
             formats.add(Image.open(CORPUS / name).format)
     assert formats >= {"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "HEIF"}
     assert {row["outcome"] for row in ROWS} == OUTCOMES
