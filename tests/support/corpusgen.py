@@ -28,15 +28,6 @@ def _picture(width: int = 96, height: int = 64) -> Image.Image:
     return image
 
 
-def _set_nclx(data: bytes, primaries: int, transfer: int, matrix: int | None = None) -> bytes:
-    out = bytearray(data)
-    at = out.find(b"colrnclx") + 8
-    out[at : at + 4] = primaries.to_bytes(2, "big") + transfer.to_bytes(2, "big")
-    if matrix is not None:
-        out[at + 4 : at + 6] = matrix.to_bytes(2, "big")
-    return bytes(out)
-
-
 def files() -> dict[str, bytes]:
     avif = imagegen.encoded(_picture(), "AVIF", quality=80)
     made = {
@@ -44,9 +35,9 @@ def files() -> dict[str, bytes]:
         "avif-clap-irot-imir.avif": isobmff.with_properties(
             avif, isobmff.clap(88, 64, 4, 0), isobmff.irot(1), isobmff.imir(0)
         ),
-        "avif-pq-bt2020.avif": _set_nclx(avif, primaries=9, transfer=16),
-        "avif-hlg-bt2020.avif": _set_nclx(avif, primaries=9, transfer=18),
-        "avif-bt2020-cl.avif": _set_nclx(avif, primaries=9, transfer=14, matrix=10),
+        "avif-pq-bt2020.avif": isobmff.set_nclx(avif, primaries=9, transfer=16),
+        "avif-hlg-bt2020.avif": isobmff.set_nclx(avif, primaries=9, transfer=18),
+        "avif-bt2020-cl.avif": isobmff.set_nclx(avif, primaries=9, transfer=14, matrix=10),
         "heif-jpeg-coded.heic": isobmff.single_item_heif(b"jpeg", imagegen.jpeg(64, 48), (64, 48)),
         "gif-undersized-first-frame.gif": gifgen.gif(
             (32, 32),

@@ -76,3 +76,13 @@ def single_item_heif(
 
     head = len(ftyp) + len(meta_with(0))
     return ftyp + meta_with(head + 8) + box(b"mdat", coded)
+
+
+def set_nclx(data: bytes, primaries: int, transfer: int, matrix: int | None = None) -> bytes:
+    """``data`` with the code points of its (first) nclx colour box changed in place."""
+    out = bytearray(data)
+    at = out.find(b"colrnclx") + 8
+    out[at : at + 4] = primaries.to_bytes(2, "big") + transfer.to_bytes(2, "big")
+    if matrix is not None:
+        out[at + 4 : at + 6] = matrix.to_bytes(2, "big")
+    return bytes(out)

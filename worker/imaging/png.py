@@ -17,7 +17,7 @@ from chalicelib.core.errors import CorruptImage
 
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 # Adam7: each pass's first column and row and its steps.
-_PASSES = (
+ADAM7_PASSES = (
     (0, 0, 8, 8),
     (4, 0, 8, 8),
     (0, 4, 4, 8),
@@ -43,7 +43,7 @@ def expected_bytes(width: int, height: int, depth: int, colour: int, interlaced:
             (width - x + dx - 1) // dx if width > x else 0,
             (height - y + dy - 1) // dy if height > y else 0,
         )
-        for x, y, dx, dy in _PASSES
+        for x, y, dx, dy in ADAM7_PASSES
     )
 
 

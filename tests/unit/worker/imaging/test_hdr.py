@@ -10,7 +10,7 @@ from PIL import Image
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 from chalicelib.core.errors import UnsupportedImage
-from tests.support import imagegen
+from tests.support import imagegen, isobmff
 from tests.support.helpers import StageRecorder
 from worker.imaging.hdr import HLG, KNEE, PQ, REFERENCE_WHITE, pq_to_nits, roll_off, to_sdr
 from worker.imaging.process import ImageLimits, ImageReport, process_image
@@ -43,15 +43,6 @@ def pq_encode(nits: np.ndarray) -> np.ndarray:
     return np.power((c1 + c2 * y) / (1 + c3 * y), m2)
 
 
-def set_nclx(data: bytes, primaries: int, transfer: int, matrix: int | None = None) -> bytes:
-    out = bytearray(data)
-    at = out.find(b"colrnclx") + 8
-    out[at : at + 4] = primaries.to_bytes(2, "big") + transfer.to_bytes(2, "big")
-    if matrix is not None:
-        out[at + 4 : at + 6] = matrix.to_bytes(2, "big")
-    return bytes(out)
-
-
 def pq_signal(sdr: Image.Image) -> Image.Image:
     """``sdr`` graded as PQ BT.2020 (its white at 203 cd/m²), in 8 bits."""
     linear = srgb_to_linear(np.asarray(sdr, np.float64) / 255) @ BT709_TO_BT2020.T
@@ -62,7 +53,7 @@ def pq_signal(sdr: Image.Image) -> Image.Image:
 def pq_avif(sdr: Image.Image) -> bytes:
     """The PQ grade of ``sdr`` as an AVIF (4:4:4) whose nclx box says PQ, BT.2020."""
     data = imagegen.encoded(pq_signal(sdr), "AVIF", quality=100, subsampling="4:4:4")
-    return set_nclx(data, primaries=9, transfer=16)
+    return isobmff.set_nclx(data, primaries=9, transfer=16)
 
 
 def run(data: bytes) -> ImageReport:
@@ -118,5 +109,5 @@ def test_the_tone_curve() -> None:
 def test_a_colour_matrix_libavif_refuses_is_named(matrix: int, named: str) -> None:
     data = imagegen.encoded(sdr_patches(), "AVIF", quality=90)
     with pytest.raises(UnsupportedImage) as raised:
-        run(set_nclx(data, primaries=9, transfer=16, matrix=matrix))
+        run(isobmff.set_nclx(data, primaries=9, transfer=16, matrix=matrix))
     assert raised.value.message == f"An AVIF with the {named} colour matrix is not supported."

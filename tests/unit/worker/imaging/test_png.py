@@ -13,7 +13,7 @@ from PIL import Image
 from chalicelib.core.errors import CorruptImage
 from tests.support import imagegen
 from tests.support.helpers import StageRecorder
-from worker.imaging.png import check_complete, expected_bytes
+from worker.imaging.png import ADAM7_PASSES, check_complete, expected_bytes
 from worker.imaging.process import ImageLimits, process_image
 
 LIMITS = ImageLimits(max_pixels=50_000_000, max_dimension=20_000, max_frames=50)
@@ -60,21 +60,10 @@ def test_expected_bytes(
     assert expected_bytes(*size, depth, colour, interlaced) == expected
 
 
-ADAM7 = (
-    (0, 0, 8, 8),
-    (4, 0, 8, 8),
-    (0, 4, 4, 8),
-    (2, 0, 4, 4),
-    (0, 2, 2, 4),
-    (1, 0, 2, 2),
-    (0, 1, 1, 2),
-)
-
-
 def interlaced_png(pixels: np.ndarray, passes: int = 7) -> bytes:
     """An Adam7 RGB PNG of ``pixels``, its data holding only the first ``passes`` passes."""
     raw = bytearray()
-    for x, y, dx, dy in ADAM7[:passes]:
+    for x, y, dx, dy in ADAM7_PASSES[:passes]:
         part = pixels[y::dy, x::dx]
         if part.size:
             for row in part:
