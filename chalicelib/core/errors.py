@@ -220,7 +220,8 @@ class UnsupportedImage(InputError):
     """The bytes are not JPEG, PNG, GIF, WebP, BMP, TIFF (BigTIFF too), HEIC/HEIF or
     AVIF (the file name and Content-Type are never trusted), or a valid variant this build
     cannot decode, named in the message: BMP with JPEG or PNG compression, 2-bit or OS/2
-    2.x BMP, TIFF with WebP compression.
+    2.x BMP, TIFF with WebP compression, 12-bit JPEG, HEIF coded with JPEG, JPEG 2000,
+    AVC or uncompressed.
     """
 
     code = "unsupported_image"

@@ -152,24 +152,22 @@ def _jpeg(data: bytes) -> tuple[int, int, int] | None:
 
 def _png(data: bytes) -> tuple[int, int, int] | None:
     width, height = struct.unpack_from(">II", data, 16)
-    animation_frames, default_image_animated = 0, False
+    animation_frames = 0
     at = 8
-    # An animated PNG declares its frames in acTL, before the first IDAT; the default
-    # image is a frame of its own unless an fcTL before IDAT makes it the first one.
+    # An animated PNG declares its frames in acTL, before the first IDAT. They are the
+    # frames that play: a default image without an fcTL before IDAT is not one of them.
     for _ in range(MAX_WALK_STEPS):
         if at + 8 > len(data):
             break
         length, kind = struct.unpack_from(">I4s", data, at)
         if kind == b"acTL":
             (animation_frames,) = struct.unpack_from(">I", data, at + 8)
-        elif kind == b"fcTL":
-            default_image_animated = True
         elif kind in (b"IDAT", b"IEND"):
             break
         at += 12 + length
     if not animation_frames:
         return width, height, 1
-    return width, height, min(animation_frames, MAX_FRAMES) + (not default_image_animated)
+    return width, height, min(animation_frames, MAX_FRAMES)
 
 
 def gif_frames(data: bytes) -> tuple[int, tuple[int, int]]:

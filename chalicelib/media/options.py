@@ -193,7 +193,8 @@ OPTIONS_SCHEMA: dict[str, Any] = {
                     "background": {
                         **_COLOR,
                         "default": "#ffffff",
-                        "description": "Alpha is flattened onto it for formats without alpha.",
+                        "description": "Alpha is flattened onto it for formats without alpha; "
+                        "GIF composites partly transparent pixels onto it.",
                     },
                     "keep_animation": {
                         "type": "boolean",

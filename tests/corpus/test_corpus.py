@@ -126,11 +126,17 @@ def test_outcome_is_the_recorded_one(name: str) -> None:
     assert "bomb" not in message.lower()
 
 
+# Valid files Pillow refuses to open that the worker repairs first (container_repair.py).
+REPAIRED_BEFORE_OPENING = {"generated/avif-alpha-without-ispe.avif"}
+# Damaged files Pillow converts without an error (libpng, libspng and libvips refuse them).
+PILLOW_MISSES_DAMAGE = {"generated/png-half-the-rows.png"}
+
+
 def test_what_pillow_converts_fine_the_service_completes() -> None:
     fine = [name for name in EXPECTED if pillow_result(name) is None]
     assert len(fine) > 150
     refused = [name for name in fine if EXPECTED[name]["outcome"] != "completed"]
-    assert refused == []
+    assert sorted(refused) == sorted(PILLOW_MISSES_DAMAGE)
 
 
 _DAMAGE = re.compile(r"truncat|data stream|frame sequence|broken|decoder error", re.I)
@@ -146,7 +152,7 @@ def test_what_pillow_finds_damaged_never_completes() -> None:
 def test_the_table_covers_every_accepted_format_and_outcome() -> None:
     formats = set()
     for name, row in EXPECTED.items():
-        if row["outcome"] == "completed":
+        if row["outcome"] == "completed" and name not in REPAIRED_BEFORE_OPENING:
             formats.add(Image.open(CORPUS / name).format)
     assert formats >= {"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "HEIF"}
     assert {row["outcome"] for row in ROWS} == OUTCOMES

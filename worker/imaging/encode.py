@@ -26,6 +26,24 @@ def flatten(image: Image.Image, background: str) -> Image.Image:
     return flat
 
 
+def gif_alpha(image: Image.Image, background: str) -> Image.Image:
+    """``image`` with only the alpha GIF can carry: each partly transparent pixel
+    composited onto ``background`` and made opaque, the fully transparent ones kept.
+
+    GIF has one transparent palette entry and no partial alpha; Pillow would write a
+    partly transparent pixel fully opaque, showing the colour hidden under its alpha.
+    """
+    if image.mode != "RGBA":
+        return image
+    alpha = image.getchannel("A")
+    if not any(alpha.histogram()[1:255]):
+        return image
+    flat = flatten(image, background)
+    # Opaque wherever any alpha was; fully transparent pixels stay transparent.
+    flat.putalpha(alpha.point(lambda a: 255 if a else 0))
+    return flat
+
+
 def _save_params(encoding: Encoding) -> dict[str, Any]:
     # Speed-leaning settings comparable to libvips' defaults: no Huffman optimisation
     # for JPEG, libwebp's method 4, libavif speed 6, zlib level 6.
@@ -54,6 +72,8 @@ def encode(image: Image.Image, encoding: Encoding) -> bytes:
     onto its background (a format without alpha: JPEG)."""
     if not encoding.keeps_alpha:
         image = flatten(image, encoding.background)
+    elif encoding.format == "gif":
+        image = gif_alpha(image, encoding.background)
     buffer = io.BytesIO()
     _clean(image).save(buffer, OUTPUT_FORMATS[encoding.format].pillow, **_save_params(encoding))
     return buffer.getvalue()
@@ -67,6 +87,8 @@ def encode_animation(
 ) -> bytes:
     """Encode RGBA ``frames`` as an animated GIF or WebP."""
     buffer = io.BytesIO()
+    if encoding.format == "gif":
+        frames = [gif_alpha(f, encoding.background) for f in frames]
     first, rest = _clean(frames[0]), [_clean(f) for f in frames[1:]]
     params: dict[str, Any] = {"save_all": True, "append_images": rest, "loop": loop}
     params["duration"] = list(durations)

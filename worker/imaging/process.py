@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageSequence
+from PIL import Image
 
 from chalicelib.core.errors import ImageTooLarge, InvalidOptions
 from chalicelib.core.settings import Settings
@@ -35,12 +35,21 @@ from chalicelib.media.options import (
     parse_options,
 )
 from worker.imaging import threads
+from worker.imaging.animation import (
+    GifCoverage,
+    duration_of,
+    first_frame_uncovered,
+    playing_frames,
+)
 from worker.imaging.caption import draw_caption
 from worker.imaging.colour import has_alpha
+from worker.imaging.containers import hdr_transfer
 from worker.imaging.encode import encode, encode_animation, flatten
 from worker.imaging.errors import decoding
 from worker.imaging.facts import dominant_colors, perceptual_hash
 from worker.imaging.gravity import attention_map, placement
+from worker.imaging.hdr import to_sdr
+from worker.imaging.png import check_complete
 from worker.imaging.resize import REDUCING_GAP, cascade
 from worker.imaging.source import (
     Source,
@@ -145,6 +154,12 @@ def process_image(
         facts_output = OutputPlan("", _facts_plan(source), None)
     with stage("decode"):
         base = decode_once(source, [*outputs, facts_output], limits)
+        if source.format == "png":
+            # Pillow leaves the rows of a stream that ends early black, silently.
+            check_complete(data)
+        hdr = hdr_signal(source, data)
+        if hdr is not None:
+            base = to_sdr(base, *hdr)
     header_facts = source_facts(source)
     upright = (source.width, source.height)
     auto = [
@@ -189,7 +204,7 @@ def process_image(
             facts = {**header_facts, **pixel_facts(facts_output.image), "exif": source.exif}
         if animated:
             with stage("animation"):
-                animations = animate(source, animated)
+                animations = animate(source, animated, hdr)
             encodings.start(animated, animations)
             source.image.close()
         with stage("encode"):
@@ -360,7 +375,11 @@ def decode_once(source: Source, outputs: list[OutputPlan], limits: ImageLimits) 
     reduction = shrink_on_load(source, scale, DRAFT_GAP)
     frames = source.frames if keep_animation else 1
     check_decode_budget(source, reduction, frames, limits.max_decode_bytes, limits.max_dimension)
-    return decode(source, detach=keep_animation)
+    base = decode(source, detach=keep_animation)
+    if first_frame_uncovered(source.image):
+        # The canvas a GIF's first frame leaves undrawn is transparent.
+        base = GifCoverage().apply(source.image, base)
+    return base
 
 
 def add_caption(output: OutputPlan, text: str, caption: Caption) -> None:
@@ -384,7 +403,7 @@ def source_facts(source: Source) -> dict[str, Any]:
         "height": source.height,
         "format": source.format,
         "mode": image.mode,
-        "has_alpha": has_alpha(image),
+        "has_alpha": has_alpha(image) or first_frame_uncovered(image),
         "animated": source.animated,
         "frames": source.frames,
     }
@@ -395,16 +414,33 @@ def pixel_facts(small: Image.Image) -> dict[str, Any]:
     return {"dominant_colors": dominant_colors(small), "phash": perceptual_hash(small)}
 
 
-def animate(source: Source, outputs: list[OutputPlan]) -> dict[str, Animation]:
-    """Decode every frame once and resize it for each animation-keeping output."""
+def hdr_signal(source: Source, data: bytes) -> tuple[int, int] | None:
+    """(transfer, primaries) of a HEIF/AVIF coded with PQ or HLG and no ICC profile."""
+    if source.format not in ("avif", "heif") or source.image.info.get("icc_profile"):
+        return None
+    return hdr_transfer(data)
+
+
+def animate(
+    source: Source, outputs: list[OutputPlan], hdr: tuple[int, int] | None = None
+) -> dict[str, Animation]:
+    """Decode every frame once and resize it for each animation-keeping output (HDR
+    frames, ``hdr`` their transfer and primaries, turned into SDR first)."""
     results: dict[str, Animation] = {
         o.name: ([], [], int(source.image.info.get("loop", 0) or 0)) for o in outputs
     }
     upright = (source.width, source.height)
+    coverage = GifCoverage() if source.format == "gif" else None
     with decoding(source.variant):
-        for frame in ImageSequence.Iterator(source.image):
-            duration = int(frame.info.get("duration", 100) or 100)
+        for frame in playing_frames(source.image):
+            duration = duration_of(frame)
             rgba = frame.convert("RGBA")
+            if source.crop is not None and rgba.size == source.stored_size:
+                rgba = rgba.crop(source.crop)
+            if coverage is not None:
+                rgba = coverage.apply(frame, rgba)
+            if hdr is not None:
+                rgba = to_sdr(rgba, *hdr)
             if source.transpose is not None:
                 rgba = rgba.transpose(source.transpose)
             for output in outputs:

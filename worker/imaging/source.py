@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import struct
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, ImageFile, TiffImagePlugin
+from PIL import Image, ImageFile, JpegImagePlugin, TiffImagePlugin
 
 from chalicelib.core.errors import CorruptImage, ImageTooLarge, UnsupportedImage
 from chalicelib.media.formats import BY_PILLOW_NAME, INPUT_FORMATS, sniff
@@ -20,8 +22,11 @@ from chalicelib.media.image_header import (
     read_header,
 )
 from worker.heif import register_lazily as register_heif_lazily
+from worker.imaging.animation import frame_facts
 from worker.imaging.budget import DecodeCost, decode_cost, jpeg_reduction, over_budget_message
 from worker.imaging.colour import to_working_mode
+from worker.imaging.container_repair import with_alpha_ispe
+from worker.imaging.containers import clean_aperture, container_variant
 from worker.imaging.errors import DECODE_ERRORS, decoding
 from worker.imaging.metadata import exif_facts
 
@@ -94,6 +99,8 @@ class Source:
     # The header's size before any shrink-on-load, and the canvas all frames need.
     stored_size: tuple[int, int] = (0, 0)
     canvas: tuple[int, int] = (0, 0)
+    # The part of the decoded picture to keep, before orientation (AVIF's clean aperture).
+    crop: tuple[int, int, int, int] | None = None
 
 
 def looks_like_supported(data: bytes) -> bool:
@@ -122,6 +129,9 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
         if width < 1 or height < 1:
             raise CorruptImage()
         check_dimensions(width, height, max_pixels, max_dimension)
+        crop = clean_aperture(image, fmt, data)
+        if crop is not None:
+            width, height = crop[2] - crop[0], crop[3] - crop[1]
         canvas = image.size
         if fmt == "gif":
             # A later frame may reach past the logical screen; Pillow then grows the
@@ -131,6 +141,7 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
             # every frame in Python, several milliseconds for a long animation.
             frames, extent = gif_frames(data)
             frames = max(frames, 1)
+            animated = frames > 1
             canvas = (max(width, extent[0]), max(height, extent[1]))
         else:
             if fmt == "tiff":
@@ -140,7 +151,7 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
                 walked = read_header(data)
                 if walked is not None:
                     check_frames(walked.frames, max_frames)
-            frames = int(getattr(image, "n_frames", 1) or 1)
+            frames, animated = frame_facts(image, fmt)
         check_frames(frames, max_frames)
         if fmt == "jpeg":
             # Before any decode: each scan is a pass over the picture.
@@ -160,13 +171,14 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
             width=width,
             height=height,
             frames=frames,
-            animated=frames > 1 and (fmt == "gif" or bool(getattr(image, "is_animated", False))),
+            animated=animated,
             orientation=orientation,
             exif=exif,
             transpose=transpose,
-            variant=_tiff_variant(image) if fmt == "tiff" else None,
+            variant=_tiff_variant(image) if fmt == "tiff" else container_variant(data),
             stored_size=image.size,
             canvas=canvas,
+            crop=crop,
         )
 
 
@@ -176,6 +188,11 @@ def _open(data: bytes, max_pixels: int, max_dimension: int) -> Image.Image:
     except Image.UnidentifiedImageError:
         if not looks_like_supported(data):
             raise UnsupportedImage() from None
+        repaired = with_alpha_ispe(data) if data[4:8] == b"ftyp" else None
+        if repaired is not None:
+            # An early encoder's alpha plane without its size (libavif's strict check).
+            with suppress(Image.UnidentifiedImageError):
+                return Image.open(io.BytesIO(repaired), formats=_OPEN_FORMATS)
         _refuse_declared_size(data, max_pixels, max_dimension)
         variant = _variant(data)
         if variant:
@@ -227,6 +244,22 @@ def _variant(data: bytes, error: Exception | None = None) -> str | None:
             if "unknown pixel mode" in str(exc):
                 return "A TIFF with a pixel layout the service cannot decode"
         return None
+    if data[4:8] == b"ftyp":
+        return container_variant(data)
+    if data.startswith(b"\xff\xd8"):
+        return _jpeg_variant(data)
+    return None
+
+
+def _jpeg_variant(data: bytes) -> str | None:
+    # Pillow's JPEG plugin refuses other sample precisions than 8 bits while opening,
+    # which Image.open reports only as "cannot identify"; the plugin says why.
+    try:
+        JpegImagePlugin.JpegImageFile(io.BytesIO(data))
+    except DECODE_ERRORS as exc:
+        match = re.search(r"cannot handle (\d+)-bit layers", str(exc))
+        if match:
+            return f"A {match[1]}-bit JPEG"
     return None
 
 
@@ -303,6 +336,8 @@ def decode(source: Source, detach: bool = False) -> Image.Image:
     with decoding(source.variant):
         image.load()
         frame = to_working_mode(image)
+        if source.crop is not None:
+            frame = frame.crop(source.crop)
         if source.transpose is not None:
             frame = frame.transpose(source.transpose)
         elif frame is image and detach:

@@ -1,4 +1,4 @@
-"""Orientation: all eight, in every format the tests can write, applied exactly once."""
+"""Opening sources: all eight orientations applied exactly once, valid variants named."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pillow_heif
 import pytest
 from PIL import Image, ImageOps
 
+from chalicelib.core.errors import UnsupportedImage
 from tests.support import imagegen
 from worker.imaging.process import ImageLimits, process_image
-from worker.imaging.source import ORIENTED_ON_LOAD, transpose_for
+from worker.imaging.source import ORIENTED_ON_LOAD, open_source, transpose_for
 
 LIMITS = ImageLimits(50_000_000, 20_000, 50)
 # The inverse of each orientation's transpose: what a camera stores for an upright scene.
@@ -132,3 +133,14 @@ def test_tiff_pages_are_counted_by_the_bounded_walk_before_pillow(pages: int, lo
     tiff = imagegen.tiff_page_chain(pages, 70_000, loop=loop)
     with pytest.raises(ImageTooLarge, match="frames"):
         open_source(tiff, 50_000_000, 20_000, 200)
+
+
+@pytest.mark.parametrize(("marker", "bits"), [(0xC1, 12), (0xC3, 16)])
+def test_a_jpeg_of_another_precision_is_an_unsupported_variant(marker: int, bits: int) -> None:
+    # A 12-bit (extended) or 16-bit (lossless) JPEG is valid; Pillow decodes only 8 bits,
+    # and the failure used to read "truncated or corrupt".
+    data = bytearray(imagegen.jpeg(64, 48))
+    sof = data.find(b"\xff\xc0")
+    data[sof + 1], data[sof + 4] = marker, bits
+    with pytest.raises(UnsupportedImage, match=f"A {bits}-bit JPEG is not supported"):
+        open_source(bytes(data), 50_000_000, 20_000, 50)
