@@ -20,6 +20,7 @@ from chalicelib.core.errors import (
     UploadTooLarge,
 )
 from chalicelib.core.settings import Settings
+from chalicelib.core.version import VERSION
 
 if TYPE_CHECKING:
     from chalicelib.api.service import JobService
@@ -265,7 +266,8 @@ def health() -> Response:
     checks = _service().health()
     ok = all(value == "ok" for value in checks.values())
     return json_response(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+        {"status": "ok" if ok else "unavailable", "version": VERSION, "checks": checks},
+        200 if ok else 503,
     )
 
 

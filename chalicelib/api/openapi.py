@@ -8,6 +8,7 @@ from typing import Any
 
 from chalicelib.api.intake import TEXT_PATTERN
 from chalicelib.core.settings import Settings
+from chalicelib.core.version import VERSION
 from chalicelib.jobs.contract import JOB_ID_PATTERN
 from chalicelib.media.formats import OUTPUT_NAMES, UPLOAD_MIMES
 from chalicelib.media.options import OPTIONS_SCHEMA
@@ -250,9 +251,10 @@ SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "checks"],
+        "required": ["status", "version", "checks"],
         "properties": {
             "status": {"type": "string", "enum": ["ok", "unavailable"]},
+            "version": {"type": "string", "description": "The service's version."},
             "checks": {
                 "type": "object",
                 "properties": {"redis": {"type": "string"}, "s3": {"type": "string"}},
@@ -294,7 +296,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "media-jobs",
-            "version": "1.0.0",
+            "version": VERSION,
             "description": "Submit an image and a text; a worker processes them together. "
             "Follow the job at its status URL. Every error is "
             '`{"error": {"code", "message"}}`.',

@@ -278,3 +278,11 @@ def test_the_limits_route_shows_limits_and_usage(monkeypatch: pytest.MonkeyPatch
         body = json.loads(client.http.get("/api/limits", headers={"X-Api-Key": alpha}).body)
     assert body["tenant"] == "alpha" and body["usage"]["jobs_in_flight"] == 1
     assert body["limits"]["jobs_in_flight"] == world.backends.settings.tenant_jobs_in_flight
+
+
+def test_the_version_is_written_once(client: Any) -> None:
+    from chalicelib.api.openapi import openapi_document
+    from chalicelib.core.version import VERSION
+
+    assert json.loads(client.http.get("/api/health").body)["version"] == VERSION
+    assert openapi_document(Settings()).get("info", {}).get("version") == VERSION
