@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
-REQUIREMENTS := requirements.txt worker/requirements.txt requirements-dev.txt constraints.txt
+REQUIREMENTS := requirements.txt worker/requirements.txt requirements-dev.txt constraints.txt client/pyproject.toml
 STAMP := $(VENV)/.installed
 
 TOOLS_VENV ?= .venv-tools
@@ -97,7 +97,7 @@ compose-down: ## Stop the compose stack and remove its volumes
 lint: venv ## ruff, mypy, the import-linter contracts (pyproject.toml) and no import cycle
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy chalicelib worker scripts app.py
+	$(VENV)/bin/mypy chalicelib worker scripts client/media_jobs_client app.py
 	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_architecture.py
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from scripts.api_client import DIRECT_UPLOAD_LIMIT
+from media_jobs_client import DIRECT_UPLOAD_LIMIT
 from scripts.devstack.processes import ROOT, free_port
 from scripts.devstack.stack import DevStack
 from tests.support.imagegen import rotated_jpeg
