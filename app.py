@@ -244,6 +244,13 @@ def status(job_id: str) -> Response:
     return json_response(_service().status(job_id, _tenant()))
 
 
+@app.route("/api/jobs", methods=["GET"])
+@json_errors
+def list_jobs() -> Response:
+    """The caller's jobs, newest first, a page at a time (``?status=&limit=&cursor=``)."""
+    return json_response(_service().list_jobs(_tenant(), _request().query_params))
+
+
 @app.route("/api/jobs/{job_id}", methods=["DELETE"])
 @json_errors
 def delete_job(job_id: str) -> Response:

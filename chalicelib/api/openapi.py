@@ -170,6 +170,40 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "JobSummary": {
+        "type": "object",
+        "required": [
+            "job_id",
+            "status",
+            "message",
+            "progress",
+            "created_at",
+            "updated_at",
+            "status_url",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "job_id": JOB_ID,
+            "status": {"type": "string", "enum": ["pending", "processing", "completed", "failed"]},
+            "message": {"type": "string"},
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+            "status_url": {"type": "string"},
+        },
+    },
+    "JobList": {
+        "type": "object",
+        "required": ["jobs", "next_cursor"],
+        "additionalProperties": False,
+        "properties": {
+            "jobs": {"type": "array", "items": _ref("JobSummary")},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "Pass as `cursor` for the next page; null on the last.",
+            },
+        },
+    },
     "Result": RESULT,
     "Output": OUTPUT,
     "Options": OPTIONS_SCHEMA,
@@ -401,6 +435,47 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                         "401": unauthorized,
                         "429": rate_limited,
                         "404": _error("Unknown or expired job."),
+                        "503": unavailable,
+                    },
+                }
+            },
+            "/api/jobs": {
+                "get": {
+                    "summary": "The caller's jobs, newest first, a page at a time",
+                    "parameters": [
+                        API_KEY_HEADER,
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "required": False,
+                            "schema": {
+                                "type": "string",
+                                "enum": ["pending", "processing", "completed", "failed"],
+                            },
+                            "description": "Only the jobs in this status.",
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                            "description": "Jobs on the page (default 20).",
+                        },
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": "^[0-9.e+-]+_[0-9a-f]{32}$"},
+                            "description": "The `next_cursor` of the previous page.",
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(
+                            _ref("JobList"), "A page of jobs (no results: see each `status_url`)."
+                        ),
+                        "400": _error("A bad status, limit or cursor, or an unknown parameter."),
+                        "401": unauthorized,
+                        "429": rate_limited,
                         "503": unavailable,
                     },
                 }

@@ -26,6 +26,19 @@ def status_body(job: Job, objects: ObjectStore, url_ttl: int) -> dict[str, Any]:
     }
 
 
+def summary_body(job: Job) -> dict[str, Any]:
+    """One job of a listing (``GET /api/jobs``): no result; its status URL has it."""
+    return {
+        "job_id": job.job_id,
+        "status": job.status,
+        "message": job.message,
+        "progress": job.progress,
+        "created_at": iso_time(job.created_at),
+        "updated_at": iso_time(job.updated_at),
+        "status_url": f"/api/status/{job.job_id}",
+    }
+
+
 def _result_with_links(job: Job, objects: ObjectStore, url_ttl: int) -> dict[str, Any] | None:
     # The record holds a copy of result.json; read S3 only for records without one.
     result = job.result

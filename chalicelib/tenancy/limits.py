@@ -97,13 +97,14 @@ class TenantLimits:
 
 
 # The range of each limit a tenant may be given: a value outside would break its requests
-# (a rate or burst of 0 never admits one; no job in flight never admits a job).
+# (a rate or a burst of 0 admits no request at all, not even GET /api/limits). A job
+# limit of 0 is allowed: it pauses the tenant's submits (429 naming the limit).
 LIMIT_RANGES: dict[str, tuple[float, float]] = {
     "requests_per_second": (0.01, 100_000),
     "burst": (1, 1_000_000),
-    "jobs_in_flight": (1, 1_000_000),
-    "heavy_jobs_in_flight": (1, 1_000_000),
-    "work_seconds_per_hour": (1, 3600 * 10_000),
+    "jobs_in_flight": (0, 1_000_000),
+    "heavy_jobs_in_flight": (0, 1_000_000),
+    "work_seconds_per_hour": (0, 3600 * 10_000),
 }
 
 

@@ -286,3 +286,14 @@ def test_the_version_is_written_once(client: Any) -> None:
 
     assert json.loads(client.http.get("/api/health").body)["version"] == VERSION
     assert openapi_document(Settings()).get("info", {}).get("version") == VERSION
+
+
+def test_the_job_listing_route(client: Any) -> None:
+    fields = {"image": ("a.jpg", imagegen.jpeg()), "text": (None, b"x")}
+    ids = [json.loads(post_process(client, fields).body)["job_id"] for _ in range(3)]
+    page = json.loads(client.http.get("/api/jobs?limit=2").body)
+    assert [job["job_id"] for job in page["jobs"]] == ids[::-1][:2]
+    rest = json.loads(client.http.get(f"/api/jobs?cursor={page['next_cursor']}").body)
+    assert [job["job_id"] for job in rest["jobs"]] == ids[:1] and rest["next_cursor"] is None
+    assert error_code(client.http.get("/api/jobs?status=done")) == "invalid_request"
+    assert error_code(client.http.get("/api/jobs?limit=x")) == "invalid_request"

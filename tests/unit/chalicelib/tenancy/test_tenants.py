@@ -102,7 +102,7 @@ def test_a_key_is_revoked_by_its_id_or_given_whole() -> None:
     ("limits", "says"),
     [
         ({"jobs": 3}, "Unknown limit 'jobs'; the limits are: requests_per_second"),
-        ({"jobs_in_flight": 0}, "jobs_in_flight must be from 1"),
+        ({"jobs_in_flight": -1}, "jobs_in_flight must be from 0"),
         ({"requests_per_second": 0}, "requests_per_second must be from 0.01"),
         ({"burst": -5}, "burst must be from 1"),
         ({"burst": 2.5}, "burst must be a whole number"),
