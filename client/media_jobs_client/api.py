@@ -227,13 +227,14 @@ class Client:
         callback_url: str | None = None,
         idempotency_key: str | None = None,
         upload: Upload = "auto",
-        on_presigned: Callable[[int], None] | None = None,
+        on_presigned: Callable[[int, str | None], None] | None = None,
     ) -> JobAccepted:
         """Submit ``image`` and ``text``; the job as accepted.
 
         ``upload="auto"`` sends files up to ``DIRECT_UPLOAD_LIMIT`` in the request and
         larger ones (or one the API refuses as too large) straight to S3 through a
-        presigned POST; ``on_presigned(size)`` is called before such an upload.
+        presigned POST; ``on_presigned(size, refused)`` is called before such an upload,
+        ``refused`` the API's error code when it refused the file in the request.
         """
         path = Path(image)
         fields: dict[str, Any] = {"text": text}
@@ -243,6 +244,7 @@ class Client:
             fields["callback_url"] = callback_url
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         size = path.stat().st_size
+        refused: str | None = None
         if upload == "direct" or (upload == "auto" and size <= DIRECT_UPLOAD_LIMIT):
             try:
                 return self._submit_direct(path, fields, headers)
@@ -250,8 +252,9 @@ class Client:
                 # The server's MAX_UPLOAD_BYTES (or API Gateway) may be lower than our guess.
                 if exc.status != 413 or exc.code == "text_too_long" or upload == "direct":
                     raise
+                refused = exc.code
         if on_presigned is not None:
-            on_presigned(size)
+            on_presigned(size, refused)
         created = self.create_upload(path)
         self.upload_to_storage(created, path)
         body = {"upload_id": created["upload_id"], **fields}

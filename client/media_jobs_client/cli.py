@@ -253,7 +253,9 @@ def run(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> in
         print(f"Deleted job {args.job_id}.", file=err)
         return EXIT_OK
 
-    def presigned(size: int) -> None:
+    def presigned(size: int, refused: str | None) -> None:
+        if refused:
+            print(f"The API refused the file in the request ({refused}).", file=err)
         print(
             f"Uploading {size / 1e6:.1f} MB straight to storage (presigned POST)…",
             file=err,
