@@ -431,7 +431,7 @@ class JobService:
                 f"limit must be a whole number from 1 to {LIST_MAX_LIMIT}.", field="limit"
             )
         found, next_cursor = self.store.list_for(
-            tenant.tenant_id, status, query.get("cursor") or None, int(raw_limit)
+            tenant.tenant_id, status, query.get("cursor"), int(raw_limit)
         )
         return {"jobs": [summary_body(job) for job in found], "next_cursor": next_cursor}
 

@@ -6,16 +6,16 @@ is the real one (tests also use an in-memory fake of the same interface).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any, Protocol
 
 import redis
 
-from chalicelib.core.errors import InvalidJobId, InvalidRequest
+from chalicelib.core.errors import InvalidRequest
 from chalicelib.core.redis_client import redis_errors
 from chalicelib.jobs import model as jobs
-from chalicelib.jobs.contract import check_job_id
 from chalicelib.jobs.model import Job
 
 # Moves a job to ARGV[1] only if its current status is one of ARGV[2]
@@ -201,8 +201,8 @@ class RedisJobStore:
         self, index: str, cursor: str | None
     ) -> Iterator[tuple[float, str, dict[str, str]]]:
         """The index's entries after ``cursor``, newest first, with their summary fields."""
-        top, after = parse_cursor(cursor) if cursor else (float("inf"), None)
-        highest = repr(top) if cursor else "+inf"
+        top, after = parse_cursor(cursor) if cursor is not None else (float("inf"), None)
+        highest = repr(top) if cursor is not None else "+inf"
         offset, batch = 0, 100
         while True:
             with redis_errors():
@@ -317,6 +317,10 @@ class RedisJobStore:
             self._redis.ping()
 
 
+# A listing's cursor: the creation time of the last job given, then its id.
+CURSOR_PATTERN = re.compile(r"([0-9]{1,12}(?:\.[0-9]{1,17})?)_([0-9a-f]{32})")
+
+
 def make_cursor(created_at: float, job_id: str) -> str:
     """Where a listing goes on: after this job (by creation time, then id)."""
     return f"{created_at!r}_{job_id}"
@@ -324,14 +328,10 @@ def make_cursor(created_at: float, job_id: str) -> str:
 
 def parse_cursor(cursor: str) -> tuple[float, str]:
     """``make_cursor``'s parts; ``InvalidRequest`` for anything else."""
-    score, _, job_id = cursor.partition("_")
-    try:
-        created_at = float(score)
-        if not 0 <= created_at < float("inf"):
-            raise ValueError(score)
-        return created_at, check_job_id(job_id)
-    except (ValueError, InvalidJobId):
-        raise InvalidRequest("The cursor is not one a listing gave.", field="cursor") from None
+    found = CURSOR_PATTERN.fullmatch(cursor)
+    if found is None:
+        raise InvalidRequest("The cursor is not one a listing gave.", field="cursor")
+    return float(found.group(1)), found.group(2)
 
 
 def field_value(value: Any) -> str:

@@ -367,6 +367,8 @@ class DevStack:
 
     def start_all(self, worker_count: int, api_port: int, schedules: bool = False) -> str:
         self.check_port_free(api_port)
+        # The stack's id (its queue and key prefix) follows the port it serves on.
+        self.env["API_PORT"] = str(api_port)
         self.ensure_redis()
         self.ensure_s3()
         self.ensure_bucket()

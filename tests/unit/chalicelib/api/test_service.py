@@ -262,6 +262,8 @@ def test_a_listing_filters_by_status_and_forgets_deleted_and_expired_jobs(
         ({"cursor": "nonsense"}, "cursor"),
         ({"cursor": "1.5_" + "g" * 32}, "cursor"),
         ({"cursor": "inf_" + "a" * 32}, "cursor"),
+        ({"cursor": ""}, "cursor"),
+        ({"cursor": "1e9_" + "a" * 32}, "cursor"),
         ({"page": "2"}, "page"),
     ],
 )
