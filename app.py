@@ -49,7 +49,7 @@ def _cors_config() -> CORSConfig | None:
     )
 
 
-app.api.cors = _cors_config()
+app.api.cors = _cors_config() or False
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -175,7 +175,7 @@ def _allow_origin(event: Any, response: Response) -> None:
     """Name the request's origin when ``CORS_ALLOW_ORIGINS`` lists it (Chalice names the
     first one only), on every answer, errors included."""
     origin = (getattr(event, "headers", None) or {}).get("origin")
-    if app.api.cors is None or not origin or origin not in _settings().cors_origins:
+    if not app.api.cors or not origin or origin not in _settings().cors_origins:
         return
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers["Vary"] = "Origin"
