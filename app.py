@@ -204,11 +204,11 @@ def _request_body(max_bytes: int) -> bytes:
     request = _request()
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise UploadTooLarge(f"The request body is over {max_bytes} bytes.")
+        raise UploadTooLarge.body_over(max_bytes)
     raw = request.raw_body or b""
     body = raw if isinstance(raw, bytes) else raw.encode()
     if len(body) > max_bytes:
-        raise UploadTooLarge(f"The request body is over {max_bytes} bytes.")
+        raise UploadTooLarge.body_over(max_bytes)
     return body
 
 

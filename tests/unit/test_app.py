@@ -297,3 +297,17 @@ def test_the_job_listing_route(client: Any) -> None:
     assert [job["job_id"] for job in rest["jobs"]] == ids[:1] and rest["next_cursor"] is None
     assert error_code(client.http.get("/api/jobs?status=done")) == "invalid_request"
     assert error_code(client.http.get("/api/jobs?limit=x")) == "invalid_request"
+
+
+def test_a_body_too_large_points_to_the_upload_route(client: Any, world: FakeWorld) -> None:
+    limit = world.backends.settings.max_upload_bytes
+    fields = {"image": ("a.jpg", b"\xff\xd8\xff" + b"\0" * limit), "text": (None, b"x")}
+    response = post_process(client, fields)
+    assert response.status_code == 413
+    assert "POST /api/uploads" in json.loads(response.body)["error"]["message"]
+
+
+def test_the_page_allows_the_text_the_api_allows(client: Any, world: FakeWorld) -> None:
+    page = client.http.get("/").body.decode()
+    assert f'maxlength="{world.backends.settings.max_text_chars}"' in page
+    assert 'href="docs"' in page and 'rel="icon"' in page
