@@ -173,6 +173,15 @@ def _error_codes() -> list[str]:
 
 
 STATUS = {"type": "string", "enum": ["pending", "processing", "completed", "failed"]}
+# What a status answer and a listing's item both begin with.
+JOB_STATE = {
+    "job_id": JOB_ID,
+    "status": _ref("JobStatus"),
+    "message": {"type": "string"},
+    "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+    "created_at": TIMESTAMP,
+    "updated_at": TIMESTAMP,
+}
 
 
 def _named_options() -> dict[str, Any]:
@@ -245,47 +254,20 @@ SCHEMAS: dict[str, Any] = {
     "JobStatus": STATUS,
     "Job": {
         "type": "object",
-        "required": [
-            "job_id",
-            "status",
-            "message",
-            "progress",
-            "created_at",
-            "updated_at",
-            "result",
-            "error",
-        ],
+        "required": [*JOB_STATE, "result", "error"],
         "additionalProperties": False,
         "properties": {
-            "job_id": JOB_ID,
-            "status": _ref("JobStatus"),
-            "message": {"type": "string"},
-            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
-            "created_at": TIMESTAMP,
-            "updated_at": TIMESTAMP,
+            **JOB_STATE,
             "result": {"oneOf": [{"type": "null"}, _ref("Result")]},
             "error": {"oneOf": [{"type": "null"}, _ref("JobError")]},
         },
     },
     "JobSummary": {
         "type": "object",
-        "required": [
-            "job_id",
-            "status",
-            "message",
-            "progress",
-            "created_at",
-            "updated_at",
-            "status_url",
-        ],
+        "required": [*JOB_STATE, "status_url"],
         "additionalProperties": False,
         "properties": {
-            "job_id": JOB_ID,
-            "status": _ref("JobStatus"),
-            "message": {"type": "string"},
-            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
-            "created_at": TIMESTAMP,
-            "updated_at": TIMESTAMP,
+            **JOB_STATE,
             "status_url": {"type": "string"},
         },
     },
