@@ -46,3 +46,26 @@ def test_wait_interrupted_says_the_same(
     monkeypatch.setattr(Client, "wait", interrupted_wait)
     assert cli.main(["wait", JOB_ID, "--api", "http://api"]) == cli.EXIT_INTERRUPTED
     assert f"media-jobs wait {JOB_ID}" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from media_jobs_client import cli\n"
+        "from media_jobs_client.api import Client\n"
+        "jobs = [{'job_id': str(i)} for i in range(10**5)]\n"
+        "Client.list = lambda *a, **k: {'jobs': jobs, 'next_cursor': None}\n"
+        "sys.exit(cli.main(['list', '--api', 'http://api']))\n"
+    )
+    (tmp_path / "run.py").write_text(script)
+    done = subprocess.run(
+        ["bash", "-c", f"{sys.executable} run.py | head -n 1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout == "{\n" and done.stderr == ""
