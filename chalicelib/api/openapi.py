@@ -430,7 +430,8 @@ def _finish(paths: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
-@functools.cache
+# A few documents per process: the Host header chooses the server, and any client sends one.
+@functools.lru_cache(maxsize=8)
 def openapi_document(settings: Settings, server_url: str = "") -> dict[str, Any]:
     """The whole document for these settings (built once per process and server).
 
