@@ -174,7 +174,7 @@ class DevStack:
         values = {**self.env, "MEDIA_API_URL": self.api_url}
         lines = [
             "# Written by `make dev` at start: the running local stack's settings.",
-            "# scripts.ops and the client read it; the environment overrides it.",
+            "# scripts.ops and the client read it, unless the environment sets one of these.",
             *(f"{key}={values[key]}" for key in STACK_FILE_KEYS if values.get(key)),
         ]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -409,8 +409,10 @@ class DevStack:
 
 
 def load_env(stack_file: Path | None = None) -> dict[str, str]:
-    """The process environment over ``stack_file`` (if given and present) over ``.env``
-    (if present) over ``.env.example``'s safe values.
+    """The process environment over ``stack_file`` (if given and present, and the
+    environment names none of its stores: Redis, prefix, queue, S3) over ``.env`` (if
+    present) over
+    ``.env.example``'s safe values.
 
     ``make dev`` reads no stack file (it writes one); the tools that talk to a running
     stack (``scripts.ops``, the client) read ``STACK_FILE``.
@@ -419,7 +421,10 @@ def load_env(stack_file: Path | None = None) -> dict[str, str]:
 
     env: dict[str, str] = {}
     paths = [ROOT / ".env.example", ROOT / ".env"]
-    if stack_file is not None:
+    # All or nothing: an environment that names a stack setting itself (a test's stack,
+    # another Redis) is about another stack, and half of this one's would mislead it.
+    where = [key for key in STACK_FILE_KEYS if key not in ("API_PORT", "MEDIA_API_URL")]
+    if stack_file is not None and not any(key in os.environ for key in where):
         paths.append(stack_file)
     for path in paths:
         env.update({k: v for k, v in dotenv_values(path).items() if v})

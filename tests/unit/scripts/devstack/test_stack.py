@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scripts.devstack.processes import ROOT, StackError, port_holder
-from scripts.devstack.stack import DevStack, load_env
+from scripts.devstack.stack import STACK_FILE_KEYS, DevStack, load_env
 
 
 def stack(tmp_path: Path, **env: str) -> DevStack:
@@ -35,16 +35,20 @@ def test_the_settings_file_is_what_the_tools_read(
     local.keep_apart()
     local.api_url = "http://127.0.0.1:8000"
     path = local.write_stack_file(tmp_path / "dev.env")
-    for name in ("REDIS_URL", "REDIS_KEY_PREFIX", "CELERY_QUEUE", "MEDIA_API_URL"):
+    for name in STACK_FILE_KEYS:
         monkeypatch.delenv(name, raising=False)
     env = load_env(path)
     assert env["REDIS_URL"] == "redis://127.0.0.1:6390/2"
     assert env["REDIS_KEY_PREFIX"] == local.env["REDIS_KEY_PREFIX"]
     assert env["CELERY_QUEUE"] == local.env["CELERY_QUEUE"]
     assert env["MEDIA_API_URL"] == "http://127.0.0.1:8000"
-    # The environment still wins over the file.
+    # An environment naming any stack setting itself is about another stack: no part of
+    # the file applies (half of it would mislead, e.g. this stack's prefix on another Redis).
     monkeypatch.setenv("CELERY_QUEUE", "mine")
-    assert load_env(path)["CELERY_QUEUE"] == "mine"
+    other = load_env(path)
+    assert other["CELERY_QUEUE"] == "mine"
+    assert other.get("REDIS_KEY_PREFIX", "") != local.env["REDIS_KEY_PREFIX"]
+    assert other.get("REDIS_URL") != "redis://127.0.0.1:6390/2"
 
 
 def test_a_taken_port_is_refused_naming_its_holder(tmp_path: Path) -> None:
