@@ -5,7 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
-REQUIREMENTS := requirements.txt worker/requirements.txt requirements-dev.txt constraints.txt
+# `make dev` installs what running the service needs (requirements-local.txt); `make test`
+# and the other tools add requirements-dev.txt on top.
+RUNTIME_REQUIREMENTS := requirements.txt worker/requirements.txt requirements-local.txt constraints.txt client/pyproject.toml
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 
 TOOLS_VENV ?= .venv-tools
@@ -13,12 +16,12 @@ STAGE ?= dev
 
 .DEFAULT_GOAL := dev
 
-.PHONY: help dev test test-fast test-compose docker bench venv tools browser lint format clean package deploy destroy checkov compose-up compose-down
+.PHONY: help dev test test-fast test-compose docker bench runtime venv tools browser lint format clean package deploy destroy checkov compose-up compose-down
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-dev: venv ## Run Redis, an S3 endpoint, the bucket, the workers and the API; Ctrl-C stops all
+dev: runtime ## Run Redis, an S3 endpoint, the bucket, the workers and the API; Ctrl-C stops all
 	exec $(PY) -m scripts.devstack
 
 test: venv tools browser ## Run the whole test suite against real Redis, moto's server, workers and the API
@@ -46,13 +49,19 @@ $(BENCH_STAMP): bench/requirements.txt
 	$(PIP) install --quiet -r bench/requirements.txt -c constraints.txt
 	touch $@
 
+runtime: $(RUNTIME_STAMP)
+
 venv: $(STAMP)
 
-$(STAMP): $(REQUIREMENTS)
+$(RUNTIME_STAMP): $(RUNTIME_REQUIREMENTS)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet 'pip>=24,<26.3'  # chalice package needs pip below 26.3
+	$(PIP) install --quiet -r requirements-local.txt -c constraints.txt
+	touch $@
+
+$(STAMP): $(RUNTIME_STAMP) requirements-dev.txt
 	$(PIP) install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 
@@ -97,7 +106,7 @@ compose-down: ## Stop the compose stack and remove its volumes
 lint: venv ## ruff, mypy, the import-linter contracts (pyproject.toml) and no import cycle
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy chalicelib worker scripts app.py
+	$(VENV)/bin/mypy chalicelib worker scripts client/media_jobs_client app.py
 	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_architecture.py
 

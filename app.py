@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chalice import Chalice, Rate, Response
+from chalice import Chalice, CORSConfig, Rate, Response
 from chalice.app import Request
 
 from chalicelib.core.errors import (
@@ -20,6 +20,7 @@ from chalicelib.core.errors import (
     UploadTooLarge,
 )
 from chalicelib.core.settings import Settings
+from chalicelib.core.version import VERSION
 
 if TYPE_CHECKING:
     from chalicelib.api.service import JobService
@@ -29,6 +30,26 @@ if TYPE_CHECKING:
 app = Chalice(app_name="media-jobs")
 app.api.binary_types.append("multipart/form-data")
 log = logging.getLogger("media-jobs.api")
+# Headers a browser on another origin may send and read (CORS).
+CORS_ALLOW_HEADERS = ["X-Api-Key", "Idempotency-Key", "Content-Type"]
+CORS_EXPOSE_HEADERS = ["Location", "Retry-After", "Idempotent-Replayed"]
+
+
+def _cors_config() -> CORSConfig | None:
+    """CORS for ``CORS_ALLOW_ORIGINS``, or none. Read at import, before the routes: API
+    Gateway answers preflights itself, from what ``chalice package`` saw (one origin)."""
+    origins = Settings.from_env().cors_origins
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origin=origins[0],
+        allow_headers=CORS_ALLOW_HEADERS,
+        expose_headers=CORS_EXPOSE_HEADERS,
+        max_age=600,
+    )
+
+
+app.api.cors = _cors_config() or False
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -131,7 +152,9 @@ def tenants_limits_and_uniform_errors(
         try:
             tenant = _authenticate(event.headers.get("x-api-key"))
         except ServiceError as exc:
-            return error_response(exc)
+            refused = error_response(exc)
+            _allow_origin(event, refused)
+            return refused
         token = _current_tenant.set(tenant)
         try:
             response = get_response(event)
@@ -139,12 +162,23 @@ def tenants_limits_and_uniform_errors(
             _current_tenant.reset(token)
     else:
         response = get_response(event)
+    _allow_origin(event, response)
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
         code = _CHALICE_CODES.get(body["Code"], "invalid_request")
         response.body = {"error": {"code": code, "message": str(body.get("Message", ""))}}
         response.headers["Content-Type"] = JSON
     return response
+
+
+def _allow_origin(event: Any, response: Response) -> None:
+    """Name the request's origin when ``CORS_ALLOW_ORIGINS`` lists it (Chalice names the
+    first one only), on every answer, errors included."""
+    origin = (getattr(event, "headers", None) or {}).get("origin")
+    if not app.api.cors or not origin or origin not in _settings().cors_origins:
+        return
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Vary"] = "Origin"
 
 
 def _authenticate(api_key: str | None) -> Tenant:
@@ -170,11 +204,11 @@ def _request_body(max_bytes: int) -> bytes:
     request = _request()
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise UploadTooLarge(f"The request body is over {max_bytes} bytes.")
+        raise UploadTooLarge.body_over(max_bytes)
     raw = request.raw_body or b""
     body = raw if isinstance(raw, bytes) else raw.encode()
     if len(body) > max_bytes:
-        raise UploadTooLarge(f"The request body is over {max_bytes} bytes.")
+        raise UploadTooLarge.body_over(max_bytes)
     return body
 
 
@@ -243,6 +277,13 @@ def status(job_id: str) -> Response:
     return json_response(_service().status(job_id, _tenant()))
 
 
+@app.route("/api/jobs", methods=["GET"])
+@json_errors
+def list_jobs() -> Response:
+    """The caller's jobs, newest first, a page at a time (``?status=&limit=&cursor=``)."""
+    return json_response(_service().list_jobs(_tenant(), _request().query_params))
+
+
 @app.route("/api/jobs/{job_id}", methods=["DELETE"])
 @json_errors
 def delete_job(job_id: str) -> Response:
@@ -265,7 +306,8 @@ def health() -> Response:
     checks = _service().health()
     ok = all(value == "ok" for value in checks.values())
     return json_response(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+        {"status": "ok" if ok else "unavailable", "version": VERSION, "checks": checks},
+        200 if ok else 503,
     )
 
 
@@ -275,9 +317,22 @@ def openapi() -> Response:
     """The OpenAPI 3 description of this API."""
     from chalicelib.api.openapi import openapi_document
 
-    response = json_response(openapi_document(_settings()))
+    response = json_response(openapi_document(_settings(), _server_url()))
     response.headers["Cache-Control"] = "max-age=300"
     return response
+
+
+def _server_url() -> str:
+    """Where this API answers, as the client reached it: its origin, and API Gateway's
+    stage when reached at the execute-api address (its paths start with the stage)."""
+    request = _request()
+    host = request.headers.get("host", "")
+    if not host or any(c in host for c in "/\\ @?#"):
+        return ""
+    proto = request.headers.get("x-forwarded-proto", "http").split(",")[0].strip()
+    proto = proto if proto in ("http", "https") else "http"
+    stage = request.context.get("stage") if host.endswith(".amazonaws.com") else None
+    return f"{proto}://{host}" + (f"/{stage}" if stage else "")
 
 
 @app.route("/", methods=["GET"])
@@ -285,6 +340,8 @@ def openapi() -> Response:
 def index() -> Response:
     """A small page to try the service in a browser."""
     page = (STATIC / "index.html").read_text(encoding="utf-8")
+    # The text box allows what the API allows.
+    page = page.replace("__MAX_TEXT_CHARS__", str(_settings().max_text_chars))
     return Response(
         body=page,
         headers={
@@ -293,6 +350,36 @@ def index() -> Response:
             "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob: http: "
             "https:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
             "connect-src 'self' http: https:",
+        },
+    )
+
+
+@app.route("/docs", methods=["GET"])
+@json_errors
+def docs() -> Response:
+    """The API's reference, readable: ReDoc over the OpenAPI document."""
+    return Response(
+        body=(STATIC / "docs.html").read_text(encoding="utf-8"),
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": "max-age=300",
+            # ReDoc, vendored and served from here; it styles inline and runs a worker.
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+            "style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
+            "worker-src 'self' blob:; connect-src 'self'",
+        },
+    )
+
+
+@app.route("/docs/redoc.standalone.js", methods=["GET"])
+@json_errors
+def docs_script() -> Response:
+    """ReDoc's script (static/redoc/, from the npm package redoc)."""
+    return Response(
+        body=(STATIC / "redoc" / "redoc.standalone.js").read_text(encoding="utf-8"),
+        headers={
+            "Content-Type": "application/javascript; charset=utf-8",
+            "Cache-Control": "max-age=86400",
         },
     )
 

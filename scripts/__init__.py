@@ -2,7 +2,7 @@
 
 devstack/           the local stack: ``make dev`` (``python -m scripts.devstack``) and the tests'
 devserver/          the local API server and the app's schedules (the compose API image)
-cli.py              the command-line client, over api_client.py (the Python client)
+cli.py              ``python -m scripts.cli``: the client package's command (``client/``)
 ops.py              operator commands: tenants, the queue, dead letters, the reconciler
 docs.py             the generated tables in the docs
 standin_images.py   local stand-ins for the compose stack's base images

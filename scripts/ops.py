@@ -8,17 +8,19 @@
     python -m scripts.ops tenants create acme "Acme Ltd" [--limit jobs_in_flight=5 ...]
     python -m scripts.ops tenants list            # tenants, their key ids, limits and usage
     python -m scripts.ops tenants add-key acme    # another key (shown once)
-    python -m scripts.ops tenants revoke-key 1a2b3c4d
+    python -m scripts.ops tenants revoke-key 1a2b3c4d     # a key id, or the whole key
     python -m scripts.ops tenants rotate-webhook-secret acme
     python -m scripts.ops tenants set-limits acme work_seconds_per_hour=7200
 
-Settings come from the environment, like the service's (``.env`` is read too).
+Settings come from the environment, like the service's, over ``.local/dev.env`` (the
+running ``make dev``'s settings: its Redis, key prefix and queue) over ``.env``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -77,13 +79,17 @@ def queue_state(backends: Backends) -> dict[str, Any]:
 
 
 def _limits(pairs: list[str]) -> dict[str, float]:
+    """``name=number`` pairs; the names and ranges are checked where they are kept
+    (``chalicelib.tenancy.limits.checked_limits``), before anything is written."""
     limits = {}
     for pair in pairs:
-        name, _, value = pair.partition("=")
+        name, equals, value = pair.partition("=")
         try:
-            limits[name] = float(value)
+            if not equals:
+                raise ValueError
+            limits[name.strip()] = float(value)
         except ValueError:
-            raise SystemExit(f"--limit takes name=number, not {pair!r}") from None
+            raise SystemExit(f"a limit is name=number, not {pair!r}") from None
     return limits
 
 
@@ -125,7 +131,7 @@ def tenants(backends: Backends, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from scripts.devstack.stack import load_env
+    from scripts.devstack.stack import STACK_FILE, load_env
 
     parser = argparse.ArgumentParser(
         prog="python -m scripts.ops",
@@ -157,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     set_limits.add_argument("limit", nargs="+", metavar="NAME=NUMBER")
     args = parser.parse_args(argv)
 
-    backends = Backends.from_settings(Settings.from_env(load_env()))
+    backends = Backends.from_settings(Settings.from_env(load_env(STACK_FILE)))
     if args.command == "dead-letters":
         result = dead_letters(backends, args.replay, args.purge, args.limit)
     elif args.command == "reconcile":
@@ -170,8 +176,18 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     else:
         result = queue_state(backends)
-    json.dump(result, sys.stdout, indent=2)
-    print()
+    return write_json(result)
+
+
+def write_json(result: Any) -> int:
+    """Print ``result``; a reader that stops early (``| head``) ends this quietly."""
+    try:
+        json.dump(result, sys.stdout, indent=2)
+        print(flush=True)
+    except BrokenPipeError:
+        # Nothing more can be written; keep the interpreter's final flush quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
@@ -12,6 +13,7 @@ from chalicelib.backends import Backends
 from chalicelib.jobs import model as jobs
 from chalicelib.jobs.model import Job
 from chalicelib.media.formats import OUTPUT_FORMATS
+from chalicelib.media.options import parse_options
 from worker.deadline import Deadline
 from worker.imaging.process import ImageLimits, RenderedOutput, process_image
 from worker.text.analysis import analyze_text
@@ -76,6 +78,55 @@ class StageTimer:
         self._check()
 
 
+# Where each image stage starts, in per cent; the outputs' uploads then move from the
+# last of these to STORED, one step per output, and result.json takes the rest.
+STAGE_PROGRESS = {
+    "probe": 30,
+    "decode": 35,
+    "attention": 45,
+    "resize": 50,
+    "caption": 55,
+    "facts": 58,
+    "animation": 60,
+    "encode": 62,
+}
+STORED = 95
+
+
+class Progress:
+    """The job's progress and message, written to its record as the stages and the
+    outputs' uploads go by (never backwards: uploads end in any order, on other threads)."""
+
+    def __init__(self, ctx: Backends, job: Job, outputs: int) -> None:
+        self._ctx = ctx
+        self._job_id = job.job_id
+        self._outputs = max(outputs, 1)
+        self._stored = 0
+        self._at = 0
+        self._lock = threading.Lock()
+
+    def _write(self, percent: int, message: str) -> None:
+        with self._lock:
+            if percent <= self._at:
+                return
+            self._at = percent
+            self._ctx.store.update_while(
+                self._job_id, jobs.PROCESSING, progress=percent, message=message
+            )
+
+    def stage(self, name: str) -> None:
+        if name in STAGE_PROGRESS:
+            self._write(STAGE_PROGRESS[name], f"Image: {name}.")
+
+    def stored(self, name: str) -> None:
+        with self._lock:
+            self._stored += 1
+            done = self._stored
+        span = STORED - STAGE_PROGRESS["encode"]
+        percent = STAGE_PROGRESS["encode"] + span * done // self._outputs
+        self._write(percent, f"Stored {name} ({done} of {self._outputs}).")
+
+
 def run_job(
     ctx: Backends,
     job: Job,
@@ -109,17 +160,29 @@ def _run(ctx: Backends, job: Job, timer: StageTimer, uploads: Uploads) -> dict[s
         extension = OUTPUT_FORMATS[output.format].extension
         return ctx.objects.output_key(job.job_id, f"{output.name}.{extension}")
 
+    opts = parse_options(job.options)
+    captioned = opts.caption.enabled and bool(job.text.strip())
+    progress = Progress(ctx, job, len(opts.renditions) + captioned)
+
+    def put_and_report(output: RenderedOutput) -> None:
+        ctx.objects.put(key(output), output.data, output.content_type)
+        progress.stored(output.name)
+
     def store(output: RenderedOutput) -> None:
         # Called by process_image as each output is encoded (maybe from another thread).
-        uploads.start(ctx.objects.put, key(output), output.data, output.content_type)
+        uploads.start(put_and_report, output)
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        progress.stage(name)
+        with timer.stage(name):
+            yield
 
     with timer.stage("download"):
         source = ctx.objects.get(job.source_key, max_bytes=settings.max_source_bytes)
+    ctx.store.update_while(job.job_id, jobs.PROCESSING, progress=15, message="Text analysis.")
     with timer.stage("text"):
         text_report = analyze_text(job.text)
-    ctx.store.update_while(
-        job.job_id, jobs.PROCESSING, progress=30, message="Processing the image."
-    )
     limits = ImageLimits(
         max_pixels=settings.max_image_pixels,
         max_dimension=settings.max_image_dimension,
@@ -127,7 +190,7 @@ def _run(ctx: Backends, job: Job, timer: StageTimer, uploads: Uploads) -> dict[s
         max_decode_bytes=settings.max_decode_bytes,
         max_work_ms=settings.max_job_work_ms,
     )
-    report = process_image(source, job.text, job.options, limits, timer.stage, on_output=store)
+    report = process_image(source, job.text, opts, limits, stage, on_output=store)
     del source
     outputs = [
         {
@@ -147,8 +210,6 @@ def _run(ctx: Backends, job: Job, timer: StageTimer, uploads: Uploads) -> dict[s
     # Everything in result.json is known now: it uploads beside the last outputs.
     result_key = ctx.objects.output_key(job.job_id, "result.json")
     uploads.start(ctx.objects.put_json, result_key, result)
-    # Written while the uploads run, so it adds no wait of its own.
-    ctx.store.update_while(job.job_id, jobs.PROCESSING, progress=85, message="Storing the outputs.")
     with timer.stage("upload"):
         uploads.wait()
     timings = {**timer.timings_ms, "total": round((time.perf_counter() - started) * 1000, 1)}

@@ -7,11 +7,15 @@ import functools
 from typing import Any
 
 from chalicelib.api.intake import TEXT_PATTERN
+from chalicelib.core.errors import ServiceError
 from chalicelib.core.settings import Settings
+from chalicelib.core.version import VERSION
 from chalicelib.jobs.contract import JOB_ID_PATTERN
+from chalicelib.jobs.store import CURSOR_PATTERN
 from chalicelib.media.formats import OUTPUT_NAMES, UPLOAD_MIMES
 from chalicelib.media.options import OPTIONS_SCHEMA
 from chalicelib.tenancy.idempotency import KEY_PATTERN
+from chalicelib.tenancy.limits import TenantLimits
 from chalicelib.webhooks.callbacks import MAX_URL_LENGTH
 
 JOB_ID = {
@@ -35,6 +39,17 @@ def _error(description: str) -> dict[str, Any]:
 
 
 _PIXELS = {"type": "integer", "minimum": 0}
+CROP = {
+    "type": "object",
+    "required": ["left", "top", "width", "height"],
+    "additionalProperties": False,
+    "properties": {
+        "left": _PIXELS,
+        "top": _PIXELS,
+        "width": {"type": "integer", "minimum": 1},
+        "height": {"type": "integer", "minimum": 1},
+    },
+}
 OUTPUT = {
     "type": "object",
     "required": ["name", "url", "width", "height", "format", "bytes", "crop"],
@@ -46,15 +61,7 @@ OUTPUT = {
         "format": {"type": "string", "enum": list(OUTPUT_NAMES)},
         "bytes": {"type": "integer", "minimum": 0},
         "crop": {
-            "type": "object",
-            "required": ["left", "top", "width", "height"],
-            "additionalProperties": False,
-            "properties": {
-                "left": _PIXELS,
-                "top": _PIXELS,
-                "width": {"type": "integer", "minimum": 1},
-                "height": {"type": "integer", "minimum": 1},
-            },
+            **_ref("Crop"),
             "description": "The region of the source this output shows, in pixels of the "
             "upright source (`image.width` x `image.height`): the window a cover rendition "
             "kept (where its gravity put it), the whole picture for contain, fill and the "
@@ -63,76 +70,180 @@ OUTPUT = {
     },
 }
 
+NULLABLE_STRING = {"type": ["string", "null"]}
+EXIF = {
+    "type": "object",
+    "description": "What the source's EXIF said; outputs carry none of it.",
+    "required": ["make", "model", "taken_at", "orientation", "had_gps"],
+    "properties": {
+        "make": NULLABLE_STRING,
+        "model": NULLABLE_STRING,
+        "taken_at": {**NULLABLE_STRING, "description": "When the photo was taken, as stated."},
+        "orientation": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 8,
+            "description": "The EXIF orientation (1 upright; 6 turned right); outputs are "
+            "upright whatever it is.",
+        },
+        "had_gps": {"type": "boolean", "description": "The source had a location; removed."},
+    },
+}
+DOMINANT_COLOR = {
+    "type": "object",
+    "required": ["hex", "share"],
+    "properties": {"hex": {"type": "string"}, "share": {"type": "number"}},
+}
+IMAGE_FACTS = {
+    "type": "object",
+    "required": ["width", "height", "format", "mode"],
+    "properties": {
+        "width": {"type": "integer"},
+        "height": {"type": "integer"},
+        "format": {"type": "string"},
+        "mode": {"type": "string"},
+        "has_alpha": {"type": "boolean"},
+        "animated": {"type": "boolean"},
+        "frames": {"type": "integer"},
+        "dominant_colors": {"type": "array", "items": _ref("DominantColor")},
+        "phash": NULLABLE_STRING,
+        "exif": {"oneOf": [{"type": "null"}, _ref("Exif")]},
+    },
+}
+LANGUAGE = {
+    "type": "object",
+    "required": ["code", "confidence"],
+    "properties": {
+        "code": {"type": "string", "pattern": "^[a-z]{2}$", "description": "ISO 639-1."},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+}
+SENTIMENT = {
+    "type": "object",
+    "description": "English texts only (VADER).",
+    "required": ["score", "label"],
+    "properties": {
+        "score": {"type": "number", "minimum": -1, "maximum": 1},
+        "label": {"type": "string", "enum": ["positive", "neutral", "negative"]},
+    },
+}
+READABILITY = {
+    "type": "object",
+    "required": ["flesch_reading_ease", "grade_level"],
+    "properties": {
+        "flesch_reading_ease": {"type": "number"},
+        "grade_level": {"type": ["number", "null"], "description": "English only."},
+    },
+}
+TEXT_ANALYSIS = {
+    "type": "object",
+    "required": ["characters", "words", "lines"],
+    "properties": {
+        "characters": {"type": "integer"},
+        "words": {"type": "integer"},
+        "lines": {"type": "integer"},
+        "sentences": {"type": "integer"},
+        "language": {
+            "oneOf": [{"type": "null"}, _ref("Language")],
+            "description": "null when the text has no letters or too little evidence for "
+            "a language (see docs/API.md).",
+        },
+        "keywords": {"type": "array", "items": {"type": "string"}},
+        "sentiment": {"oneOf": [{"type": "null"}, _ref("Sentiment")]},
+        "readability": {"oneOf": [{"type": "null"}, _ref("Readability")]},
+    },
+}
 RESULT = {
     "type": "object",
     "required": ["image", "text", "outputs", "timings_ms"],
     "properties": {
-        "image": {
-            "type": "object",
-            "required": ["width", "height", "format", "mode"],
-            "properties": {
-                "width": {"type": "integer"},
-                "height": {"type": "integer"},
-                "format": {"type": "string"},
-                "mode": {"type": "string"},
-                "has_alpha": {"type": "boolean"},
-                "animated": {"type": "boolean"},
-                "frames": {"type": "integer"},
-                "dominant_colors": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {"hex": {"type": "string"}, "share": {"type": "number"}},
-                    },
-                },
-                "phash": {"type": ["string", "null"]},
-                "exif": {"type": ["object", "null"]},
-            },
-        },
-        "text": {
-            "type": "object",
-            "required": ["characters", "words", "lines"],
-            "properties": {
-                "characters": {"type": "integer"},
-                "words": {"type": "integer"},
-                "lines": {"type": "integer"},
-                "sentences": {"type": "integer"},
-                "language": {
-                    "type": ["object", "null"],
-                    "description": "null when the text has no letters or too little "
-                    "evidence for a language (see docs/API.md).",
-                    "properties": {
-                        "code": {"type": "string", "pattern": "^[a-z]{2}$"},
-                        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-                    },
-                },
-                "keywords": {"type": "array", "items": {"type": "string"}},
-                "sentiment": {"type": ["object", "null"]},
-                "readability": {"type": ["object", "null"]},
-            },
-        },
+        "image": _ref("ImageFacts"),
+        "text": _ref("TextAnalysis"),
         "outputs": {"type": "array", "items": _ref("Output")},
         "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
         "links_expire_in": {"type": "integer"},
     },
 }
 
+
+def _error_codes() -> list[str]:
+    """Every code an error answer or a failed job can carry (``chalicelib.core.errors``)."""
+    codes, todo = set(), [ServiceError]
+    while todo:
+        cls = todo.pop()
+        codes.add(cls.code)
+        todo.extend(cls.__subclasses__())
+    return sorted(codes)
+
+
+STATUS = {"type": "string", "enum": ["pending", "processing", "completed", "failed"]}
+# What a status answer and a listing's item both begin with.
+JOB_STATE = {
+    "job_id": JOB_ID,
+    "status": _ref("JobStatus"),
+    "message": {"type": "string"},
+    "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+    "created_at": TIMESTAMP,
+    "updated_at": TIMESTAMP,
+}
+
+
+def _named_options() -> dict[str, Any]:
+    """The options schema (``chalicelib.media.options``) with its rendition and caption
+    as named schemas, so generators name their classes after them."""
+    options = copy.deepcopy(OPTIONS_SCHEMA)
+    properties = options["properties"]
+    rendition = properties["renditions"]["items"]
+    # The rules across fields stay with the API (422 invalid_options): generators turn
+    # top-level combinators into untyped values, so the document states them in words.
+    for combinator in ("anyOf", "allOf", "oneOf"):
+        rendition.pop(combinator, None)
+    rendition["description"] = (
+        "One rendition. Besides each field's rules: width and/or height is given; a "
+        "gravity other than center needs fit cover with both width and height; focus "
+        "goes with gravity focus only. The API answers 422 invalid_options otherwise."
+    )
+    properties["renditions"]["items"] = _ref("Rendition")
+    caption = properties["caption"]
+    properties["caption"] = _ref("Caption")
+    return {"Options": options, "Rendition": rendition, "Caption": caption}
+
+
 SCHEMAS: dict[str, Any] = {
+    "ErrorCode": {
+        "type": "string",
+        "enum": _error_codes(),
+        "description": "Stable: docs/API.md#errors says what each means.",
+    },
+    "ErrorDetail": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": _ref("ErrorCode"),
+            "message": {"type": "string", "description": "For a person; may change."},
+            "field": {"type": "string", "description": "The offending field, if any."},
+            "limit": {
+                "type": "string",
+                "enum": list(TenantLimits.field_names()),
+                "description": "With `rate_limited`: the limit that is reached.",
+            },
+            "retry_after": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "With `rate_limited`: seconds to wait (also `Retry-After`).",
+            },
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["error"],
         "additionalProperties": False,
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string", "examples": ["unsupported_image"]},
-                    "message": {"type": "string"},
-                    "field": {"type": "string", "description": "The offending field, if any."},
-                },
-            }
-        },
+        "properties": {"error": _ref("ErrorDetail")},
+    },
+    "JobError": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {"code": _ref("ErrorCode"), "message": {"type": "string"}},
     },
     "JobAccepted": {
         "type": "object",
@@ -140,46 +251,53 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "job_id": JOB_ID,
-            "status": {"type": "string", "enum": ["pending", "processing", "completed", "failed"]},
+            "status": _ref("JobStatus"),
             "status_url": {"type": "string"},
         },
     },
-    "JobStatus": {
+    "JobStatus": STATUS,
+    "Job": {
         "type": "object",
-        "required": [
-            "job_id",
-            "status",
-            "message",
-            "progress",
-            "created_at",
-            "updated_at",
-            "result",
-            "error",
-        ],
+        "required": [*JOB_STATE, "result", "error"],
         "additionalProperties": False,
         "properties": {
-            "job_id": JOB_ID,
-            "status": {"type": "string", "enum": ["pending", "processing", "completed", "failed"]},
-            "message": {"type": "string"},
-            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
-            "created_at": TIMESTAMP,
-            "updated_at": TIMESTAMP,
+            **JOB_STATE,
             "result": {"oneOf": [{"type": "null"}, _ref("Result")]},
-            "error": {
-                "oneOf": [
-                    {"type": "null"},
-                    {
-                        "type": "object",
-                        "required": ["code", "message"],
-                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-                    },
-                ]
+            "error": {"oneOf": [{"type": "null"}, _ref("JobError")]},
+        },
+    },
+    "JobSummary": {
+        "type": "object",
+        "required": [*JOB_STATE, "status_url"],
+        "additionalProperties": False,
+        "properties": {
+            **JOB_STATE,
+            "status_url": {"type": "string"},
+        },
+    },
+    "JobList": {
+        "type": "object",
+        "required": ["jobs", "next_cursor"],
+        "additionalProperties": False,
+        "properties": {
+            "jobs": {"type": "array", "items": _ref("JobSummary")},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "Pass as `cursor` for the next page; null on the last.",
             },
         },
     },
     "Result": RESULT,
+    "ImageFacts": IMAGE_FACTS,
+    "DominantColor": DOMINANT_COLOR,
+    "Exif": EXIF,
+    "TextAnalysis": TEXT_ANALYSIS,
+    "Language": LANGUAGE,
+    "Sentiment": SENTIMENT,
+    "Readability": READABILITY,
     "Output": OUTPUT,
-    "Options": OPTIONS_SCHEMA,
+    "Crop": CROP,
+    **_named_options(),
     "UploadRequest": {
         "type": "object",
         "required": ["filename", "content_type", "size"],
@@ -258,9 +376,10 @@ SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "checks"],
+        "required": ["status", "version", "checks"],
         "properties": {
             "status": {"type": "string", "enum": ["ok", "unavailable"]},
+            "version": {"type": "string", "description": "The service's version."},
             "checks": {
                 "type": "object",
                 "properties": {"redis": {"type": "string"}, "s3": {"type": "string"}},
@@ -269,7 +388,24 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
-API_KEY_HEADER = {"$ref": "#/components/parameters/ApiKey"}
+# Each operation's id (a generated client's function name) and tag (its module).
+OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
+    ("/api/process", "post"): ("submit_job", "jobs"),
+    ("/api/uploads", "post"): ("create_upload", "uploads"),
+    ("/api/status/{job_id}", "get"): ("get_job", "jobs"),
+    ("/api/jobs", "get"): ("list_jobs", "jobs"),
+    ("/api/jobs/{job_id}", "delete"): ("delete_job", "jobs"),
+    ("/api/limits", "get"): ("get_limits", "tenant"),
+    ("/api/health", "get"): ("get_health", "service"),
+    ("/api/openapi.json", "get"): ("get_openapi", "service"),
+}
+TAGS = [
+    {"name": "jobs", "description": "Submit, follow, list and delete jobs."},
+    {"name": "uploads", "description": "Presigned S3 POSTs for images too large to send."},
+    {"name": "tenant", "description": "The caller's tenant: its limits and usage."},
+    {"name": "service", "description": "Health and this description (no key needed)."},
+]
+OPEN_OPERATIONS = {("/api/health", "get"), ("/api/openapi.json", "get")}
 JOB_ID_PARAMETER = {
     "name": "job_id",
     "in": "path",
@@ -287,9 +423,24 @@ def _with_limits(settings: Settings) -> dict[str, Any]:
     return schemas
 
 
-@functools.cache
-def openapi_document(settings: Settings) -> dict[str, Any]:
-    """The whole document for these settings (built once per process)."""
+def _finish(paths: dict[str, Any]) -> dict[str, Any]:
+    """Give every operation its id, its tag and, where no key is needed, no security."""
+    for path, methods in paths.items():
+        for method, operation in methods.items():
+            operation["operationId"], tag = OPERATIONS[(path, method)]
+            operation["tags"] = [tag]
+            if (path, method) in OPEN_OPERATIONS:
+                operation["security"] = []
+    return paths
+
+
+# A few documents per process: the Host header chooses the server, and any client sends one.
+@functools.lru_cache(maxsize=8)
+def openapi_document(settings: Settings, server_url: str = "") -> dict[str, Any]:
+    """The whole document for these settings (built once per process and server).
+
+    ``server_url`` is where the API answers (the request's own origin and stage); empty:
+    the document's own origin (``/``)."""
     unavailable = _error("Redis or S3 is unavailable (`service_unavailable`).")
     unauthorized = _error("X-Api-Key is missing (where a key is needed) or wrong.")
     rate_limited = {
@@ -302,157 +453,206 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "media-jobs",
-            "version": "1.0.0",
+            "version": VERSION,
             "description": "Submit an image and a text; a worker processes them together. "
             "Follow the job at its status URL. Every error is "
             '`{"error": {"code", "message"}}`.',
         },
+        "servers": [{"url": server_url or "/", "description": "This API"}],
+        "tags": TAGS,
+        # A key, or none where the stage admits anonymous requests (`make dev`).
+        "security": [{"ApiKey": []}, {}],
         "components": {
             "schemas": _with_limits(settings),
-            "parameters": {
+            "securitySchemes": {
                 "ApiKey": {
-                    "name": "X-Api-Key",
+                    "type": "apiKey",
                     "in": "header",
-                    "required": False,
-                    "schema": {"type": "string"},
-                    "description": "The tenant's API key; needed everywhere but on a local "
-                    "stage without API_KEYS.",
+                    "name": "X-Api-Key",
+                    "description": "The tenant's API key (`mj_<id>_<secret>`, from "
+                    "`scripts.ops tenants create`); needed everywhere but on a local stage "
+                    "without API_KEYS.",
                 }
             },
         },
-        "paths": {
-            "/api/process": {
-                "post": {
-                    "summary": "Submit an image and a text",
-                    "parameters": [
-                        API_KEY_HEADER,
-                        {
-                            "name": "Idempotency-Key",
-                            "in": "header",
-                            "required": False,
-                            "schema": {"type": "string", "pattern": f"^{KEY_PATTERN.pattern}$"},
-                            "description": "A repeat within 24 h gives the same job.",
-                        },
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "multipart/form-data": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["image", "text"],
-                                    "additionalProperties": False,
-                                    "properties": {
-                                        "image": {
-                                            "type": "string",
-                                            "format": "binary",
-                                            "minLength": 1,
-                                        },
-                                        "text": _ref("Text"),
-                                        "options": _ref("Options"),
-                                        "callback_url": _ref("CallbackUrl"),
-                                    },
-                                },
-                                # The options part is JSON text (a plain form field).
-                                "encoding": {"options": {"contentType": "application/json"}},
+        "paths": _finish(
+            {
+                "/api/process": {
+                    "post": {
+                        "summary": "Submit an image and a text",
+                        "parameters": [
+                            {
+                                "name": "Idempotency-Key",
+                                "in": "header",
+                                "required": False,
+                                "schema": {"type": "string", "pattern": f"^{KEY_PATTERN.pattern}$"},
+                                "description": "A repeat within 24 h gives the same job.",
                             },
-                            "application/json": {"schema": _ref("ProcessUpload")},
+                        ],
+                        "requestBody": {
+                            "required": True,
+                            "content": {
+                                "multipart/form-data": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["image", "text"],
+                                        "additionalProperties": False,
+                                        "properties": {
+                                            "image": {
+                                                "type": "string",
+                                                "format": "binary",
+                                                "minLength": 1,
+                                            },
+                                            "text": _ref("Text"),
+                                            "options": _ref("Options"),
+                                            "callback_url": _ref("CallbackUrl"),
+                                        },
+                                    },
+                                    # The options part is JSON text (a plain form field).
+                                    "encoding": {"options": {"contentType": "application/json"}},
+                                },
+                                "application/json": {"schema": _ref("ProcessUpload")},
+                            },
                         },
-                    },
-                    "responses": {
-                        "202": {
-                            **_json(_ref("JobAccepted"), "Accepted; follow status_url."),
-                            "headers": {"Location": {"schema": {"type": "string"}}},
+                        "responses": {
+                            "202": {
+                                **_json(_ref("JobAccepted"), "Accepted; follow status_url."),
+                                "headers": {"Location": {"schema": {"type": "string"}}},
+                            },
+                            "400": _error("A missing or malformed field."),
+                            "401": unauthorized,
+                            "429": rate_limited,
+                            "409": _error(
+                                "Idempotency-Key reused for another request, "
+                                "or the upload already started a job."
+                            ),
+                            "413": _error("Body, image or text too large."),
+                            "415": _error("Not a supported image, or not multipart/JSON."),
+                            "422": _error("Invalid options, callback URL, or unknown upload."),
+                            "503": unavailable,
                         },
-                        "400": _error("A missing or malformed field."),
-                        "401": unauthorized,
-                        "429": rate_limited,
-                        "409": _error(
-                            "Idempotency-Key reused for another request, "
-                            "or the upload already started a job."
-                        ),
-                        "413": _error("Body, image or text too large."),
-                        "415": _error("Not a supported image, or not multipart/JSON."),
-                        "422": _error("Invalid options, callback URL, or unknown upload."),
-                        "503": unavailable,
-                    },
-                }
-            },
-            "/api/uploads": {
-                "post": {
-                    "summary": "Get a presigned S3 POST for a large image",
-                    "parameters": [API_KEY_HEADER],
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("UploadRequest")}},
-                    },
-                    "responses": {
-                        "201": _json(_ref("Upload"), "POST the file to url with fields."),
-                        "400": _error("A missing or malformed field."),
-                        "401": unauthorized,
-                        "429": rate_limited,
-                        "413": _error("size over MAX_SOURCE_BYTES."),
-                        "415": _error("content_type is not a supported image type."),
-                        "503": unavailable,
-                    },
-                }
-            },
-            "/api/status/{job_id}": {
-                "get": {
-                    "summary": "A job's status and result",
-                    "parameters": [JOB_ID_PARAMETER, API_KEY_HEADER],
-                    "responses": {
-                        "200": _json(_ref("JobStatus"), "The job."),
-                        "400": _error("Malformed job id."),
-                        "401": unauthorized,
-                        "429": rate_limited,
-                        "404": _error("Unknown or expired job."),
-                        "503": unavailable,
-                    },
-                }
-            },
-            "/api/jobs/{job_id}": {
-                "delete": {
-                    "summary": "Delete a job, its source and its outputs",
-                    "parameters": [JOB_ID_PARAMETER, API_KEY_HEADER],
-                    "responses": {
-                        "204": {"description": "Deleted; old output links stop working."},
-                        "400": _error("Malformed job id."),
-                        "401": unauthorized,
-                        "429": rate_limited,
-                        "404": _error("Unknown or expired job."),
-                        "503": unavailable,
-                    },
-                }
-            },
-            "/api/limits": {
-                "get": {
-                    "summary": "The caller's limits and what it uses of them now",
-                    "parameters": [API_KEY_HEADER],
-                    "responses": {
-                        "200": _json(_ref("Limits"), "The tenant's limits and usage."),
-                        "401": unauthorized,
-                        "429": rate_limited,
-                        "503": unavailable,
-                    },
-                }
-            },
-            "/api/health": {
-                "get": {
-                    "summary": "Whether Redis and S3 answer",
-                    "responses": {
-                        "200": _json(_ref("Health"), "All checks ok."),
-                        "503": _json(_ref("Health"), "A check failed; it is named."),
-                    },
-                }
-            },
-            "/api/openapi.json": {
-                "get": {
-                    "summary": "This document (no key needed)",
-                    "responses": {
-                        "200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}},
-                    },
-                }
-            },
-        },
+                    }
+                },
+                "/api/uploads": {
+                    "post": {
+                        "summary": "Get a presigned S3 POST for a large image",
+                        "requestBody": {
+                            "required": True,
+                            "content": {"application/json": {"schema": _ref("UploadRequest")}},
+                        },
+                        "responses": {
+                            "201": _json(_ref("Upload"), "POST the file to url with fields."),
+                            "400": _error("A missing or malformed field."),
+                            "401": unauthorized,
+                            "429": rate_limited,
+                            "413": _error("size over MAX_SOURCE_BYTES."),
+                            "415": _error("content_type is not a supported image type."),
+                            "503": unavailable,
+                        },
+                    }
+                },
+                "/api/status/{job_id}": {
+                    "get": {
+                        "summary": "A job's status and result",
+                        "parameters": [JOB_ID_PARAMETER],
+                        "responses": {
+                            "200": _json(_ref("Job"), "The job."),
+                            "400": _error("Malformed job id."),
+                            "401": unauthorized,
+                            "429": rate_limited,
+                            "404": _error("Unknown or expired job."),
+                            "503": unavailable,
+                        },
+                    }
+                },
+                "/api/jobs": {
+                    "get": {
+                        "summary": "The caller's jobs, newest first, a page at a time",
+                        "parameters": [
+                            {
+                                "name": "status",
+                                "in": "query",
+                                "required": False,
+                                "schema": _ref("JobStatus"),
+                                "description": "Only the jobs in this status.",
+                            },
+                            {
+                                "name": "limit",
+                                "in": "query",
+                                "required": False,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                                "description": "Jobs on the page (default 20).",
+                            },
+                            {
+                                "name": "cursor",
+                                "in": "query",
+                                "required": False,
+                                "schema": {
+                                    "type": "string",
+                                    "pattern": f"^{CURSOR_PATTERN.pattern}$",
+                                },
+                                "description": "The `next_cursor` of the previous page.",
+                            },
+                        ],
+                        "responses": {
+                            "200": _json(
+                                _ref("JobList"),
+                                "A page of jobs (no results: see each `status_url`).",
+                            ),
+                            "400": _error(
+                                "A bad status, limit or cursor, or an unknown parameter."
+                            ),
+                            "401": unauthorized,
+                            "429": rate_limited,
+                            "503": unavailable,
+                        },
+                    }
+                },
+                "/api/jobs/{job_id}": {
+                    "delete": {
+                        "summary": "Delete a job, its source and its outputs",
+                        "parameters": [JOB_ID_PARAMETER],
+                        "responses": {
+                            "204": {"description": "Deleted; old output links stop working."},
+                            "400": _error("Malformed job id."),
+                            "401": unauthorized,
+                            "429": rate_limited,
+                            "404": _error("Unknown or expired job."),
+                            "503": unavailable,
+                        },
+                    }
+                },
+                "/api/limits": {
+                    "get": {
+                        "summary": "The caller's limits and what it uses of them now",
+                        "responses": {
+                            "200": _json(_ref("Limits"), "The tenant's limits and usage."),
+                            "401": unauthorized,
+                            "429": rate_limited,
+                            "503": unavailable,
+                        },
+                    }
+                },
+                "/api/health": {
+                    "get": {
+                        "summary": "Whether Redis and S3 answer",
+                        "responses": {
+                            "200": _json(_ref("Health"), "All checks ok."),
+                            "503": _json(_ref("Health"), "A check failed; it is named."),
+                        },
+                    }
+                },
+                "/api/openapi.json": {
+                    "get": {
+                        "summary": "This document (no key needed)",
+                        "responses": {
+                            "200": {
+                                "description": "OpenAPI 3.1",
+                                "content": {"application/json": {}},
+                            },
+                        },
+                    }
+                },
+            }
+        ),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from chalicelib.core.telemetry import emit_metrics
 from chalicelib.jobs import model as jobs
 from chalicelib.jobs.contract import check_job_id, new_job_id
 from chalicelib.jobs.model import Job
-from chalicelib.jobs.status import status_body
+from chalicelib.jobs.status import status_body, summary_body
 from chalicelib.jobs.storage import ObjectStore
 from chalicelib.jobs.store import JobStore
 from chalicelib.media.cost import JobCost, is_heavy, job_cost, job_queue
@@ -67,6 +68,9 @@ IDEMPOTENCY_POLL_SECONDS = 0.05
 IDEMPOTENCY_STALE_SECONDS = 60.0
 # Every wait of a submit (tests record them instead).
 sleep = time.sleep
+# Jobs on one page of GET /api/jobs: by default, and at most.
+LIST_DEFAULT_LIMIT = 20
+LIST_MAX_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -460,6 +464,31 @@ class JobService:
 
     def status(self, job_id: str, tenant: Tenant) -> dict[str, Any]:
         return status_body(self.get(job_id, tenant), self.objects, self.settings.result_url_ttl)
+
+    def list_jobs(self, tenant: Tenant, query: Mapping[str, str] | None) -> dict[str, Any]:
+        """``GET /api/jobs``: the tenant's jobs, newest first, a page at a time.
+
+        ``query``: ``status`` (one of the statuses), ``limit`` (1-100, default 20) and
+        ``cursor`` (a previous page's ``next_cursor``); anything else is refused.
+        """
+        query = dict(query or {})
+        unknown = sorted(set(query) - {"status", "limit", "cursor"})
+        if unknown:
+            raise InvalidRequest(f"Unknown query parameter {unknown[0]!r}.", field=unknown[0])
+        status = query.get("status")
+        if status is not None and status not in jobs.STATUSES:
+            raise InvalidRequest(
+                f"status must be one of {', '.join(jobs.STATUSES)}.", field="status"
+            )
+        raw_limit = query.get("limit", str(LIST_DEFAULT_LIMIT))
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LIST_MAX_LIMIT:
+            raise InvalidRequest(
+                f"limit must be a whole number from 1 to {LIST_MAX_LIMIT}.", field="limit"
+            )
+        found, next_cursor = self.store.list_for(
+            tenant.tenant_id, status, query.get("cursor"), int(raw_limit)
+        )
+        return {"jobs": [summary_body(job) for job in found], "next_cursor": next_cursor}
 
     def delete(self, job_id: str, tenant: Tenant) -> None:
         """Remove the job's source, outputs and record, and give back what it held: its

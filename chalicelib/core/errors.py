@@ -191,6 +191,15 @@ class UploadTooLarge(InputError):
     status = 413
     default_message = "The upload is larger than the service accepts."
 
+    @classmethod
+    def body_over(cls, max_bytes: int) -> UploadTooLarge:
+        """A request body over ``max_bytes``: says where large images go instead."""
+        return cls(
+            f"The request body is over {max_bytes} bytes. Send a large image straight to "
+            "storage: POST /api/uploads for a presigned form, then POST /api/process with "
+            "its upload_id (docs/API.md, Large images)."
+        )
+
 
 class TextTooLong(InputError):
     """Text over `MAX_TEXT_CHARS`."""

@@ -207,6 +207,12 @@ class Settings:
     )
     webhook_queue: str = setting("", "the webhooks' own queue; empty: `<CELERY_QUEUE>-webhooks`")
     webhook_concurrency: int = setting(8, "delivery threads of a webhook worker")
+    cors_allow_origins: str = setting(
+        "",
+        "browser origins (`https://app.example.com`, comma-separated) allowed to call the API "
+        "(CORS); empty: none. Read when `app.py` is imported: API Gateway answers preflights "
+        "from what `chalice package` saw, so set it there too (and one origin only there)",
+    )
     redis_socket_timeout: float = setting(
         5.0, "Redis connect and read timeout: an outage is a quick 503, not a hang (seconds)"
     )
@@ -271,6 +277,7 @@ class Settings:
         if not self.webhook_timeout > 0:
             raise SettingsError("WEBHOOK_TIMEOUT must be a positive number of seconds")
         self.callback_ports  # noqa: B018 (parses WEBHOOK_PORTS, raising on a bad value)
+        self.cors_origins  # noqa: B018 (parses CORS_ALLOW_ORIGINS, raising on a bad value)
 
     def check_webhook_signing(self) -> None:
         """Refuse to sign webhooks with no secret, except on a local stack."""
@@ -300,6 +307,18 @@ class Settings:
         if not ports or not all(0 < p < 65536 for p in ports):
             raise SettingsError("WEBHOOK_PORTS must list ports 1..65535 or 'any'")
         return ports
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """The origins of ``CORS_ALLOW_ORIGINS``, each ``scheme://host[:port]``."""
+        origins = [o.strip().rstrip("/") for o in self.cors_allow_origins.split(",") if o.strip()]
+        for origin in origins:
+            scheme, _, host = origin.partition("://")
+            if scheme not in ("http", "https") or not host or "/" in host:
+                raise SettingsError(
+                    f"CORS_ALLOW_ORIGINS holds origins like https://app.example.com, not {origin!r}"
+                )
+        return origins
 
     @property
     def webhooks_queue(self) -> str:

@@ -13,16 +13,28 @@ from chalicelib.jobs.storage import ObjectStore
 def status_body(job: Job, objects: ObjectStore, url_ttl: int) -> dict[str, Any]:
     """``{job_id, status, message, progress, created_at, updated_at, result, error}``."""
     return {
+        **_state(job),
+        "result": _result_with_links(job, objects, url_ttl)
+        if job.status == jobs.COMPLETED
+        else None,
+        "error": job.error,
+    }
+
+
+def summary_body(job: Job) -> dict[str, Any]:
+    """One job of a listing (``GET /api/jobs``): no result; its status URL has it."""
+    return {**_state(job), "status_url": f"/api/status/{job.job_id}"}
+
+
+def _state(job: Job) -> dict[str, Any]:
+    """Where the job is: what a status answer and a listing both begin with."""
+    return {
         "job_id": job.job_id,
         "status": job.status,
         "message": job.message,
         "progress": job.progress,
         "created_at": iso_time(job.created_at),
         "updated_at": iso_time(job.updated_at),
-        "result": _result_with_links(job, objects, url_ttl)
-        if job.status == jobs.COMPLETED
-        else None,
-        "error": job.error,
     }
 
 

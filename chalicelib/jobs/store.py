@@ -6,11 +6,14 @@ is the real one (tests also use an in-memory fake of the same interface).
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import redis
 
+from chalicelib.core.errors import InvalidRequest
 from chalicelib.core.redis_client import redis_errors
 from chalicelib.jobs import model as jobs
 from chalicelib.jobs.model import Job
@@ -36,12 +39,16 @@ return {1, current}
 
 # Creates a record only if none has the id (an upload id is claimed once), and
 # adds the id to the index of active jobs (KEYS[2], scored by creation time)
-# that the reconciler walks.
+# that the reconciler walks, and to its tenant's index (KEYS[3], the same score),
+# which lives as long as its newest job and drops the ids of expired ones.
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[3]) - tonumber(ARGV[1])))
+redis.call('EXPIRE', KEYS[3], ARGV[1])
 return 1
 """
 
@@ -86,6 +93,10 @@ class JobStore(Protocol):
 
     def get(self, job_id: str) -> Job | None: ...
 
+    def list_for(
+        self, tenant_id: str, status: str | None = None, cursor: str | None = None, limit: int = 20
+    ) -> tuple[list[Job], str | None]: ...
+
     def transition(self, job_id: str, target: str, **fields: Any) -> tuple[bool, str | None]: ...
 
     def update_while(self, job_id: str, status: str, **fields: Any) -> bool: ...
@@ -118,6 +129,20 @@ class RedisJobStore:
 
     #: Sorted set of the ids of jobs not yet final, scored by creation time.
     ACTIVE_INDEX = "jobs:active"
+    #: Per tenant, sorted set of the ids of its jobs, scored by creation time.
+    TENANT_INDEX = "jobs:tenant:"
+    #: The most index entries one listing reads (a status filter may skip many).
+    LIST_SCAN_LIMIT = 1000
+    #: What a listing reads of each record (not the text, options or result).
+    SUMMARY_FIELDS = (
+        "job_id",
+        "status",
+        "created_at",
+        "updated_at",
+        "progress",
+        "message",
+        "tenant_id",
+    )
 
     def __init__(
         self, client: redis.Redis, ttl_seconds: int, prefix: str = "job:", namespace: str = ""
@@ -141,13 +166,75 @@ class RedisJobStore:
         """``key`` in this store's namespace (for the other keys kept beside the jobs)."""
         return self.namespace + key
 
+    def tenant_index(self, tenant_id: str) -> str:
+        return f"{self.namespace}{self.TENANT_INDEX}{tenant_id}"
+
     def create(self, job: Job) -> bool:
         """Write a new record and its TTL atomically; False if the id is already taken."""
         args: list[str] = [str(self._ttl), job.job_id, repr(job.created_at)]
         for name, value in job.to_record().items():
             args += [name, value]
+        keys = [self.key(job.job_id), self.active_index, self.tenant_index(job.tenant_id)]
         with redis_errors():
-            return bool(self._create(keys=[self.key(job.job_id), self.active_index], args=args))
+            return bool(self._create(keys=keys, args=args))
+
+    def list_for(
+        self, tenant_id: str, status: str | None = None, cursor: str | None = None, limit: int = 20
+    ) -> tuple[list[Job], str | None]:
+        """The tenant's jobs, newest first, from ``cursor`` on (``parse_cursor``), at most
+        ``limit``, only those in ``status`` if given; and the cursor of the next page, or
+        None after the last. Reads at most ``LIST_SCAN_LIMIT`` entries of the index: a
+        page under a rare status may hold fewer jobs than ``limit`` and still go on."""
+        index = self.tenant_index(tenant_id)
+        found: list[Job] = []
+        stale: list[str] = []
+        next_cursor: str | None = None
+        for score, job_id, record in self._index_from(index, cursor):
+            if record.get("tenant_id") != tenant_id:  # expired or deleted
+                stale.append(job_id)
+                continue
+            job = Job.from_record(record)
+            if status is None or job.status == status:
+                found.append(job)
+            next_cursor = make_cursor(score, job_id)
+            if len(found) == limit or len(stale) + len(found) >= self.LIST_SCAN_LIMIT:
+                break
+        else:
+            next_cursor = None
+        if stale:  # the index forgets jobs whose records are gone
+            with redis_errors():
+                self._redis.zrem(index, *stale)
+        return found, next_cursor
+
+    def _index_from(
+        self, index: str, cursor: str | None
+    ) -> Iterator[tuple[float, str, dict[str, str]]]:
+        """The index's entries after ``cursor``, newest first, with their summary fields."""
+        top, after = parse_cursor(cursor) if cursor is not None else (float("inf"), None)
+        highest = repr(top) if cursor is not None else "+inf"
+        offset, batch = 0, 100
+        while True:
+            with redis_errors():
+                entries: list[tuple[Any, Any]] = self._redis.zrevrangebyscore(  # type: ignore[assignment]
+                    index, highest, "-inf", start=offset, num=batch, withscores=True
+                )
+            offset += len(entries)
+            page = [
+                (float(score), str(member))
+                for member, score in entries
+                # Equal scores come in descending id order: skip up to the cursor's id.
+                if not (after is not None and float(score) == top and str(member) >= after)
+            ]
+            with redis_errors():
+                pipe = self._redis.pipeline(transaction=False)
+                for _, job_id in page:
+                    pipe.hmget(self.key(job_id), self.SUMMARY_FIELDS)
+                rows = pipe.execute() if page else []
+            for (score, job_id), row in zip(page, rows, strict=True):
+                fields = zip(self.SUMMARY_FIELDS, row, strict=True)
+                yield score, job_id, {k: str(v) for k, v in fields if v is not None}
+            if len(entries) < batch:
+                return
 
     def get(self, job_id: str) -> Job | None:
         with redis_errors():
@@ -222,10 +309,13 @@ class RedisJobStore:
 
     def delete(self, job_id: str) -> bool:
         with redis_errors():
+            tenant_id = self._redis.hget(self.key(job_id), "tenant_id")
             pipe = self._redis.pipeline(transaction=True)
             pipe.delete(self.key(job_id))
             pipe.zrem(self.active_index, job_id)
-            deleted, _ = pipe.execute()
+            if tenant_id is not None:
+                pipe.zrem(self.tenant_index(str(tenant_id)), job_id)
+            deleted = pipe.execute()[0]
         return bool(deleted)
 
     def active_before(self, created_before: float, limit: int = 1000) -> list[str]:
@@ -242,6 +332,23 @@ class RedisJobStore:
     def ping(self) -> None:
         with redis_errors():
             self._redis.ping()
+
+
+# A listing's cursor: the creation time of the last job given, then its id.
+CURSOR_PATTERN = re.compile(r"([0-9]{1,12}(?:\.[0-9]{1,17})?)_([0-9a-f]{32})")
+
+
+def make_cursor(created_at: float, job_id: str) -> str:
+    """Where a listing goes on: after this job (by creation time, then id)."""
+    return f"{created_at!r}_{job_id}"
+
+
+def parse_cursor(cursor: str) -> tuple[float, str]:
+    """``make_cursor``'s parts; ``InvalidRequest`` for anything else."""
+    found = CURSOR_PATTERN.fullmatch(cursor)
+    if found is None:
+        raise InvalidRequest("The cursor is not one a listing gave.", field="cursor")
+    return float(found.group(1)), found.group(2)
 
 
 def field_value(value: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import redis
 
-from chalicelib.core.errors import RateLimited
+from chalicelib.core.errors import InvalidRequest, RateLimited
 from chalicelib.core.redis_client import redis_errors
 from chalicelib.core.settings import Settings
 
@@ -98,6 +98,48 @@ class TenantLimits:
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
+
+
+# The range of each limit a tenant may be given: a value outside would break its requests
+# (a rate or a burst of 0 admits no request at all, not even GET /api/limits). A job
+# limit of 0 is allowed: it pauses the tenant's submits (429 naming the limit).
+LIMIT_RANGES: dict[str, tuple[float, float]] = {
+    "requests_per_second": (0.01, 100_000),
+    "burst": (1, 1_000_000),
+    "jobs_in_flight": (0, 1_000_000),
+    "heavy_jobs_in_flight": (0, 1_000_000),
+    "work_seconds_per_hour": (0, 3600 * 10_000),
+}
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:g}"
+
+
+def checked_limits(limits: dict[str, float]) -> dict[str, float]:
+    """``limits`` when every name is a limit and every value in its range (whole where
+    the limit counts things), else ``InvalidRequest`` with one line saying which and why."""
+    names = TenantLimits.field_names()
+    whole = {f.name for f in fields(TenantLimits) if f.type == "int"}
+    checked: dict[str, float] = {}
+    for name, value in limits.items():
+        if name not in names:
+            raise InvalidRequest(f"Unknown limit {name!r}; the limits are: {', '.join(names)}.")
+        low, high = LIMIT_RANGES[name]
+        if not (isinstance(value, int | float) and math.isfinite(value) and low <= value <= high):
+            finite = isinstance(value, int | float) and math.isfinite(value)
+            shown = _number(value) if finite else value
+            raise InvalidRequest(
+                f"The limit {name} must be from {_number(low)} to {_number(high)}, not {shown}."
+            )
+        if name in whole:
+            if value != int(value):
+                raise InvalidRequest(
+                    f"The limit {name} must be a whole number, not {_number(value)}."
+                )
+            value = int(value)
+        checked[name] = value
+    return checked
 
 
 class TenantQuotas:

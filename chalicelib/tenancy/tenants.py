@@ -27,7 +27,7 @@ import redis
 from chalicelib.core.errors import InvalidRequest, Unauthorized
 from chalicelib.core.redis_client import redis_errors
 from chalicelib.core.settings import Settings
-from chalicelib.tenancy.limits import TenantLimits
+from chalicelib.tenancy.limits import TenantLimits, checked_limits
 
 ANONYMOUS = "anonymous"
 KEY_PATTERN = re.compile(r"mj_([0-9a-f]{8})_[A-Za-z0-9_-]{32,64}")
@@ -174,9 +174,7 @@ class TenantStore:
                 "A tenant id is 1-63 lowercase letters, digits or '-' "
                 "(not 'anonymous', nor starting with 'key-')."
             )
-        unknown = set(limits or {}) - set(TenantLimits.field_names())
-        if unknown:
-            raise InvalidRequest(f"Unknown limits: {', '.join(sorted(unknown))}.")
+        limits = checked_limits(limits or {})
         tenant = Tenant(
             tenant_id=tenant_id,
             name=name,
@@ -206,7 +204,11 @@ class TenantStore:
         return api_key
 
     def revoke_key(self, key_id: str) -> str:
-        """Revoke a key by its id (the 8 hex digits after ``mj_``); returns its tenant."""
+        """Revoke a key by its id (the 8 hex digits after ``mj_``), or given the whole key;
+        returns its tenant."""
+        whole = KEY_PATTERN.fullmatch(key_id.strip())
+        if whole:
+            key_id = whole.group(1)
         for tenant_id in self.tenant_ids():
             with redis_errors():
                 raw = self._redis.hget(self._keys_key(tenant_id), key_id)
@@ -237,7 +239,7 @@ class TenantStore:
         tenant = self.get(tenant_id)
         if tenant is None or tenant_id == ANONYMOUS or tenant_id.startswith("key-"):
             raise InvalidRequest(f"No stored tenant has the id {tenant_id!r}.")
-        merged = {**tenant.limits, **limits}
+        merged = {**tenant.limits, **checked_limits(limits)}
         with redis_errors():
             self._redis.hset(
                 self._tenant_key(tenant_id), "limits", json.dumps(merged, sort_keys=True)

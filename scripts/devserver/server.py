@@ -93,9 +93,7 @@ class GuardedRequestHandler(local.ChaliceRequestHandler):
             raise _BodyRefused(InvalidRequest("The Content-Length header is malformed."))
         length = int(declared)
         if length > self.max_body_bytes:
-            raise _BodyRefused(
-                UploadTooLarge(f"The request body is over {self.max_body_bytes} bytes.")
-            )
+            raise _BodyRefused(UploadTooLarge.body_over(self.max_body_bytes))
         body = self.rfile.read(length) if length else b""
         self._deadline.cancel()
         if len(body) < length:

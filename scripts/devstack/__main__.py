@@ -1,8 +1,10 @@
 """``make dev``: ``python -m scripts.devstack`` runs the whole local stack until Ctrl-C.
 
-It reads the settings (the environment over ``.env`` over ``.env.example``), starts
-every component (``DevStack.start_all``, the API with the app's schedules), prints
-``Ready``, and stops everything it started when interrupted or when a component exits.
+It reads the settings (the environment over ``.env`` over ``.env.example``), checks
+that the API's port is free, starts every component (``DevStack.start_all``, the API
+with the app's schedules), writes the effective settings to ``.local/dev.env`` (read
+by ``scripts.ops`` and the client), prints ``Ready``, and stops everything it started
+when interrupted or when a component exits.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from typing import Any
 
 from scripts.devstack.processes import StackError
-from scripts.devstack.stack import DevStack, load_env
+from scripts.devstack.stack import STACK_FILE, DevStack, load_env
 
 # How often `make dev` looks for workers it did not start on its queue.
 CHECK_EVERY = 30.0
@@ -43,15 +45,25 @@ def main() -> int:
         print("Starting the local stack…", flush=True)
         api_url = stack.start_all(settings.worker_count, settings.api_port, schedules=True)
         prefix = stack.env.get("REDIS_KEY_PREFIX")
+        stack_file = stack.write_stack_file()
+        redis = stack.env["REDIS_URL"]
+        if stack.own_redis is not None:
+            redis += f" (started here: pid {stack.own_redis.pid}, data kept in .local/redis)"
+        else:
+            redis += " (already running; not started here)"
         print(
             f"""
-Ready: API {api_url}  ·  Redis {stack.env["REDIS_URL"]}  ·  S3 {stack.env["AWS_ENDPOINT_URL"]}
-       bucket {settings.s3_bucket}  ·  {settings.worker_count} workers  ·  logs in {stack.log_dir}
+Ready: API {api_url}  ·  S3 {stack.env["AWS_ENDPOINT_URL"]}  ·  bucket {settings.s3_bucket}
+       Redis {redis}
        queue {stack.env.get("CELERY_QUEUE", "images")}  ·  key prefix {prefix or "(none)"}
+       {settings.worker_count} workers  ·  logs in {stack.log_dir}
+       settings for other shells in {stack_file.relative_to(STACK_FILE.parents[1])} (scripts.ops
+       and the client read it)
 
 Try it:
   curl -s -F image=@photo.jpg -F text='Hello' {api_url}/api/process
   curl -s {api_url}/api/status/<job_id>
+  .venv/bin/python -m scripts.ops tenants create acme "Acme Ltd"
 
 Ctrl-C stops everything.""",
             flush=True,

@@ -34,6 +34,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_holder(port: int, host: str = "127.0.0.1") -> str | None:
+    """Who listens on ``port``: ``"pid 123 (python3 -m scripts.devserver …)"``, ``"another
+    process"`` when its owner cannot be read, or None when the port is free."""
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        if sock.connect_ex((host, port)) != 0:
+            return None
+    try:
+        import psutil
+
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                if conn.pid is None:
+                    break
+                command = " ".join(psutil.Process(conn.pid).cmdline())[:120]
+                return f"pid {conn.pid} ({command})"
+    except Exception:  # psutil missing, or no right to read other processes' sockets
+        pass
+    return "another process"
+
+
 def redis_answers(url: str, timeout: float = 1.0) -> bool:
     import redis
 

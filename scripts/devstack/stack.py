@@ -12,17 +12,24 @@ everything it started.
 A stack that starts its own moto server keeps apart from other stacks on the
 same Redis: unless ``CELERY_QUEUE`` names another queue than the default, it
 takes a queue and a ``REDIS_KEY_PREFIX`` of its own, since another stack's
-workers would take its jobs and fail them (they read another S3). It also
-warns when workers it did not start consume its queue.
+workers would take its jobs and fail them (they read another S3). Both are
+stable for a checkout and an API port, so tenants and keys made under one run
+are there in the next. It also warns when workers it did not start consume its
+queue.
+
+``make dev`` writes its effective settings to ``.local/dev.env`` (``STACK_FILE``);
+``scripts.ops`` and the client read it, so a second shell reaches the same
+Redis keys, queue and API without copying anything.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
 import sys
-import uuid
+import time
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,6 +43,7 @@ from scripts.devstack.processes import (
     StackError,
     free_port,
     http_answers,
+    port_holder,
     redis_answers,
     redis_server_argv,
     wait_for,
@@ -48,6 +56,19 @@ LOCAL_DEFAULTS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "PYTHONUNBUFFERED": "1",
 }
+# The effective settings of the running `make dev` (see the module's docstring).
+STACK_FILE = ROOT / ".local" / "dev.env"
+# What the stack file holds: what another shell needs to reach this stack.
+STACK_FILE_KEYS = (
+    "REDIS_URL",
+    "REDIS_KEY_PREFIX",
+    "CELERY_QUEUE",
+    "CELERY_BROKER_URL",
+    "AWS_ENDPOINT_URL",
+    "S3_BUCKET",
+    "API_PORT",
+    "MEDIA_API_URL",
+)
 
 
 class DevStack:
@@ -55,8 +76,12 @@ class DevStack:
 
     def __init__(self, env: Mapping[str, str], log_dir: Path | None = None):
         self.env: dict[str, str] = {**LOCAL_DEFAULTS, **env}
-        self.log_dir = log_dir or ROOT / ".local" / "logs"
+        # A directory per run: a second run never truncates or mixes into a first's logs.
+        run = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+        self.log_dir = log_dir or ROOT / ".local" / "logs" / run
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        # The redis-server this stack started, if it started one (the banner says so).
+        self.own_redis: ManagedProcess | None = None
         self.processes: list[ManagedProcess] = []
         self.workers: list[ManagedProcess] = []
         # Celery node names of this stack's workers, to tell them from other stacks'.
@@ -81,14 +106,18 @@ class DevStack:
                 f"No Redis answers at {url} and redis-server is not installed "
                 "(apt-get install redis-server, or set REDIS_URL)."
             )
-        port = urlparse(url).port or free_port()
-        if urlparse(url).hostname not in ("127.0.0.1", "localhost"):
+        parsed = urlparse(url)
+        port = parsed.port or 6379
+        if parsed.hostname not in ("127.0.0.1", "localhost") or port_holder(port) is not None:
             port = free_port()
         data_dir = ROOT / ".local" / "redis"
         data_dir.mkdir(parents=True, exist_ok=True)
-        redis_process = self._start("redis", redis_server_argv(server, port, data_dir))
-        url = f"redis://127.0.0.1:{port}/0"
+        # Kept on disk (an append-only file): tenants and keys survive a restart.
+        redis_process = self._start("redis", redis_server_argv(server, port, data_dir, aof=True))
+        # The database the user asked for, on the server started in its place.
+        url = f"redis://127.0.0.1:{port}{parsed.path or '/0'}"
         wait_for(lambda: redis_answers(url), "redis-server", 20, redis_process)
+        self.own_redis = redis_process
         self.env["REDIS_URL"] = url
         # A broker URL pointing at the Redis that did not answer would be wrong too.
         if self.env.get("CELERY_BROKER_URL"):
@@ -121,10 +150,36 @@ class DevStack:
         default_queue = Settings.celery_queue
         if self.env.get("CELERY_QUEUE", default_queue) != default_queue:
             return
-        stack_id = f"dev-{uuid.uuid4().hex[:8]}"
+        stack_id = self.stack_id()
         self.env["CELERY_QUEUE"] = f"{default_queue}-{stack_id}"
         if not self.env.get("REDIS_KEY_PREFIX"):
             self.env["REDIS_KEY_PREFIX"] = f"{stack_id}:"
+
+    def stack_id(self) -> str:
+        """``dev-<8 hex>``: the same for this checkout and API port on every run."""
+        where = f"{ROOT}:{self.env.get('API_PORT', '8000')}"
+        return f"dev-{hashlib.sha256(where.encode()).hexdigest()[:8]}"
+
+    def check_port_free(self, port: int) -> None:
+        """Refuse to start when something listens on the API's port, naming it."""
+        holder = port_holder(port)
+        if holder is not None:
+            raise StackError(
+                f"port {port} is taken by {holder}; stop it, or run on another port "
+                f"(API_PORT={port + 1} make dev)"
+            )
+
+    def write_stack_file(self, path: Path = STACK_FILE) -> Path:
+        """Write the settings another shell needs to reach this stack (``KEY=value``)."""
+        values = {**self.env, "MEDIA_API_URL": self.api_url}
+        lines = [
+            "# Written by `make dev` at start: the running local stack's settings.",
+            "# scripts.ops and the client read it, unless the environment sets one of these.",
+            *(f"{key}={values[key]}" for key in STACK_FILE_KEYS if values.get(key)),
+        ]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
 
     def foreign_consumers(self, timeout: float = 2.0) -> list[str]:
         """Celery nodes consuming this stack's queue on its broker that it did not start.
@@ -305,9 +360,15 @@ class DevStack:
             wait_for(lambda: http_answers(health) == 200, "the API", 60, self.api)
         else:
             wait_for(lambda: http_answers(health, timeout=5) is not None, "the API", 60, self.api)
+        # An answer from a server that took the port first is not this API's.
+        if self.api.poll() is not None:
+            raise StackError(f"the API exited with {self.api.poll()}; see {self.api.log_path}")
         return self.api_url
 
     def start_all(self, worker_count: int, api_port: int, schedules: bool = False) -> str:
+        self.check_port_free(api_port)
+        # The stack's id (its queue and key prefix) follows the port it serves on.
+        self.env["API_PORT"] = str(api_port)
         self.ensure_redis()
         self.ensure_s3()
         self.ensure_bucket()
@@ -347,12 +408,25 @@ class DevStack:
         self.worker_nodes.clear()
 
 
-def load_env() -> dict[str, str]:
-    """The process environment over ``.env`` (if present) over ``.env.example``'s safe values."""
+def load_env(stack_file: Path | None = None) -> dict[str, str]:
+    """The process environment over ``stack_file`` (if given and present, and the
+    environment names none of its stores: Redis, prefix, queue, S3) over ``.env`` (if
+    present) over
+    ``.env.example``'s safe values.
+
+    ``make dev`` reads no stack file (it writes one); the tools that talk to a running
+    stack (``scripts.ops``, the client) read ``STACK_FILE``.
+    """
     from dotenv import dotenv_values
 
     env: dict[str, str] = {}
-    for name in (".env.example", ".env"):
-        env.update({k: v for k, v in dotenv_values(ROOT / name).items() if v})
+    paths = [ROOT / ".env.example", ROOT / ".env"]
+    # All or nothing: an environment that names a stack setting itself (a test's stack,
+    # another Redis) is about another stack, and half of this one's would mislead it.
+    where = [key for key in STACK_FILE_KEYS if key not in ("API_PORT", "MEDIA_API_URL")]
+    if stack_file is not None and not any(key in os.environ for key in where):
+        paths.append(stack_file)
+    for path in paths:
+        env.update({k: v for k, v in dotenv_values(path).items() if v})
     env.update(os.environ)
     return env

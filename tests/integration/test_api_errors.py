@@ -8,6 +8,7 @@ import pytest
 import requests
 from PIL import Image
 
+from chalicelib.core.version import VERSION
 from tests.support.helpers import assert_error
 from tests.support.imagegen import jpeg
 from tests.support.stack_fixtures import ApiClient
@@ -121,4 +122,8 @@ def test_duplicate_fields(client: ApiClient) -> None:
 def test_health(client: ApiClient) -> None:
     response = requests.get(f"{client.base_url}/api/health", timeout=10)
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"redis": "ok", "s3": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "version": VERSION,
+        "checks": {"redis": "ok", "s3": "ok"},
+    }

@@ -1,4 +1,5 @@
-"""The command-line client (``python -m scripts.cli``) as a user runs it, against the live stack."""
+"""The command line (``media-jobs``, from the client package) as a user runs it, against the
+live stack."""
 
 from __future__ import annotations
 
@@ -12,21 +13,23 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from scripts.api_client import DIRECT_UPLOAD_LIMIT
+from media_jobs_client import DIRECT_UPLOAD_LIMIT
 from scripts.devstack.processes import ROOT, free_port
 from scripts.devstack.stack import DevStack
 from tests.support.imagegen import rotated_jpeg
 from tests.support.stack_fixtures import TEST_LIMITS, stack_env
 
 MiB = 1024 * 1024
+# The command the client package installs beside this interpreter (make installs it).
+MEDIA_JOBS = Path(sys.executable).parent / "media-jobs"
 
 
 def run_cli(*args: str, api: str | None = None, stdin: str | None = None, timeout: float = 300):
     """Run the CLI in a child process, as a user would; its environment has no MEDIA_API_*."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIA_API_")}
-    argv = [sys.executable, "-m", "scripts.cli", *args]
+    argv = [str(MEDIA_JOBS), *args]
     if api is not None:
-        argv[3:3] = ["--api", api]
+        argv[1:1] = ["--api", api]
     return subprocess.run(
         argv, cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=timeout
     )
@@ -52,6 +55,7 @@ def test_submit_wait_status_delete(api: str, photo: Path) -> None:
     assert submitted.returncode == 0, submitted.stderr
     body = json.loads(submitted.stdout)
     assert body["status"] == "completed" and body["progress"] == 100, body
+    assert f"Job {body['job_id']} accepted." in submitted.stderr
     assert body["error"] is None
     assert body["result"]["image"]["width"] == 480  # upright: the EXIF orientation was applied
     assert body["result"]["text"]["characters"] == len("Hello from the lake.")
@@ -69,6 +73,29 @@ def test_submit_wait_status_delete(api: str, photo: Path) -> None:
     assert gone.returncode == 2
     assert "job_not_found" in gone.stderr and "404" in gone.stderr
     assert gone.stdout == ""
+
+
+def test_list_wait_and_download(api: str, photo: Path, tmp_path: Path) -> None:
+    first = json.loads(run_cli("submit", str(photo), "First.", "--wait", api=api).stdout)
+    second = json.loads(run_cli("submit", str(photo), "Second.", api=api).stdout)
+    waited = run_cli("wait", second["job_id"], api=api)
+    assert waited.returncode == 0, waited.stderr
+    assert json.loads(waited.stdout)["status"] == "completed"
+
+    listed = run_cli("list", "--limit", "2", api=api)
+    assert listed.returncode == 0, listed.stderr
+    page = json.loads(listed.stdout)
+    assert [job["job_id"] for job in page["jobs"]] == [second["job_id"], first["job_id"]]
+    completed = json.loads(run_cli("list", "--status", "completed", "--all", api=api).stdout)
+    assert {first["job_id"], second["job_id"]} <= {job["job_id"] for job in completed["jobs"]}
+
+    saved = run_cli("download", first["job_id"], "--to", str(tmp_path / "out"), api=api)
+    assert saved.returncode == 0, saved.stderr
+    paths = [Path(line) for line in saved.stdout.splitlines()]
+    assert {p.name for p in paths} >= {f"{first['job_id']}-thumbnail.jpg"}
+    for path in paths:
+        with Image.open(path) as image:
+            image.verify()
 
 
 def test_submit_without_wait_prints_the_accepted_job(api: str, photo: Path) -> None:

@@ -43,7 +43,8 @@ def test_a_stack_with_its_own_s3_takes_its_own_queue_and_prefix(
     redis_url: str, stacks: list[DevStack], tmp_path: Path
 ) -> None:
     first = DevStack(dev_env(redis_url), log_dir=tmp_path / "a")
-    second = DevStack(dev_env(redis_url), log_dir=tmp_path / "b")
+    # Two stacks of one checkout run on two ports (one stable queue and prefix per port).
+    second = DevStack(dev_env(redis_url, API_PORT="8001"), log_dir=tmp_path / "b")
     stacks += [first, second]
     for stack in (first, second):
         stack.ensure_redis()

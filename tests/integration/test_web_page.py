@@ -343,3 +343,35 @@ def test_a_crop_gravity_without_a_cover_rendition_is_refused_on_the_page(
     expect(page.locator("#error-code")).to_have_text("invalid_options")
     expect(page.locator("#error-message")).to_contain_text("cover rendition")
     assert not [url for url in requests_sent if "/api/" in url]
+
+
+def test_the_docs_render_from_the_vendored_redoc_and_are_linked_from_the_page(
+    page: Page, browser: Browser, api: str, tmp_path: Path
+) -> None:
+    """``/docs``: ReDoc served by the API itself over the live OpenAPI document; nothing
+    comes from elsewhere (no CDN: ReDoc's own logo link to cdn.redoc.ly is blocked by the
+    page's Content-Security-Policy). A screenshot is kept beside the test's files."""
+    link = page.get_by_role("link", name="API documentation")
+    expect(link).to_have_attribute("href", "docs")
+    favicon_requests: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    docs = context.new_page()
+    elsewhere: list[str] = []
+    docs.on("response", lambda r: None if r.url.startswith(api) else elsewhere.append(r.url))
+    docs.on("request", lambda r: favicon_requests.append(r.url) if "favicon" in r.url else None)
+    try:
+        response = docs.goto(f"{api}/docs")
+        assert response is not None and response.status == 200
+        expect(docs.get_by_role("heading", name=re.compile("^media-jobs"))).to_be_visible(
+            timeout=30_000
+        )
+        expect(docs.get_by_role("menuitem", name="jobs")).to_be_visible()
+        expect(docs.get_by_role("heading", name="Submit an image and a text")).to_be_attached()
+        shot = tmp_path / "docs.png"
+        docs.screenshot(path=str(shot))
+        assert shot.stat().st_size > 10_000
+        print(f"Screenshot of /docs: {shot}")
+    finally:
+        context.close()
+    assert [u for u in elsewhere if not u.startswith(("data:", "blob:"))] == []
+    assert favicon_requests == []

@@ -8,6 +8,7 @@ import pytest
 import redis
 import requests
 
+from chalicelib.core.version import VERSION
 from scripts.devstack.processes import free_port
 from scripts.devstack.stack import DevStack
 from tests.support.helpers import assert_error
@@ -55,6 +56,7 @@ def test_health_names_redis_when_it_is_down(api_without_redis) -> None:
     assert response.status_code == 503
     assert response.json() == {
         "status": "unavailable",
+        "version": VERSION,
         "checks": {"redis": "service_unavailable", "s3": "ok"},
     }
 

@@ -278,3 +278,36 @@ def test_the_limits_route_shows_limits_and_usage(monkeypatch: pytest.MonkeyPatch
         body = json.loads(client.http.get("/api/limits", headers={"X-Api-Key": alpha}).body)
     assert body["tenant"] == "alpha" and body["usage"]["jobs_in_flight"] == 1
     assert body["limits"]["jobs_in_flight"] == world.backends.settings.tenant_jobs_in_flight
+
+
+def test_the_version_is_written_once(client: Any) -> None:
+    from chalicelib.api.openapi import openapi_document
+    from chalicelib.core.version import VERSION
+
+    assert json.loads(client.http.get("/api/health").body)["version"] == VERSION
+    assert openapi_document(Settings()).get("info", {}).get("version") == VERSION
+
+
+def test_the_job_listing_route(client: Any) -> None:
+    fields = {"image": ("a.jpg", imagegen.jpeg()), "text": (None, b"x")}
+    ids = [json.loads(post_process(client, fields).body)["job_id"] for _ in range(3)]
+    page = json.loads(client.http.get("/api/jobs?limit=2").body)
+    assert [job["job_id"] for job in page["jobs"]] == ids[::-1][:2]
+    rest = json.loads(client.http.get(f"/api/jobs?cursor={page['next_cursor']}").body)
+    assert [job["job_id"] for job in rest["jobs"]] == ids[:1] and rest["next_cursor"] is None
+    assert error_code(client.http.get("/api/jobs?status=done")) == "invalid_request"
+    assert error_code(client.http.get("/api/jobs?limit=x")) == "invalid_request"
+
+
+def test_a_body_too_large_points_to_the_upload_route(client: Any, world: FakeWorld) -> None:
+    limit = world.backends.settings.max_upload_bytes
+    fields = {"image": ("a.jpg", b"\xff\xd8\xff" + b"\0" * limit), "text": (None, b"x")}
+    response = post_process(client, fields)
+    assert response.status_code == 413
+    assert "POST /api/uploads" in json.loads(response.body)["error"]["message"]
+
+
+def test_the_page_allows_the_text_the_api_allows(client: Any, world: FakeWorld) -> None:
+    page = client.http.get("/").body.decode()
+    assert f'maxlength="{world.backends.settings.max_text_chars}"' in page
+    assert 'href="docs"' in page and 'rel="icon"' in page

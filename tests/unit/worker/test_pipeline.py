@@ -214,3 +214,26 @@ def test_a_rerun_writes_the_same_keys(backends: Backends) -> None:
     assert tasks.process(backends, job_id, Deadline(60), lease(backends, job_id)) == "completed"
     second = {key for key in objects.objects if key.startswith(objects.result_prefix(job_id))}
     assert first < second and second - first == {objects.result_prefix(job_id) + "result.json"}
+
+
+def test_progress_moves_per_stage_and_per_stored_output(
+    backends: Backends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[tuple[int, str]] = []
+    update = backends.store.update_while
+
+    def noting(job_id: str, status: str, **fields: object) -> bool:
+        if "progress" in fields:
+            written.append((int(str(fields["progress"])), str(fields.get("message", ""))))
+        return update(job_id, status, **fields)
+
+    monkeypatch.setattr(backends.store, "update_while", noting)
+    job_id = submitted(backends)
+    assert tasks.process_job(job_id=job_id) == "completed"
+    percents = [percent for percent, _ in written]
+    assert percents == sorted(percents) and percents[-1] == 95
+    messages = [message for _, message in written]
+    assert {"Image: probe.", "Image: decode.", "Image: resize."} <= set(messages)
+    stored = [m for m in messages if m.startswith("Stored ")]
+    assert len(stored) == 3 and stored[-1].endswith("(3 of 3).")
+    assert (95, stored[-1]) in written

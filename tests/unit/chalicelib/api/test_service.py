@@ -310,3 +310,60 @@ def test_a_repeat_whose_first_request_never_ends_is_a_409_not_a_202(
     with pytest.raises(IdempotencyConflict, match="still being processed"):
         submit(service, key="stuck")
     assert round(sum(waits), 6) == service_module.IDEMPOTENCY_WAIT_SECONDS
+
+
+def test_a_listing_is_the_tenants_jobs_newest_first_page_by_page(
+    service: JobService, world: FakeWorld
+) -> None:
+    beta = Tenant("beta", "Beta")
+    mine = [submit(service) for _ in range(5)]
+    theirs = submit(service, tenant=beta)
+    first = service.list_jobs(ALPHA, {"limit": "2"})
+    assert [j["job_id"] for j in first["jobs"]] == mine[::-1][:2]
+    second = service.list_jobs(ALPHA, {"limit": "2", "cursor": first["next_cursor"]})
+    third = service.list_jobs(ALPHA, {"limit": "2", "cursor": second["next_cursor"]})
+    listed = [j["job_id"] for page in (first, second, third) for j in page["jobs"]]
+    assert listed == mine[::-1] and theirs not in listed
+    assert third["next_cursor"] is None
+    assert first["jobs"][0]["status_url"] == f"/api/status/{mine[-1]}"
+    assert [j["job_id"] for j in service.list_jobs(beta, None)["jobs"]] == [theirs]
+
+
+def test_a_listing_filters_by_status_and_forgets_deleted_and_expired_jobs(
+    service: JobService, world: FakeWorld
+) -> None:
+    done, gone, expired, waiting = (submit(service) for _ in range(4))
+    world.store.transition(done, jobs.PROCESSING)
+    world.store.transition(done, jobs.COMPLETED, progress=100)
+    service.delete(gone, ALPHA)
+    world.store.client.delete(world.store.key(expired))
+    listed = service.list_jobs(ALPHA, {"status": "completed"})
+    assert [j["job_id"] for j in listed["jobs"]] == [done] and listed["next_cursor"] is None
+    everything = [j["job_id"] for j in service.list_jobs(ALPHA, {})["jobs"]]
+    assert everything == [waiting, done]
+    index = world.store.client.zrange(world.store.tenant_index("alpha"), 0, -1)
+    assert set(index) == {done, waiting}
+    assert world.store.client.ttl(world.store.tenant_index("alpha")) > 0
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"status": "done"}, "status"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "-1"}, "limit"),
+        ({"cursor": "nonsense"}, "cursor"),
+        ({"cursor": "1.5_" + "g" * 32}, "cursor"),
+        ({"cursor": "inf_" + "a" * 32}, "cursor"),
+        ({"cursor": ""}, "cursor"),
+        ({"cursor": "1e9_" + "a" * 32}, "cursor"),
+        ({"page": "2"}, "page"),
+    ],
+)
+def test_a_bad_listing_query_is_invalid_request(
+    service: JobService, query: dict[str, str], field: str
+) -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        service.list_jobs(ALPHA, query)
+    assert raised.value.details.get("field") == field

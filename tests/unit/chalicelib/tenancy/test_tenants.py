@@ -86,3 +86,43 @@ def test_a_tenant_id_is_taken_once() -> None:
     tenants.create("acme", "Acme")
     with pytest.raises(InvalidRequest):
         tenants.create("acme", "Acme again")
+
+
+def test_a_key_is_revoked_by_its_id_or_given_whole() -> None:
+    tenants, _ = store()
+    _, key = tenants.create("acme", "Acme Ltd")
+    assert tenants.revoke_key(key) == "acme"
+    with pytest.raises(Unauthorized):
+        store(STAGE="prod", WEBHOOK_SECRET="s")[0].authenticate(key)
+    with pytest.raises(InvalidRequest, match="No API key"):
+        tenants.revoke_key(key)
+
+
+@pytest.mark.parametrize(
+    ("limits", "says"),
+    [
+        ({"jobs": 3}, "Unknown limit 'jobs'; the limits are: requests_per_second"),
+        ({"jobs_in_flight": -1}, "jobs_in_flight must be from 0"),
+        ({"requests_per_second": 0}, "requests_per_second must be from 0.01"),
+        ({"burst": -5}, "burst must be from 1"),
+        ({"burst": 2.5}, "burst must be a whole number"),
+        ({"work_seconds_per_hour": float("nan")}, "work_seconds_per_hour must be from"),
+    ],
+)
+def test_limits_that_would_break_requests_are_refused_at_set_time(
+    limits: dict[str, float], says: str
+) -> None:
+    tenants, client = store()
+    tenants.create("acme", "Acme Ltd")
+    before = client.hgetall("p:tenant:acme")
+    with pytest.raises(InvalidRequest, match=says):
+        tenants.set_limits("acme", limits)
+    with pytest.raises(InvalidRequest, match=says):
+        tenants.create("other", "Other", limits)
+    assert client.hgetall("p:tenant:acme") == before and tenants.get("other") is None
+
+
+def test_whole_limits_are_kept_whole() -> None:
+    tenants, _ = store()
+    tenants.create("acme", "Acme Ltd")
+    assert tenants.set_limits("acme", {"jobs_in_flight": 5.0}).limits == {"jobs_in_flight": 5}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from chalicelib.webhooks.signature import (
     verify_webhook,
     webhook_headers,
 )
-from scripts.api_client import verify_webhook as client_verify_webhook
+from media_jobs_client import verify_webhook as client_verify_webhook
 
 BODY = json.dumps({"job_id": "a" * 32, "status": "completed"}).encode()
 NOW = 1_767_225_600
@@ -105,5 +106,27 @@ def test_signing_needs_a_secret() -> None:
         webhook_headers([""], BODY, "d")
 
 
-def test_the_python_client_offers_the_same_check() -> None:
-    assert client_verify_webhook is verify_webhook
+@pytest.mark.parametrize(
+    ("secret", "headers", "at"),
+    [
+        ("s3cret", signed("s3cret"), NOW),
+        ("old", signed("new", "old"), NOW),
+        ("wrong", signed("s3cret"), NOW),
+        ("s3cret", signed("s3cret"), NOW + 301),
+        ("s3cret", {**signed("s3cret"), "Webhook-Timestamp": "1"}, NOW),
+        ("s3cret", {"Webhook-Timestamp": str(NOW)}, NOW),
+        ("", signed("s3cret"), NOW),
+    ],
+)
+def test_the_client_package_verifies_what_the_service_signs_and_nothing_else(
+    secret: str, headers: dict[str, str], at: int
+) -> None:
+    """The client (``client/``) carries its own copy, for receivers without the service."""
+
+    def outcome(verify: Any) -> Any:
+        try:
+            return verify(secret, headers, BODY, now=at)
+        except ValueError as exc:
+            return type(exc).__name__, str(exc)
+
+    assert outcome(client_verify_webhook) == outcome(verify_webhook)
