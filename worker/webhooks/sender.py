@@ -101,7 +101,10 @@ def post_webhook(
     except ssl.SSLCertVerificationError:
         raise DeliveryFailed("the receiver's TLS certificate is not valid for its name") from None
     except (OSError, http.client.HTTPException) as exc:
-        if watchdog.fired:
+        # The socket's own timeout and the watchdog end the same attempt at the same
+        # moment; whichever comes first, it is the one deadline (the circuit breaker
+        # counts these).
+        if watchdog.fired or isinstance(exc, TimeoutError):
             raise DeliveryFailed(f"no answer within {timeout:g} s") from None
         raise DeliveryFailed(_reason(exc)) from None
     finally:
@@ -112,8 +115,6 @@ def post_webhook(
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(exc, TimeoutError):
-        return "timed out"
     if isinstance(exc, ssl.SSLError):
         return "TLS failed"
     if isinstance(exc, http.client.HTTPException):
