@@ -192,6 +192,8 @@ def _run(ctx: Backends, job: Job, timer: StageTimer, uploads: Uploads) -> dict[s
     )
     report = process_image(source, job.text, opts, limits, stage, on_output=store)
     del source
+    # The encoders' own time, not the stage's wait for the last of them.
+    timer.timings_ms["encode"] = round(report.encode_ms, 1)
     outputs = [
         {
             "name": output.name,

@@ -9,6 +9,8 @@ animations, and encode.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
 from contextlib import AbstractContextManager
@@ -105,6 +107,10 @@ class ImageReport:
 
     facts: dict[str, Any]
     outputs: list[RenderedOutput] = field(default_factory=list)
+    # What the encoders took, summed over the outputs: they run on the imaging threads
+    # beside the caption, facts and animation stages, so the "encode" stage's own wait
+    # says little.
+    encode_ms: float = 0.0
 
 
 @dataclass
@@ -212,7 +218,7 @@ def process_image(
     except BaseException:
         encodings.abandon()
         raise
-    return ImageReport(facts=facts, outputs=rendered)
+    return ImageReport(facts=facts, outputs=rendered, encode_ms=encodings.spent_ms)
 
 
 class Encodings:
@@ -229,6 +235,8 @@ class Encodings:
         self._on_output = on_output
         # Each output's batch (the outputs encoded together) and its place in it.
         self._done: dict[str, tuple[Future[list[RenderedOutput]], int]] = {}
+        self.spent_ms = 0.0  # the encoders' time, all outputs
+        self._lock = threading.Lock()
 
     def start(
         self, outputs: list[OutputPlan], animations: dict[str, Animation] | None = None
@@ -253,7 +261,10 @@ class Encodings:
     ) -> list[RenderedOutput]:
         rendered = []
         for output, animation in zip(group, frames, strict=True):
+            started = time.perf_counter()
             done = encode_output(output, animation, self._upright)
+            with self._lock:
+                self.spent_ms += (time.perf_counter() - started) * 1000
             if self._on_output is not None:
                 self._on_output(done)
             rendered.append(done)

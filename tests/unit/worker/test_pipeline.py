@@ -237,3 +237,22 @@ def test_progress_moves_per_stage_and_per_stored_output(
     stored = [m for m in messages if m.startswith("Stored ")]
     assert len(stored) == 3 and stored[-1].endswith("(3 of 3).")
     assert (95, stored[-1]) in written
+
+
+def test_encode_time_is_the_encoders_own_summed_over_the_outputs(
+    backends: Backends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker.imaging import process
+
+    real_encode = process.encode_output
+
+    def slow_encode(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.1)
+        return real_encode(*args, **kwargs)
+
+    monkeypatch.setattr(process, "encode_output", slow_encode)
+    job_id = submitted(backends)
+    assert tasks.process_job(job_id=job_id) == "completed"
+    # Three outputs, each at least 100 ms on the imaging threads, beside the caption
+    # and facts stages: the wait for the last of them alone was far less (it read ~0).
+    assert status(backends, job_id).result["timings_ms"]["encode"] >= 300
