@@ -56,7 +56,7 @@ CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 # Every AWS service infra/ and chalice.tf.json use, by the provider's endpoint names.
 ENDPOINT_SERVICES = (
     "apigateway", "appautoscaling", "cloudwatch", "ec2", "ecr", "ecs", "elasticache", "events",
-    "iam", "kms", "lambda", "logs", "s3", "secretsmanager", "sns", "ssm", "sts",
+    "iam", "kms", "lambda", "logs", "s3", "secretsmanager", "sns", "ssm", "sts", "wafv2",
 )  # fmt: skip
 # Read by the worker image's command line (worker/Dockerfile), not by Settings.
 IMAGE_VARIABLES = {"WORKER_QUEUES"}

@@ -18,7 +18,6 @@ resource "aws_api_gateway_stage" "api" {
   #checkov:skip=CKV_AWS_120:No gateway cache: every answer is per tenant and changes (job status), and is sent with Cache-Control no-store.
   #checkov:skip=CKV2_AWS_51:Clients authenticate with the service's API keys; the backend is Lambda, which needs no client certificate.
   #checkov:skip=CKV2_AWS_4:Execution logging needs an account-wide API Gateway CloudWatch role, an account's choice; access logs (below) and the function's own logs cover requests.
-  #checkov:skip=CKV2_AWS_29:WAF is a per-account choice; the stage throttle and the service's per-tenant limits bound the traffic.
   rest_api_id          = var.rest_api_id
   deployment_id        = var.deployment_id
   stage_name           = var.stage_name
@@ -81,4 +80,55 @@ resource "aws_api_gateway_gateway_response" "json" {
   response_parameters = each.key == "THROTTLED" ? {
     "gatewayresponse.header.Retry-After" = "'1'"
   } : {}
+}
+
+# One source address's flood is refused at the edge, before it spends the stage-wide
+# throttle that every tenant shares (the service's per-tenant limits only see requests
+# that reached the function). Costs a web ACL, one rule and WAF's per-request price.
+resource "aws_wafv2_web_acl" "api" {
+  #checkov:skip=CKV2_AWS_31:WAF logging is a per-account choice (a Firehose or a log group named aws-waf-logs-*); the stage's access log records every request.
+  #checkov:skip=CKV_AWS_192:No Log4j in the request path: the API is Python on Lambda.
+  count = var.requests_per_source_per_5_minutes > 0 ? 1 : 0
+
+  name  = "${var.name}-api"
+  scope = "REGIONAL"
+
+  default_action {
+    allow {}
+  }
+
+  rule {
+    name     = "requests-per-source"
+    priority = 1
+
+    action {
+      block {}
+    }
+
+    statement {
+      rate_based_statement {
+        limit              = var.requests_per_source_per_5_minutes
+        aggregate_key_type = "IP"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name}-requests-per-source"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  visibility_config {
+    cloudwatch_metrics_enabled = true
+    metric_name                = "${var.name}-api"
+    sampled_requests_enabled   = true
+  }
+}
+
+resource "aws_wafv2_web_acl_association" "api" {
+  count = var.requests_per_source_per_5_minutes > 0 ? 1 : 0
+
+  resource_arn = aws_api_gateway_stage.api.arn
+  web_acl_arn  = aws_wafv2_web_acl.api[0].arn
 }

@@ -12,3 +12,8 @@ output "access_log_group" {
   description = "Name of the stage's access log group."
   value       = aws_cloudwatch_log_group.access.name
 }
+
+output "web_acl_arn" {
+  description = "ARN of the stage's WAF web ACL (empty when turned off)."
+  value       = one(aws_wafv2_web_acl.api[*].arn)
+}

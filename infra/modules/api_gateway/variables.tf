@@ -37,3 +37,14 @@ variable "kms_key_arn" {
   description = "KMS key encrypting the access log group."
   type        = string
 }
+
+variable "requests_per_source_per_5_minutes" {
+  description = "Requests one source address may send in any 5 minutes before WAF blocks it (a rate-based rule in front of the stage-wide throttle: without it, requests with no valid key could spend every tenant's share). Minimum 100; 0 turns the web ACL off."
+  type        = number
+  default     = 1500
+
+  validation {
+    condition     = var.requests_per_source_per_5_minutes == 0 || var.requests_per_source_per_5_minutes >= 100
+    error_message = "WAF's rate-based rules count at least 100 requests per source."
+  }
+}

@@ -73,3 +73,12 @@ run "the_stage_is_a_resource_of_its_own" {
     error_message = "The API's stage is not the one modules/api_gateway makes."
   }
 }
+
+run "a_flood_from_one_source_is_refused_at_the_edge" {
+  command = apply
+
+  assert {
+    condition     = module.api_gateway.web_acl_arn != null
+    error_message = "The stage has no WAF web ACL: anyone without a key could spend every tenant's share of the stage's throttle."
+  }
+}

@@ -70,3 +70,9 @@ mock_resource "aws_cloudwatch_event_rule" {
 mock_resource "aws_api_gateway_rest_api" {
   defaults = { execution_arn = "arn:aws:execute-api:us-east-1:123456789012:mock" }
 }
+mock_resource "aws_wafv2_web_acl" {
+  defaults = { arn = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/mock/00000000-0000-0000-0000-000000000000" }
+}
+mock_resource "aws_api_gateway_stage" {
+  defaults = { arn = "arn:aws:apigateway:us-east-1::/restapis/mock/stages/api" }
+}
