@@ -181,6 +181,18 @@ def _allow_origin(event: Any, response: Response) -> None:
     response.headers["Vary"] = "Origin"
 
 
+def check_key_before_body(path: str, api_key: str | None) -> None:
+    """Refuse a request for a keyed route whose key is wrong before its body is read.
+
+    The local server calls this before it reads a body (in the cloud API Gateway has
+    read it by then): without a valid key nobody makes it read 10 MB. The request is
+    not counted here; the middleware counts it once the body is in.
+    """
+    path = path.split("?", 1)[0]
+    if path.startswith("/api/") and path not in _OPEN_PATHS:
+        _backends().tenants.authenticate(api_key)
+
+
 def _authenticate(api_key: str | None) -> Tenant:
     backends = _backends()
     tenant = backends.tenants.authenticate(api_key)
