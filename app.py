@@ -60,6 +60,12 @@ UPLOAD_REQUEST_LIMIT = 16 * 1024
 STATIC = Path(__file__).resolve().parent / "chalicelib" / "api" / "static"
 
 
+@functools.lru_cache(maxsize=8)
+def _static_text(name: str) -> str:
+    """A file of the package's static pages, read once per process (ReDoc's is 1 MB)."""
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
 @functools.cache
 def _settings() -> Settings:
     return Settings.from_env()
@@ -351,7 +357,7 @@ def _server_url() -> str:
 @json_errors
 def index() -> Response:
     """A small page to try the service in a browser."""
-    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    page = _static_text("index.html")
     # The text box allows what the API allows.
     page = page.replace("__MAX_TEXT_CHARS__", str(_settings().max_text_chars))
     return Response(
@@ -371,7 +377,7 @@ def index() -> Response:
 def docs() -> Response:
     """The API's reference, readable: ReDoc over the OpenAPI document."""
     return Response(
-        body=(STATIC / "docs.html").read_text(encoding="utf-8"),
+        body=_static_text("docs.html"),
         headers={
             "Content-Type": "text/html; charset=utf-8",
             "Cache-Control": "max-age=300",
@@ -388,7 +394,7 @@ def docs() -> Response:
 def docs_script() -> Response:
     """ReDoc's script (static/redoc/, from the npm package redoc)."""
     return Response(
-        body=(STATIC / "redoc" / "redoc.standalone.js").read_text(encoding="utf-8"),
+        body=_static_text("redoc/redoc.standalone.js"),
         headers={
             "Content-Type": "application/javascript; charset=utf-8",
             "Cache-Control": "max-age=86400",
