@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageOps, ImageSequence
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 from chalicelib.core.errors import ServiceError
@@ -127,7 +127,10 @@ def test_outcome_is_the_recorded_one(name: str) -> None:
 
 
 # Valid files Pillow refuses to open that the worker repairs first (container_repair.py).
-REPAIRED_BEFORE_OPENING = {"generated/avif-alpha-without-ispe.avif"}
+REPAIRED_BEFORE_OPENING = {
+    "generated/avif-alpha-without-ispe.avif",
+    "libavif/alpha_noispe.avif",
+}
 # Damaged files Pillow converts without an error (libpng, libspng and libvips refuse them).
 PILLOW_MISSES_DAMAGE = {"generated/png-half-the-rows.png"}
 
@@ -280,3 +283,91 @@ def test_sixteen_bit_grey_with_trns_keeps_its_transparency() -> None:
     alpha = np.asarray(out.getchannel("A"))
     assert np.array_equal(alpha == 0, samples == 255)
     assert (alpha == 0).sum() == 559
+
+
+# --- public files of the classes issue 25 found wrong (libavif/, pillow-heif/) ---------
+
+
+def rgba_difference(a: Image.Image, b: Image.Image) -> float:
+    return float(
+        np.abs(
+            np.asarray(a.convert("RGBA"), np.int16) - np.asarray(b.convert("RGBA"), np.int16)
+        ).mean()
+    )
+
+
+@pytest.mark.parametrize("name", ["abc_color_irot_alpha_irot", "abc_color_irot_alpha_NOirot"])
+def test_avif_irot_turns_the_alpha_plane_with_the_picture(name: str) -> None:
+    # Encoded from abc.png with irot angle 1 (90 degrees anticlockwise); libavif's own
+    # test decodes both files alike (the second was written without the alpha's irot).
+    source = Image.open(CORPUS / "libavif/abc.png").transpose(Image.Transpose.ROTATE_90)
+    out = rendered(f"libavif/{name}.avif", side=512)
+    assert out.size == source.size == (256, 512)
+    assert out.mode == "RGBA"
+    assert rgba_difference(out, source) < 2
+
+
+def test_an_avif_with_unknown_non_essential_properties_shows_only_irot() -> None:
+    # 12x34 coded; irot angle 1; `clop` and `imor` are unknown and non-essential.
+    report = run(data_of("libavif/clop_irot_imor.avif"))
+    assert (report.facts["width"], report.facts["height"]) == (34, 12)
+
+
+def test_an_idat_avif_matches_the_png_it_was_made_from() -> None:
+    out = rendered("libavif/draw_points_idat.avif", side=33)
+    assert rgba_difference(out, Image.open(CORPUS / "libavif/draw_points.png")) < 2
+
+
+def test_trns_before_or_after_plte_gives_the_same_transparency() -> None:
+    after = rendered("libavif/circle-trns-after-plte.png", side=100)
+    before = rendered("libavif/circle-trns-before-plte.png", side=100)
+    assert after.mode == before.mode == "RGBA"
+    assert rgba_difference(after, before) == 0
+    assert np.asarray(after.getchannel("A")).min() == 0  # the green background is clear
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "colors-animated-8bpc.avif",
+        "colors-animated-8bpc-alpha-exif-xmp.avif",
+        "colors-animated-12bpc-keyframes-0-2-3.avif",
+    ],
+)
+def test_an_avif_sequence_keeps_its_timing(name: str) -> None:
+    source = []
+    for frame in ImageSequence.Iterator(Image.open(CORPUS / "libavif" / name)):
+        frame.load()  # the AVIF plugin reads a frame's duration as it loads it
+        source.append(frame.info["duration"])
+    for fmt in ("webp", "gif"):
+        options = {
+            "renditions": [
+                {"name": "a", "width": 64, "height": 64, "format": fmt, "keep_animation": True}
+            ]
+        }
+        out = Image.open(io.BytesIO(run(data_of(f"libavif/{name}"), options).outputs[0].data))
+        got = []
+        for frame in ImageSequence.Iterator(out):
+            frame.load()
+            got.append(frame.info["duration"])
+        if fmt == "webp":
+            assert got == source
+        else:  # GIF holds centiseconds: the total within 10 ms
+            assert abs(sum(got) - sum(source)) <= 10, (got, source)
+
+
+def test_a_pq_avif_is_tone_mapped_toward_its_sdr_grade() -> None:
+    # The same photograph graded HDR (PQ, BT.2020) and SDR (sRGB) in Camera Raw.
+    hdr = rendered("libavif/seine_hdr_rec2020.avif", side=400).convert("RGB")
+    sdr = rendered("libavif/seine_sdr_gainmap_srgb.avif", side=400).convert("RGB")
+    shown_raw = Image.open(CORPUS / "libavif/seine_hdr_rec2020.avif").convert("RGB")
+    delta = float(deltaE_ciede2000(to_lab(hdr), to_lab(sdr)).mean())
+    raw = float(deltaE_ciede2000(to_lab(shown_raw.resize(hdr.size)), to_lab(sdr)).mean())
+    assert delta < 8.0, delta
+    assert raw > delta + 4, (raw, delta)
+
+
+def test_a_heif_of_three_still_images_is_not_an_animation() -> None:
+    report = run(data_of("pillow-heif/zPug_3.heic"))
+    assert report.facts["animated"] is False
+    assert report.facts["frames"] == 3

@@ -13,6 +13,7 @@ from PIL import Image, ImageSequence
 from chalicelib.media.image_header import read_header
 from tests.support import gifgen, imagegen
 from tests.support.helpers import StageRecorder
+from worker.imaging.encode import gif_timing
 from worker.imaging.process import ImageLimits, ImageReport, RenderedOutput, process_image
 
 LIMITS = ImageLimits(max_pixels=50_000_000, max_dimension=20_000, max_frames=50)
@@ -78,6 +79,29 @@ def test_a_kept_animation_keeps_every_frames_duration(fmt: str) -> None:
     got = [d for _, d in frames_of(report.outputs[0])]
     assert got == durations
     assert sum(got) == sum(durations)
+
+
+@pytest.mark.parametrize(
+    "durations",
+    [[33] * 30, [167] * 5, [17] * 45, [40, 5, 40, 5, 5, 40], [1] * 10, [1000, 15, 25]],
+)
+def test_a_gif_keeps_the_total_duration_and_plays_no_frame_under_20_ms(
+    durations: list[int],
+) -> None:
+    # Pillow truncates to centiseconds (33 ms frames played at 30); browsers show a
+    # frame of 10 ms or less for 100 ms.
+    report = run(sequence("WEBP", durations), kept("gif", 32, 24))
+    got = [d for _, d in frames_of(report.outputs[0])]
+    assert min(got) >= 20
+    assert abs(sum(got) - max(20, sum(durations))) <= 10, (got, sum(durations))
+
+
+def test_gif_timing_drops_only_frames_too_short_to_play() -> None:
+    kept, delays = gif_timing([33] * 6)
+    assert kept == list(range(6)) and sum(delays) == 200  # 198 on the 10 ms grid
+    kept, delays = gif_timing([16] * 6)  # 60 fps: every other frame or so
+    assert kept[0] == 0 and 3 <= len(kept) <= 4 and sum(delays) == 100
+    assert gif_timing([100, 100]) == ([0, 1], [100, 100])
 
 
 # --- APNG's default image -------------------------------------------------------------
