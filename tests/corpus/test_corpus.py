@@ -329,23 +329,28 @@ def test_trns_before_or_after_plte_gives_the_same_transparency() -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "colors-animated-8bpc.avif",
-        "colors-animated-8bpc-alpha-exif-xmp.avif",
-        "colors-animated-12bpc-keyframes-0-2-3.avif",
+        "libavif/colors-animated-8bpc.avif",
+        "libavif/colors-animated-8bpc-alpha-exif-xmp.avif",
+        "libavif/colors-animated-12bpc-keyframes-0-2-3.avif",
+        "pillow/apng/delay_round.png",  # a hidden default image, then 500 and 1000 ms
+        "pillow/apng/different_durations.png",
     ],
 )
-def test_an_avif_sequence_keeps_its_timing(name: str) -> None:
+def test_a_kept_animation_keeps_its_timing(name: str) -> None:
+    image = Image.open(CORPUS / name)
     source = []
-    for frame in ImageSequence.Iterator(Image.open(CORPUS / "libavif" / name)):
+    for frame in ImageSequence.Iterator(image):
         frame.load()  # the AVIF plugin reads a frame's duration as it loads it
-        source.append(frame.info["duration"])
+        source.append(frame.info.get("duration"))
+    if image.info.get("default_image"):
+        source = source[1:]  # APNG's default image is not part of the animation
     for fmt in ("webp", "gif"):
         options = {
             "renditions": [
                 {"name": "a", "width": 64, "height": 64, "format": fmt, "keep_animation": True}
             ]
         }
-        out = Image.open(io.BytesIO(run(data_of(f"libavif/{name}"), options).outputs[0].data))
+        out = Image.open(io.BytesIO(run(data_of(name), options).outputs[0].data))
         got = []
         for frame in ImageSequence.Iterator(out):
             frame.load()
