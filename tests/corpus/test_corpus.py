@@ -376,3 +376,64 @@ def test_a_heif_of_three_still_images_is_not_an_animation() -> None:
     report = run(data_of("pillow-heif/zPug_3.heic"))
     assert report.facts["animated"] is False
     assert report.facts["frames"] == 3
+
+
+IMAGE_RS_GIFS = sorted(p.name for p in (CORPUS / "image-rs").glob("*.gif"))
+
+
+@pytest.mark.parametrize("name", IMAGE_RS_GIFS)
+def test_a_gifs_still_is_image_rs_reference_rendering(name: str) -> None:
+    # The reference is the first frame as image-rs composes it onto a clear canvas.
+    reference = Image.open(CORPUS / "image-rs/reference" / f"{name}.png").convert("RGBA")
+    out = rendered(f"image-rs/{name}", side=max(reference.size))
+    assert out.size == reference.size
+    assert rgba_difference(visible(out), visible(reference)) < 1
+
+
+def visible(image: Image.Image) -> Image.Image:
+    """The picture as a viewer shows it on grey: colour under full transparency ignored."""
+    grey = Image.new("RGBA", image.size, (128, 128, 128, 255))
+    return Image.alpha_composite(grey, image.convert("RGBA"))
+
+
+def frame_at(frames: list[Image.Image], durations: list[int], moment: float) -> Image.Image:
+    elapsed = 0
+    for frame, duration in zip(frames, durations, strict=True):
+        elapsed += duration
+        if moment < elapsed:
+            return frame
+    return frames[-1]
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in (CORPUS / "image-rs/apng-wpt").glob("*.png"))
+)
+def test_a_kept_apng_shows_each_reference_frame_at_its_time(name: str) -> None:
+    # web-platform-tests' dispose-in-region and blend-source cases; the reference
+    # frames are apngdis' renderings. The WebP output may merge identical frames,
+    # so each reference is compared with what shows at its start time.
+    source = Image.open(CORPUS / "image-rs/apng-wpt" / f"{name}.png")
+    durations = []
+    for frame in ImageSequence.Iterator(source):
+        frame.load()
+        durations.append(frame.info.get("duration") or 0)
+    if source.info.get("default_image"):
+        durations = durations[1:]
+    width, height = source.size
+    rendition = {"name": "a", "width": width, "height": height, "fit": "fill"}
+    options = {"renditions": [{**rendition, "format": "webp", "keep_animation": True}]}
+    out = Image.open(
+        io.BytesIO(run(data_of(f"image-rs/apng-wpt/{name}.png"), options).outputs[0].data)
+    )
+    frames, shown = [], []
+    for frame in ImageSequence.Iterator(out):
+        frame.load()
+        frames.append(frame.convert("RGBA"))
+        shown.append(frame.info["duration"])
+    references = sorted((CORPUS / "image-rs/reference").glob(f"{name}.png.anim_*.png"))
+    assert len(references) == len(durations)
+    start = 0
+    for reference, duration in zip(references, durations, strict=True):
+        got = frame_at(frames, shown, start + 1)
+        assert rgba_difference(visible(got), visible(Image.open(reference))) < 4, reference.name
+        start += duration

@@ -234,3 +234,29 @@ def test_a_kept_gif_animation_composites_partial_alpha_too() -> None:
     for frame, _ in frames_of(report.outputs[0]):
         r, g, b, a = frame.getpixel((10, 10))
         assert a == 255 and abs(r - 128) <= 3 and g <= 3 and b <= 3
+
+
+# --- APNG disposal -------------------------------------------------------------------
+
+
+def test_an_apng_frame_disposed_to_previous_leaves_what_was_under_it() -> None:
+    # Green; a red square blended over and disposed "to previous"; then a blue dot in
+    # a corner: the square must be gone again in the third frame.
+    green = Image.new("RGBA", (40, 30), GREEN + (255,))
+    square = green.copy()
+    square.paste(RED + (255,), (10, 10, 30, 20))
+    dot = green.copy()
+    dot.paste(BLUE + (255,), (0, 0, 4, 4))
+    data = imagegen.encoded(
+        green,
+        "PNG",
+        save_all=True,
+        append_images=[square, dot],
+        duration=100,
+        disposal=[0, 2, 0],  # APNG_DISPOSE_OP_NONE, _PREVIOUS, _NONE
+        blend=[0, 1, 1],  # APNG_BLEND_OP_SOURCE, _OVER, _OVER
+    )
+    report = run(data, kept("webp", 40, 30))
+    frames = [near(f.getpixel((20, 15))) for f, _ in frames_of(report.outputs[0])]
+    assert frames[0] == GREEN and RED in frames
+    assert frames[-1] == GREEN
