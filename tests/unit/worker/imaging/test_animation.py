@@ -242,11 +242,11 @@ def test_a_kept_gif_animation_composites_partial_alpha_too() -> None:
 def test_an_apng_frame_disposed_to_previous_leaves_what_was_under_it() -> None:
     # Green; a red square blended over and disposed "to previous"; then a blue dot in
     # a corner: the square must be gone again in the third frame.
-    green = Image.new("RGBA", (40, 30), GREEN + (255,))
+    green = Image.new("RGBA", (40, 30), (*GREEN, 255))
     square = green.copy()
-    square.paste(RED + (255,), (10, 10, 30, 20))
+    square.paste((*RED, 255), (10, 10, 30, 20))
     dot = green.copy()
-    dot.paste(BLUE + (255,), (0, 0, 4, 4))
+    dot.paste((*BLUE, 255), (0, 0, 4, 4))
     data = imagegen.encoded(
         green,
         "PNG",
