@@ -144,6 +144,9 @@ def reconcile_batches(feeder: BatchFeeder, now: float | None = None) -> BatchRep
         if missed:
             batches.mark_ended(batch_id, *missed)
             report.ends_found += missed
-        if feeder.finish(batch_id):
+        feeder.finish(batch_id)
+        # Reported by this pass (here, or by the feeding above when it counted the last).
+        after = batches.get(batch_id)
+        if after is not None and after.notified_at is not None:
             report.finished.append(batch_id)
     return report
