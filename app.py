@@ -283,6 +283,7 @@ def submit_batch() -> Response:
     batches = _batch_service()
     settings = batches.jobs.settings
     tenant = _tenant()
+    key = _request().headers.get("idempotency-key")
     if _content_type() == FORM:
         raise MissingField(
             "The field 'image' is required; send multipart/form-data.", field="image"
@@ -297,18 +298,10 @@ def submit_batch() -> Response:
                 repeated=("image",),
             )
         )
-        submissions = batches.validate_files(tenant, **form)
+        accepted = batches.submit_files(tenant, **form, idempotency_key=key)
     else:
         request = parse_batch_request(_json_body(settings.max_upload_bytes))
-        submissions = batches.validate_uploads(tenant, **request)
-        form = request
-    accepted = batches.submit(
-        tenant,
-        submissions,
-        preset=form["preset"],
-        callback_url=form["callback_url"],
-        idempotency_key=_request().headers.get("idempotency-key"),
-    )
+        accepted = batches.submit_uploads(tenant, **request, idempotency_key=key)
     status_url = f"/api/batches/{accepted.batch_id}"
     return json_response(
         {

@@ -7,9 +7,10 @@ per hour); its jobs are recorded at once but wait in the batch, and the feeder
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -120,33 +121,75 @@ class BatchService:
 
     # -- commands -------------------------------------------------------------------
 
-    def submit(
+    def submit_files(
         self,
         tenant: Tenant,
-        submissions: list[Submission],
+        images: list[bytes],
+        text: str,
+        options: Any,
         preset: str | None = None,
         callback_url: str | None = None,
         idempotency_key: str | None = None,
     ) -> BatchAccepted:
-        """Create the batch: price every item, charge the whole work, record the batch
-        and its jobs (waiting), then let the feeder queue what the tenant's slots allow.
-        Refused whole (``RateLimited``) when its work would pass the hour's; a failure
-        after the charge gives everything back."""
+        """``POST /api/batches`` as multipart: the images and one shared text."""
+        request = fingerprint(
+            "batch-files",
+            [hashlib.sha256(image).hexdigest() for image in images],
+            text,
+            options,
+            preset,
+            callback_url,
+        )
+        return self._submit(
+            tenant,
+            request,
+            lambda: self.validate_files(tenant, images, text, options, preset, callback_url),
+            preset,
+            callback_url,
+            idempotency_key,
+        )
+
+    def submit_uploads(
+        self,
+        tenant: Tenant,
+        items: list[dict[str, Any]],
+        options: Any,
+        preset: str | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> BatchAccepted:
+        """``POST /api/batches`` as JSON: items naming the tenant's direct uploads."""
+        request = fingerprint("batch-uploads", items, options, preset, callback_url)
+        return self._submit(
+            tenant,
+            request,
+            lambda: self.validate_uploads(tenant, items, options, preset, callback_url),
+            preset,
+            callback_url,
+            idempotency_key,
+        )
+
+    def _submit(
+        self,
+        tenant: Tenant,
+        request: str,
+        validate: Callable[[], list[Submission]],
+        preset: str | None,
+        callback_url: str | None,
+        idempotency_key: str | None,
+    ) -> BatchAccepted:
+        """Create the batch: check and price every item, charge the whole work, record
+        the batch and its jobs (waiting), then let the feeder queue what the tenant's
+        slots allow. Refused whole (``RateLimited``) when its work would pass the hour's;
+        a failure after the charge gives everything back.
+
+        The Idempotency-Key is claimed first, from the request as sent: a repeat of a
+        batch of uploads finds its batch although its uploads are now used."""
         jobs = self.jobs
-        costs: list[JobCost] = []
-        for index, submission in enumerate(submissions):
-            try:
-                costs.append(jobs.price(submission))
-            except ServiceError as exc:
-                raise _item(index, exc) from None
-        callback_url = jobs.check_callback(callback_url)
         scope = tenant.tenant_id
         batch_id = new_job_id()
         claimed = ""
         if idempotency_key is not None:
-            request = fingerprint(
-                "batch", [s.fingerprint() for s in submissions], preset, callback_url
-            )
             earlier = jobs.claim(scope, idempotency_key, request, batch_id, self._status_of)
             if earlier is not None:
                 return BatchAccepted(
@@ -156,6 +199,19 @@ class BatchService:
                     created=False,
                 )
             claimed = jobs.idempotency.redis_key(scope, idempotency_key)
+        try:
+            submissions = validate()
+            costs: list[JobCost] = []
+            for index, submission in enumerate(submissions):
+                try:
+                    costs.append(jobs.price(submission))
+                except ServiceError as exc:
+                    raise _item(index, exc) from None
+            callback_url = jobs.check_callback(callback_url)
+        except ServiceError:
+            if claimed:
+                jobs.idempotency.forget(claimed)
+            raise
         work_ms = sum(cost.total_ms for cost in costs)
         admitted_at = time.time()
         try:

@@ -436,8 +436,7 @@ def test_a_batch_job_ending_feeds_the_next_and_the_last_reports_the_batch(
     tenant, _ = world.backends.tenants.create("gamma", "Gamma", {"jobs_in_flight": 1})
     service = BatchService.from_backends(world.backends, JobService.from_backends(world.backends))
     images = [imagegen.jpeg(64, 48), imagegen.jpeg(48, 64)]
-    items = service.validate_files(tenant, images, "two", None, None, None)
-    accepted = service.submit(tenant, items)
+    accepted = service.submit_files(tenant, images, "two", None)
     first, second = accepted.job_ids
     assert world.queue.enqueued == [first]
     assert run(first) == "completed"

@@ -63,9 +63,8 @@ def submit(
     callback: str | None = None,
     key: str | None = None,
 ) -> tuple[str, list[str]]:
-    items = service.validate_files(tenant, images(count), "album", None, preset, callback)
-    accepted = service.submit(
-        tenant, items, preset=preset, callback_url=callback, idempotency_key=key
+    accepted = service.submit_files(
+        tenant, images(count), "album", None, preset, callback, idempotency_key=key
     )
     return accepted.batch_id, accepted.job_ids
 
@@ -94,9 +93,8 @@ def test_every_item_is_charged_at_submit_and_a_batch_over_the_hour_is_refused_wh
     per_hour = 1  # second: enough for a few items, not for all of them
     count = int(per_hour * 1000 / cost.total_ms) + 2
     tenant = limited(world, work_seconds_per_hour=per_hour)
-    items = service.validate_files(tenant, images(count), "", None, None, None)
     with pytest.raises(RateLimited) as refused:
-        service.submit(tenant, items)
+        service.submit_files(tenant, images(count), "", None)
     assert refused.value.details["limit"] == "work_seconds_per_hour"
     assert refused.value.details["retry_after"] >= 1
     assert world.store.records == {} and world.objects.objects == {}
@@ -168,15 +166,15 @@ def test_a_repeated_idempotency_key_gives_the_same_batch(
     service: BatchService, world: FakeWorld
 ) -> None:
     first = submit(service, key="album-1")
-    again = service.submit(
-        ALPHA,
-        service.validate_files(ALPHA, images(3), "album", None, None, None),
-        idempotency_key="album-1",
-    )
+    again = service.submit_files(ALPHA, images(3), "album", None, idempotency_key="album-1")
     assert (again.batch_id, again.job_ids, again.created) == (*first, False)
     assert len(world.store.records) == 3
     with pytest.raises(IdempotencyConflict):
         submit(service, count=2, key="album-1")
+    # A refused request gives its key back: the same key then makes a batch.
+    with pytest.raises(UnsupportedImage):
+        service.submit_files(ALPHA, [b"nope"], "", None, idempotency_key="album-2")
+    assert submit(service, key="album-2")[0] != first[0]
 
 
 def test_pages_of_jobs_with_the_counts_of_all(service: BatchService) -> None:

@@ -42,8 +42,7 @@ def service(world: FakeWorld) -> BatchService:
 
 def batch(service: BatchService, tenant: Tenant, count: int) -> tuple[str, list[str]]:
     images = [imagegen.jpeg(30 + i, 20) for i in range(count)]
-    items = service.validate_files(tenant, images, "", None, None, HOOK)
-    accepted = service.submit(tenant, items, callback_url=HOOK)
+    accepted = service.submit_files(tenant, images, "", None, callback_url=HOOK)
     return accepted.batch_id, accepted.job_ids
 
 
