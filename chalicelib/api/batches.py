@@ -300,9 +300,11 @@ class BatchService:
                 f"limit must be a whole number from 1 to {PAGE_MAX}.", field="limit"
             )
         cursor = query.get("cursor", "0")
-        if not cursor.isdigit() or len(cursor) > 4 or int(cursor) > batch.total:
+        if not cursor.isdigit() or len(cursor) > 4:
             raise InvalidRequest("The cursor is not one a page gave.", field="cursor")
-        return describe_batch(self.batches, self.jobs.store, batch, int(cursor), int(raw_limit))
+        # A cursor past the last job is an empty last page.
+        start = min(int(cursor), batch.total)
+        return describe_batch(self.batches, self.jobs.store, batch, start, int(raw_limit))
 
     def delete(self, batch_id: str, tenant: Tenant) -> None:
         """Remove the batch and every job of it, as a job's DELETE does."""

@@ -184,7 +184,9 @@ def test_pages_of_jobs_with_the_counts_of_all(service: BatchService) -> None:
     assert sum(first["counts"].values()) == 5
     rest = service.status(batch_id, ALPHA, {"limit": "100", "cursor": first["next_cursor"]})
     assert [j["job_id"] for j in rest["jobs"]] == job_ids[2:] and rest["next_cursor"] is None
-    for query in ({"limit": "0"}, {"limit": "101"}, {"cursor": "x"}, {"cursor": "99"}, {"a": "1"}):
+    past = service.status(batch_id, ALPHA, {"cursor": "99"})
+    assert past["jobs"] == [] and past["next_cursor"] is None
+    for query in ({"limit": "0"}, {"limit": "101"}, {"cursor": "x"}, {"cursor": "-1"}, {"a": "1"}):
         with pytest.raises(InvalidRequest):
             service.status(batch_id, ALPHA, query)
 
