@@ -60,6 +60,8 @@ class Job(TypedDict):
     progress: int
     created_at: str
     updated_at: str
+    preset: str | None
+    batch_id: str | None
     result: dict[str, Any] | None
     error: JobError | None
 
