@@ -249,6 +249,11 @@ SCHEMAS: dict[str, Any] = {
                 "minimum": 1,
                 "description": "With `rate_limited`: seconds to wait (also `Retry-After`).",
             },
+            "item": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "With a batch's error: the index of the item to blame.",
+            },
         },
     },
     "Error": {
