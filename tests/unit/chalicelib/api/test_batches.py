@@ -204,3 +204,46 @@ def test_a_batch_job_deleted_on_its_own_counts_as_ended(
     assert world.queue.batch_reports == [batch_id]
     body = service.status(batch_id, ALPHA)
     assert body["status"] == "completed" and body["counts"]["deleted"] == 1
+
+
+def test_items_run_together_and_the_first_failing_item_is_the_one_named() -> None:
+    from chalicelib.api.batches import each_item
+    from chalicelib.core.errors import InvalidText
+
+    def work(index: int, item: int) -> int:
+        if item in (3, 7):
+            raise InvalidText(f"item {index}")
+        return item * 2
+
+    results, error = each_item(work, list(range(10)))
+    assert results == [0, 2, 4, None, 8, 10, 12, None, 16, 18]
+    assert error is not None and error.message == "item 3"
+    assert each_item(work, [1, 2]) == ([2, 4], None)
+
+
+def test_a_batch_that_cannot_be_stored_leaves_nothing_and_gives_its_work_back(
+    service: BatchService, world: FakeWorld
+) -> None:
+    class FlakyObjects(type(world.objects)):  # type: ignore[misc]
+        puts = 0
+
+        def put(self, key: str, data: bytes, content_type: str, **extra: object) -> None:
+            type(self).puts += 1
+            if type(self).puts == 4:
+                from chalicelib.core.errors import ServiceUnavailable
+
+                raise ServiceUnavailable("S3 is away.")
+            super().put(key, data, content_type, **extra)
+
+    flaky = FlakyObjects(world.backends.settings)
+    service.jobs.objects = flaky
+    from chalicelib.core.errors import ServiceUnavailable
+
+    with pytest.raises(ServiceUnavailable):
+        submit(service, count=6, key="retry-me")
+    assert world.store.records == {} and flaky.objects == {}
+    assert world.queue.enqueued == []
+    assert world.backends.quotas.usage("alpha")["work_seconds_this_hour"] == 0
+    assert list(world.backends.redis.scan_iter("batch:*")) == []
+    service.jobs.objects = world.objects
+    assert len(submit(service, count=2, key="retry-me")[1]) == 2  # the key was given back
