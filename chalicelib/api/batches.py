@@ -41,7 +41,7 @@ PAGE_DEFAULT = 100
 PAGE_MAX = 100
 # Items checked and stored this many at a time: their S3 calls (to check an upload a
 # head and a read of its header, to store an item a put, or a copy and a delete) wait on
-# the network, and one after the other they made a 60-upload batch's submit 10 s long.
+# the network, five of them an upload, and a batch holds up to 500 items.
 ITEM_THREADS = 8
 
 T = TypeVar("T")
