@@ -29,6 +29,7 @@ from chalicelib.broker.dead_letters import replayable_job_id
 from chalicelib.broker.health import queue_figures
 from chalicelib.core.errors import ServiceError
 from chalicelib.core.settings import Settings
+from chalicelib.jobs.batch_feed import reconcile_batches
 from chalicelib.jobs.reconcile import reconcile_stuck_jobs
 from chalicelib.tenancy.tenants import describe
 
@@ -60,12 +61,16 @@ def dead_letters(backends: Backends, replay: bool, purge: bool, limit: int) -> d
 
 def run_reconcile(backends: Backends) -> dict[str, Any]:
     report = reconcile_stuck_jobs(
-        backends.store, backends.queue, backends.inspector, backends.settings
+        backends.store, backends.queue, backends.inspector, backends.settings, backends.batches
     )
+    batches = reconcile_batches(backends.batch_feeder())
     return {
         "checked": report.checked,
         "requeued": report.requeued,
         "forgotten": len(report.forgotten),
+        "batches_checked": batches.checked,
+        "batch_jobs_fed": batches.queued,
+        "batches_finished": batches.finished,
     }
 
 
