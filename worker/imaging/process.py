@@ -9,6 +9,7 @@ animations, and encode.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -52,7 +53,9 @@ from worker.imaging.facts import dominant_colors, perceptual_hash
 from worker.imaging.gravity import attention_map, placement
 from worker.imaging.hdr import to_sdr
 from worker.imaging.png import check_complete
+from worker.imaging.png_decode import decode_png, plan_png
 from worker.imaging.resize import REDUCING_GAP, cascade
+from worker.imaging.spng import SpngError
 from worker.imaging.source import (
     Source,
     check_decode_budget,
@@ -60,6 +63,8 @@ from worker.imaging.source import (
     open_source,
     shrink_on_load,
 )
+
+log = logging.getLogger(__name__)
 
 # Side of the small image the colour palette and the perceptual hash are computed on.
 FACTS_SIDE = 64
@@ -159,10 +164,7 @@ def process_image(
         check_animation_volume(source, outputs, limits)
         facts_output = OutputPlan("", _facts_plan(source), None)
     with stage("decode"):
-        base = decode_once(source, [*outputs, facts_output], limits)
-        if source.format == "png":
-            # Pillow leaves the rows of a stream that ends early black, silently.
-            check_complete(data)
+        base = decode_once(source, [*outputs, facts_output], limits, data)
         hdr = hdr_signal(source, data)
         if hdr is not None:
             base = to_sdr(base, *hdr)
@@ -375,18 +377,39 @@ def check_animation_volume(source: Source, outputs: list[OutputPlan], limits: Im
             )
 
 
-def decode_once(source: Source, outputs: list[OutputPlan], limits: ImageLimits) -> Image.Image:
+def decode_once(
+    source: Source, outputs: list[OutputPlan], limits: ImageLimits, data: bytes
+) -> Image.Image:
     """The first frame, decoded as small as the largest output allows, within the budget.
 
     The budget is decided once the outputs are planned: a JPEG decodes at their scale,
-    and every frame counts only when an output keeps the animation.
+    a large PNG that passed the strict pre-check in bands shrunk as they arrive
+    (``worker.imaging.png_decode``), and every frame counts only when an output keeps
+    the animation.
     """
     scale = max(o.plan.scale for o in outputs)
     keep_animation = any(o.animated for o in outputs)
     reduction = shrink_on_load(source, scale, DRAFT_GAP)
     frames = source.frames if keep_animation else 1
-    check_decode_budget(source, reduction, frames, limits.max_decode_bytes, limits.max_dimension)
+    png = plan_png(source, data, scale, frames)
+    budget = (limits.max_decode_bytes, limits.max_dimension)
+    if png is not None:
+        check_decode_budget(source, png.reduction, frames, *budget, band_pixels=png.band_pixels)
+        try:
+            return decode_png(source, data, png, limits.max_dimension)
+        except SpngError as exc:
+            # What passed the pre-check and libspng refuses (a stream that ends early, a
+            # damaged deflate stream under right CRCs): Pillow decodes it as before and
+            # says what it is, at full size if that fits the budget.
+            log.info("libspng refused a PNG, Pillow decides: %s", exc)
+            if png.reduction > 1:
+                check_decode_budget(source, 1, frames, *budget)
+    else:
+        check_decode_budget(source, reduction, frames, *budget)
     base = decode(source, detach=keep_animation)
+    if source.format == "png":
+        # Pillow leaves the rows of a stream that ends early black, silently.
+        check_complete(data)
     if first_frame_uncovered(source.image):
         # The canvas a GIF's first frame leaves undrawn is transparent.
         base = GifCoverage().apply(source.image, base)

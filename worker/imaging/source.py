@@ -289,11 +289,18 @@ def shrink_on_load(source: Source, scale: float, gap: float) -> int:
 
 
 def check_decode_budget(
-    source: Source, reduction: int, frames: int, budget: int, max_dimension: int
+    source: Source,
+    reduction: int,
+    frames: int,
+    budget: int,
+    max_dimension: int,
+    band_pixels: int = 0,
 ) -> DecodeCost:
     """Refuse a decode that needs more memory than ``budget``; the cost otherwise.
 
-    ``frames``: the frames that will be decoded (all of them only when an output keeps
+    ``reduction``: the shrink-on-load factor a side (JPEG's DCT scaling, a PNG decoded
+    in bands); ``band_pixels``: the pixels of one band when the picture is decoded in
+    bands. ``frames``: the frames that will be decoded (all of them only when an output keeps
     the animation). A GIF's frames are composed onto an RGBA canvas as large as the
     largest frame reaches, which must also keep within ``max_dimension``.
     """
@@ -319,6 +326,7 @@ def check_decode_budget(
         frames=frames,
         reduction=reduction,
         progressive_bands=progressive_bands,
+        band_pixels=band_pixels,
     )
     message = over_budget_message(cost, budget)
     if message:
