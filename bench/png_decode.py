@@ -135,7 +135,11 @@ def renditions(rounds: int) -> dict[str, Any]:
         vips_renditions(data)
 
     figures = interleaved(
-        {"service (libspng)": service, "service (Pillow decode, before)": service_pillow, "pyvips": vips},
+        {
+            "service (libspng)": service,
+            "service (Pillow decode, before)": service_pillow,
+            "pyvips": vips,
+        },
         rounds,
     )
     reference = figures["pyvips"]["cpu_best"]
@@ -251,7 +255,9 @@ def large(tmp: Path) -> dict[str, Any]:
     whole = {a.shape: a for a in (_decoded(str(p)) for p in tmp.glob("whole.*.jpg"))}
     for method in ("banded", "pyvips"):
         ours = sorted((_decoded(str(p)) for p in tmp.glob(f"{method}.*.jpg")), key=np.size)
-        results[method]["psnr_vs_whole"] = [psnr(a, whole[a.shape]) for a in ours if a.shape in whole]
+        results[method]["psnr_vs_whole"] = [
+            psnr(a, whole[a.shape]) for a in ours if a.shape in whole
+        ]
     return results
 
 

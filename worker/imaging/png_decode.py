@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -82,9 +83,14 @@ def plan_png(source: Source, data: bytes, scale: float, frames: int) -> PngPlan 
     if layout is None:
         return None
     mode = FAST_MODES.get((layout.colour, layout.depth))
-    if mode is None or source.image.mode != mode or source.stored_size != (
-        layout.width,
-        layout.height,
+    if (
+        mode is None
+        or source.image.mode != mode
+        or source.stored_size
+        != (
+            layout.width,
+            layout.height,
+        )
     ):
         return None
     reduction = band_reduction(layout, scale)
@@ -121,7 +127,9 @@ def decode_png(source: Source, data: bytes, plan: PngPlan, max_side: int) -> Ima
     return frame
 
 
-def _image(samples: NDArray[np.uint8], mode: str, info: dict[str, object]) -> Image.Image:
+def _image(
+    samples: NDArray[np.uint8], mode: str, info: dict[str | tuple[int, int], Any]
+) -> Image.Image:
     """A Pillow image of libspng's samples, as Pillow's decode would give it."""
     height, width = samples.shape[:2]
     if mode in ("L", "RGBA"):
@@ -134,7 +142,7 @@ def _image(samples: NDArray[np.uint8], mode: str, info: dict[str, object]) -> Im
 
 
 def _decode_reduced(
-    data: bytes, plan: PngPlan, info: dict[str, object], max_side: int
+    data: bytes, plan: PngPlan, info: dict[str | tuple[int, int], Any], max_side: int
 ) -> Image.Image:
     factor = plan.reduction
     width, height = plan.layout.width, plan.layout.height

@@ -55,7 +55,6 @@ from worker.imaging.hdr import to_sdr
 from worker.imaging.png import check_complete
 from worker.imaging.png_decode import decode_png, plan_png
 from worker.imaging.resize import REDUCING_GAP, cascade
-from worker.imaging.spng import SpngError
 from worker.imaging.source import (
     Source,
     check_decode_budget,
@@ -63,6 +62,7 @@ from worker.imaging.source import (
     open_source,
     shrink_on_load,
 )
+from worker.imaging.spng import SpngError
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def process_image(
         check_animation_volume(source, outputs, limits)
         facts_output = OutputPlan("", _facts_plan(source), None)
     with stage("decode"):
-        base = decode_once(source, [*outputs, facts_output], limits, data)
+        base, base_scale = decode_once(source, [*outputs, facts_output], limits, data)
         hdr = hdr_signal(source, data)
         if hdr is not None:
             base = to_sdr(base, *hdr)
@@ -186,11 +186,11 @@ def process_image(
             # before resizing (compositing onto a flat colour commutes with resampling,
             # and three bands resample far quicker than four premultiplied ones). The
             # facts are taken first: they count only the opaque pixels.
-            cascade(base, upright, [facts_output])
+            cascade(base, upright, [facts_output], base_scale)
             base = flatten(base, background)
-            cascade(base, upright, stills)
+            cascade(base, upright, stills, base_scale)
         else:
-            cascade(base, upright, [*stills, facts_output])
+            cascade(base, upright, [*stills, facts_output], base_scale)
     del base
     animated = [o for o in outputs if o.animated]
     if not animated:
@@ -379,8 +379,10 @@ def check_animation_volume(source: Source, outputs: list[OutputPlan], limits: Im
 
 def decode_once(
     source: Source, outputs: list[OutputPlan], limits: ImageLimits, data: bytes
-) -> Image.Image:
-    """The first frame, decoded as small as the largest output allows, within the budget.
+) -> tuple[Image.Image, tuple[float, float] | None]:
+    """The first frame, decoded as small as the largest output allows, within the budget;
+    and its pixels per upright source pixel when a decode in bands reduced it by an exact
+    factor (None: its size says it, as for a whole decode or a JPEG's DCT scaling).
 
     The budget is decided once the outputs are planned: a JPEG decodes at their scale,
     a large PNG that passed the strict pre-check in bands shrunk as they arrive
@@ -396,7 +398,8 @@ def decode_once(
     if png is not None:
         check_decode_budget(source, png.reduction, frames, *budget, band_pixels=png.band_pixels)
         try:
-            return decode_png(source, data, png, limits.max_dimension)
+            base = decode_png(source, data, png, limits.max_dimension)
+            return base, (1 / png.reduction, 1 / png.reduction) if png.reduction > 1 else None
         except SpngError as exc:
             # What passed the pre-check and libspng refuses (a stream that ends early, a
             # damaged deflate stream under right CRCs): Pillow decodes it as before and
@@ -413,7 +416,7 @@ def decode_once(
     if first_frame_uncovered(source.image):
         # The canvas a GIF's first frame leaves undrawn is transparent.
         base = GifCoverage().apply(source.image, base)
-    return base
+    return base, None
 
 
 def add_caption(output: OutputPlan, text: str, caption: Caption) -> None:
