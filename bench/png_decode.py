@@ -111,6 +111,41 @@ def _cached(name: str, make: Callable[[], bytes]) -> bytes:
     return path.read_bytes()
 
 
+def cost_per_mp(rounds: int) -> dict[str, Any]:
+    """CPU ms per megapixel of the worker's PNG decode, for the cost model's weight
+    (``chalicelib/media/formats.py``): the picture ``bench.encoders`` uses (a 3 MP
+    photo-like RGB picture, Pillow's default compression), decoded as a job does, and
+    the 100 MP RGBA PNG decoded in bands (reduced by 3 a side, as for the default
+    outputs)."""
+    from chalicelib.core.settings import Settings
+    from worker.imaging.png import check_complete
+    from worker.imaging.png_decode import decode_png, plan_png
+    from worker.imaging.source import decode, open_source
+
+    s = Settings()
+    limits = (s.max_image_pixels, s.max_image_dimension, s.max_image_frames)
+    buffer = io.BytesIO()
+    images.photo(2000, 1500, seed=11).save(buffer, "PNG")
+    data = buffer.getvalue()
+
+    def fast(data: bytes = data, scale: float = 0.0) -> None:
+        source = open_source(data, *limits)
+        plan = plan_png(source, data, scale, 1)
+        assert plan is not None
+        decode_png(source, data, plan, s.max_image_dimension)
+
+    def pillow(data: bytes = data) -> None:
+        decode(open_source(data, *limits))
+        check_complete(data)
+
+    figures = interleaved({"libspng": fast, "pillow + completeness check": pillow}, rounds)
+    result = {name: f["cpu_best"] / 3.0 for name, f in figures.items()}
+    big = large_png()
+    banded = interleaved({"banded": lambda: fast(big, 1280 / 10000)}, max(2, rounds // 4))
+    result["banded 100 MP, reduced by 3"] = banded["banded"]["cpu_best"] / 100.0
+    return result
+
+
 def renditions(rounds: int) -> dict[str, Any]:
     import pyvips
 
@@ -268,6 +303,11 @@ def run(quick: bool = False) -> dict[str, Any]:
     result: dict[str, Any] = {"rounds": rounds}
     result["decode"] = decode_alone(rounds)
     _print_decode(result["decode"])
+    result["cost_ms_per_mp"] = cost_per_mp(rounds)
+    print(
+        "\nPNG decode, CPU ms per megapixel: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in result["cost_ms_per_mp"].items())
+    )
     result["renditions"] = renditions(rounds)
     _print_renditions(result["renditions"])
     with tempfile.TemporaryDirectory() as tmp:
