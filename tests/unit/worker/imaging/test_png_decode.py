@@ -8,6 +8,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from contextlib import nullcontext
+from functools import cache
 from typing import Any
 from unittest import mock
 
@@ -481,13 +482,13 @@ def _psnr(a: bytes, b: bytes) -> float:
 @pytest.mark.usefixtures("small_bands")
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA"])
 def test_banded_jobs_match_whole_decodes(mode: str) -> None:
-    image = _smooth(mode, (3000, 2000))
+    image = _smooth(mode, (1800, 1200))
     data = png(image, icc_profile=iccgen.rgb_profile(2.0)) if mode != "LA" else png(image)
     options = {
         "renditions": [
-            {"name": "preview", "width": 640, "format": "jpeg"},
-            {"name": "thumb", "width": 200, "format": "png"},
-            {"name": "square", "width": 300, "height": 300, "fit": "cover", "format": "webp"},
+            {"name": "preview", "width": 400, "format": "jpeg"},
+            {"name": "thumb", "width": 150, "format": "png"},
+            {"name": "square", "width": 200, "height": 200, "fit": "cover", "format": "webp"},
         ]
     }
     spy_target = "worker.imaging.process.decode_png"
@@ -499,7 +500,7 @@ def test_banded_jobs_match_whole_decodes(mode: str) -> None:
     for ours, theirs in zip(banded.outputs, whole.outputs, strict=True):
         assert (ours.width, ours.height, ours.crop) == (theirs.width, theirs.height, theirs.crop)
         assert _psnr(ours.data, theirs.data) > 40, ours.name
-        if mode == "RGB" and ours.crop == (0, 0, 3000, 2000):
+        if mode == "RGB" and ours.crop == (0, 0, 1800, 1200):
             # Opaque and uncropped: the same box reduction on the same grid, then the
             # same Lanczos pass (the reduced picture's exact scale is passed on).
             assert ours.data == theirs.data, ours.name
@@ -512,18 +513,18 @@ def test_banded_jobs_match_whole_decodes(mode: str) -> None:
 
 @pytest.mark.usefixtures("small_bands")
 def test_a_large_png_costs_its_reduced_picture_in_the_budget() -> None:
-    data = png(_smooth("RGBA", (3000, 2000)))
-    whole_cost = 3000 * 2000 * 8
+    data = png(_smooth("RGBA", (1800, 1200)))
+    whole_cost = 1800 * 1200 * 8
     tight = ImageLimits(100_000_000, 20_000, 50, max_decode_bytes=whole_cost // 2)
-    small = {"renditions": [{"name": "small", "width": 640, "format": "jpeg"}]}
+    small = {"renditions": [{"name": "small", "width": 400, "format": "jpeg"}]}
     # Before: refused, the whole picture did not fit.
-    with pillow_only(), pytest.raises(ImageTooLarge, match="3000x2000 RGBA"):
+    with pillow_only(), pytest.raises(ImageTooLarge, match="1800x1200 RGBA"):
         run(data, small, limits=tight)
     # Now: decoded at half size a side, in bands.
-    assert outcome(data, small, limits=tight) == "completed small:640x427"
+    assert outcome(data, small, limits=tight) == "completed small:400x267"
     # An output that needs the whole picture still needs the budget for it.
-    full = {"renditions": [{"name": "big", "width": 3000, "format": "jpeg"}]}
-    with pytest.raises(ImageTooLarge, match="3000x2000 RGBA"):
+    full = {"renditions": [{"name": "big", "width": 1800, "format": "jpeg"}]}
+    with pytest.raises(ImageTooLarge, match="1800x1200 RGBA"):
         run(data, full, limits=tight)
 
 
@@ -548,3 +549,41 @@ def test_interlaced_and_small_pictures_decode_whole() -> None:
     assert png_decode.band_reduction(precheck(_interlaced("RGB")), 0.01) == 1  # type: ignore[arg-type]
     layout = precheck(png(picture("RGB", (300, 200))))
     assert layout is not None and png_decode.band_reduction(layout, 0.01) == 1
+
+
+# --- the hostile corpus's PNGs: the same answers with either decoder ---------------------
+
+
+@cache
+def _hostile_pngs() -> dict[str, bytes]:
+    from tests.hostile import corpus
+
+    valid = corpus.VALID["png"]
+    return {
+        "deep deflate 10000x10000": corpus.png_deep_compression(10_000),
+        "100 zTXt chunks of 1 MB": corpus.png_ztxt_bomb(100),
+        "iCCP inflating to 64 MB": corpus.png_iccp_bomb(),
+        "acTL 2e9 frames": corpus.apng_frame_bomb(),
+        "truncated at half": valid[: len(valid) // 2],
+        "header only": valid[:40],
+        "middle third random": corpus.corrupted(valid),
+        "IHDR bit depth 3": corpus.png((8, 8, 3, 2), zlib.compress(b"")),
+        "0x0": corpus.png((0, 0, 8, 2), zlib.compress(b"")),
+        "html tEXt + zip": valid[:33]
+        + corpus.png_chunk(b"tEXt", b"Comment\x00" + corpus.HTML)
+        + valid[33:]
+        + corpus.ZIP,
+        "valid": valid,
+    }
+
+
+HOSTILE_LIMITS = ImageLimits(100_000_000, 20_000, 200, max_decode_bytes=40 * 2**20)
+
+
+@pytest.mark.parametrize("name", list(_hostile_pngs()))
+def test_hostile_pngs_end_as_they_did_with_pillow(name: str) -> None:
+    # The live stack's hostile test runs the worker with a 40 MiB decode budget.
+    data = _hostile_pngs()[name]
+    with pillow_only():
+        before = outcome(data, limits=HOSTILE_LIMITS)
+    assert outcome(data, limits=HOSTILE_LIMITS) == before
