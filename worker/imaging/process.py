@@ -398,7 +398,8 @@ def decode_once(
     if png is not None:
         check_decode_budget(source, png.reduction, frames, *budget, band_pixels=png.band_pixels)
         try:
-            base = decode_png(source, data, png, limits.max_dimension)
+            with decoding():  # as for Pillow's decode: no memory, a too large image
+                base = decode_png(source, data, png, limits.max_dimension)
             return base, (1 / png.reduction, 1 / png.reduction) if png.reduction > 1 else None
         except SpngError as exc:
             # What passed the pre-check and libspng refuses (a stream that ends early, a
