@@ -587,3 +587,20 @@ def test_hostile_pngs_end_as_they_did_with_pillow(name: str) -> None:
     with pillow_only():
         before = outcome(data, limits=HOSTILE_LIMITS)
     assert outcome(data, limits=HOSTILE_LIMITS) == before
+
+
+@pytest.mark.usefixtures("small_bands")
+def test_a_banded_job_still_captions() -> None:
+    data = png(_smooth("RGBA", (1800, 1200)))
+    options = {
+        "renditions": [{"name": "small", "width": 400, "format": "jpeg"}],
+        "caption": {"size": 400},
+    }
+    banded = process_image(data, "Hello bands", options, LIMITS, lambda _n: nullcontext())
+    with pillow_only():
+        whole = process_image(data, "Hello bands", options, LIMITS, lambda _n: nullcontext())
+    names = [o.name for o in banded.outputs]
+    assert names == [o.name for o in whole.outputs] and len(names) == 2
+    for ours, theirs in zip(banded.outputs, whole.outputs, strict=True):
+        assert (ours.width, ours.height) == (theirs.width, theirs.height)
+        assert _psnr(ours.data, theirs.data) > 40
