@@ -60,6 +60,12 @@ UPLOAD_REQUEST_LIMIT = 16 * 1024
 STATIC = Path(__file__).resolve().parent / "chalicelib" / "api" / "static"
 
 
+@functools.lru_cache(maxsize=8)
+def _static_text(name: str) -> str:
+    """A file of the package's static pages, read once per process (ReDoc's is 1 MB)."""
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
 @functools.cache
 def _settings() -> Settings:
     return Settings.from_env()
@@ -179,6 +185,18 @@ def _allow_origin(event: Any, response: Response) -> None:
         return
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers["Vary"] = "Origin"
+
+
+def check_key_before_body(path: str, api_key: str | None) -> None:
+    """Refuse a request for a keyed route whose key is wrong before its body is read.
+
+    The local server calls this before it reads a body (in the cloud API Gateway has
+    read it by then): without a valid key nobody makes it read 10 MB. The request is
+    not counted here; the middleware counts it once the body is in.
+    """
+    path = path.split("?", 1)[0]
+    if path.startswith("/api/") and path not in _OPEN_PATHS:
+        _backends().tenants.authenticate(api_key)
 
 
 def _authenticate(api_key: str | None) -> Tenant:
@@ -339,7 +357,7 @@ def _server_url() -> str:
 @json_errors
 def index() -> Response:
     """A small page to try the service in a browser."""
-    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    page = _static_text("index.html")
     # The text box allows what the API allows.
     page = page.replace("__MAX_TEXT_CHARS__", str(_settings().max_text_chars))
     return Response(
@@ -359,7 +377,7 @@ def index() -> Response:
 def docs() -> Response:
     """The API's reference, readable: ReDoc over the OpenAPI document."""
     return Response(
-        body=(STATIC / "docs.html").read_text(encoding="utf-8"),
+        body=_static_text("docs.html"),
         headers={
             "Content-Type": "text/html; charset=utf-8",
             "Cache-Control": "max-age=300",
@@ -376,7 +394,7 @@ def docs() -> Response:
 def docs_script() -> Response:
     """ReDoc's script (static/redoc/, from the npm package redoc)."""
     return Response(
-        body=(STATIC / "redoc" / "redoc.standalone.js").read_text(encoding="utf-8"),
+        body=_static_text("redoc/redoc.standalone.js"),
         headers={
             "Content-Type": "application/javascript; charset=utf-8",
             "Cache-Control": "max-age=86400",

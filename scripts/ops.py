@@ -116,6 +116,15 @@ def tenants(backends: Backends, args: argparse.Namespace) -> dict[str, Any]:
             "webhook_secret": store.rotate_webhook_secret(args.tenant),
             "note": "The previous secret keeps signing beside it for 24 hours.",
         }
+    if args.action == "webhook-secret":
+        found = store.get(args.tenant)
+        if found is None:
+            raise SystemExit(f"no tenant {args.tenant!r}")
+        return {
+            "tenant": found.tenant_id,
+            "webhook_secrets": found.webhook_secrets(backends.settings),
+            "note": "Webhooks carry one v1= signature per secret, the current one first.",
+        }
     if args.action == "set-limits":
         tenant = store.set_limits(args.tenant, _limits(args.limit))
         return describe(tenant, backends.settings, backends.quotas.usage(tenant.tenant_id))
@@ -156,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     add_key.add_argument("tenant")
     revoke = actions.add_parser("revoke-key", help="revoke a key by its id (mj_<id>_...)")
     revoke.add_argument("key_id")
+    show_secret = actions.add_parser(
+        "webhook-secret", help="the secrets a tenant's webhooks are signed with now"
+    )
+    show_secret.add_argument("tenant", help="its id (`tenants list` shows those of API_KEYS)")
     rotate = actions.add_parser("rotate-webhook-secret", help="a new webhook secret")
     rotate.add_argument("tenant")
     set_limits = actions.add_parser("set-limits", help="change a tenant's limits")

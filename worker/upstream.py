@@ -1,6 +1,6 @@
 """The worker's reliance on libraries' private internals, fenced: what, where, which version.
 
-Four modules override, re-point or trim code a library does not promise to keep:
+Five modules override, re-point or trim code a library does not promise to keep:
 
 - ``worker.broker.transport`` replaces kombu's Redis ``Channel._brpop_read`` and ``_get``
   (kombu's own bodies with an envelope check added), so a garbage message is
@@ -10,6 +10,9 @@ Four modules override, re-point or trim code a library does not promise to keep:
   compact lexicon (same answers, a tenth of the memory).
 - ``worker.text.langid_compact`` subclasses py3langid's ``LanguageIdentifier``,
   relying on its constructor, ``_raw_score``, ``_sparse_score`` and ``_decide``.
+- ``worker.imaging.animation`` restores Pillow's ``PngImageFile._prev_im`` (the canvas
+  an APNG frame's "dispose to previous" restores) after a blend-over frame is loaded,
+  relying on ``_seek`` and ``load_end`` keeping that canvas there.
 - ``worker.text.analysis`` imports networkx for yake without networkx's algorithm
   subpackages, relying on networkx's ``__init__`` and on yake using only
   ``networkx.DiGraph``.
@@ -78,6 +81,16 @@ PRIVATE_DEPENDENCIES = (
         members=("redis.client:PubSub.parse_response",),
         used_by="worker.broker.transport",
         source_sha256="574ce2c8e917eb1e3e679f36987a9b342a31e356dd68f70b50520dad794540cf",
+    ),
+    PrivateDependency(
+        package="pillow",
+        version="13.0.0",
+        members=(
+            "PIL.PngImagePlugin:PngImageFile._seek",
+            "PIL.PngImagePlugin:PngImageFile.load_end",
+        ),
+        used_by="worker.imaging.animation",
+        source_sha256="b54cbc5a461242a18cf61c6ec859d170344526f9f6737f29e81bd5eda681db60",
     ),
     PrivateDependency(
         package="textstat",

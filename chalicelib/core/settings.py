@@ -187,7 +187,8 @@ class Settings:
     )
     webhook_secret: str = setting(
         "",
-        "HMAC-SHA256 key of the `Webhook-Signature` header (from SSM in the cloud); "
+        "the key the webhook secrets of `API_KEYS` tenants are derived from (HMAC-SHA256), "
+        "and the local `anonymous` tenant's own (from SSM in the cloud); "
         "required outside `local`",
     )
     webhook_secret_previous: str = setting(
