@@ -198,6 +198,8 @@ def _precheck(data: bytes) -> PngLayout:
         if kind == b"PLTE":
             if has_plte or idat_run != "before" or length % 3 or not 3 <= length <= 768:
                 raise _Refused("PLTE")
+            if has_trns:
+                raise _Refused("PLTE after tRNS")  # libspng refuses the order, Pillow not
             has_plte = True
         elif kind == b"tRNS":
             if has_trns or idat_run != "before" or colour in (4, 6):

@@ -287,6 +287,9 @@ DAMAGED = {
     "another chunk between IDATs": lambda: assemble(
         [*(p := _split_idat(_base()))[:2], (b"tEXt", b"a\x00b"), *p[2:]]
     ),
+    "tRNS before PLTE (an RGB image's suggested palette)": lambda: with_chunk(
+        with_chunk(_base(), b"tRNS", b"\x00\x01\x00\x02\x00\x03"), b"PLTE", b"\x10\x20\x30"
+    ),
     "APNG frame data without its fcTL": lambda: _apng(
         [
             (b"acTL", struct.pack(">II", 2, 0)),
