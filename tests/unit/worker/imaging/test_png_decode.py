@@ -9,6 +9,7 @@ import zlib
 from collections.abc import Callable
 from contextlib import nullcontext
 from functools import cache
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -607,3 +608,31 @@ def test_a_banded_job_still_captions() -> None:
     for ours, theirs in zip(banded.outputs, whole.outputs, strict=True):
         assert (ours.width, ours.height) == (theirs.width, theirs.height)
         assert _psnr(ours.data, theirs.data) > 40
+
+
+# --- the peer corpus: nothing Pillow refuses passes, and libspng gives Pillow's pixels ---
+
+CORPUS = Path(__file__).resolve().parents[4] / "tests" / "corpus"
+CORPUS_PNGS = sorted(CORPUS.rglob("*.png"))
+
+
+@pytest.mark.parametrize("path", CORPUS_PNGS, ids=lambda p: str(p.relative_to(CORPUS)))
+def test_corpus_pngs(path: Path) -> None:
+    data = path.read_bytes()
+    if precheck(data) is None:
+        return  # Pillow's, as before (test_corpus holds its outcome)
+    try:
+        source = open_source(data, LIMITS.max_pixels, LIMITS.max_dimension, LIMITS.max_frames)
+        pillows = decode(source)
+    except ServiceError as error:
+        pytest.fail(f"the pre-check passed a file Pillow refuses: {error.code}")
+    fast = open_source(data, LIMITS.max_pixels, LIMITS.max_dimension, LIMITS.max_frames)
+    plan = png_decode.plan_png(fast, data, 0.0, 1)
+    if plan is None:
+        return  # a layout Pillow decodes
+    try:
+        ours = png_decode.decode_png(fast, data, plan, LIMITS.max_dimension)
+    except spng.SpngError:
+        return  # Pillow decides (the half-rows file)
+    assert ours.mode == pillows.mode
+    assert np.array_equal(np.asarray(ours), np.asarray(pillows))
