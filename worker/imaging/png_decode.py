@@ -2,9 +2,9 @@
 arrive; Pillow for everything else.
 
 A PNG takes the fast way when it passes ``worker.imaging.png.precheck`` (so it holds
-nothing Pillow refuses), stores 8-bit grey, grey+alpha, RGB or RGBA samples (palette
-images, bit depths other than 8 and kept animations are Pillow's) and no output keeps
-its animation. libspng then decodes it with every checksum checked and refuses image
+nothing Pillow refuses), stores 8-bit samples (grey, grey+alpha, RGB, RGBA or palette
+indices: other bit depths and kept animations are Pillow's) and no output keeps its
+animation. libspng then decodes it with every checksum checked and refuses image
 data that ends before the last row, which Pillow completes with the rows left black:
 the separate completeness check (a second inflation of the whole stream) is only
 needed on Pillow's way. The decoded samples become the same Pillow image Pillow's own
@@ -44,7 +44,7 @@ from worker.imaging.source import Source
 log = logging.getLogger(__name__)
 
 # (colour type, bit depth) -> the mode Pillow decodes it in; only these take libspng.
-FAST_MODES = {(0, 8): "L", (2, 8): "RGB", (4, 8): "LA", (6, 8): "RGBA"}
+FAST_MODES = {(0, 8): "L", (2, 8): "RGB", (3, 8): "P", (4, 8): "LA", (6, 8): "RGBA"}
 # A picture is decoded in bands (and shrunk while it decodes) from this size on, when its
 # outputs allow a reduction of at least 2 a side: smaller ones gain nothing worth a path.
 BANDED_MIN_PIXELS = 16_000_000
@@ -118,38 +118,51 @@ def decode_png(source: Source, data: bytes, plan: PngPlan, max_side: int) -> Ima
     """The picture in the working mode (sRGB RGB or RGBA), upright: whole, or reduced by
     ``plan.reduction`` a side. Raises ``spng.SpngError`` when libspng refuses the data."""
     info = dict(source.image.info)
+    palette = source.image.palette
+    colours = (palette.mode, palette.tobytes()) if palette is not None else None
     if plan.reduction == 1:
-        frame = to_working_mode(_image(spng.decode(data, max_side), plan.mode, info))
+        samples = spng.decode(data, max_side)
+        frame = to_working_mode(_image(samples, plan.mode, info, colours))
     else:
-        frame = _decode_reduced(data, plan, info, max_side)
+        frame = _decode_reduced(data, plan, info, max_side, colours)
     if source.transpose is not None:
         frame = frame.transpose(source.transpose)
     return frame
 
 
 def _image(
-    samples: NDArray[np.uint8], mode: str, info: dict[str | tuple[int, int], Any]
+    samples: NDArray[np.uint8],
+    mode: str,
+    info: dict[str | tuple[int, int], Any],
+    palette: tuple[str, bytes] | None = None,
 ) -> Image.Image:
-    """A Pillow image of libspng's samples, as Pillow's decode would give it."""
+    """A Pillow image of libspng's samples, as Pillow's decode would give it (a palette
+    image's indices with the palette Pillow read from PLTE)."""
     height, width = samples.shape[:2]
-    if mode in ("L", "RGBA"):
+    if mode in ("L", "P", "RGBA"):
         # Same memory layout as Pillow's: shared, not copied (Pillow copies on a write).
         image = Image.frombuffer(mode, (width, height), samples, "raw", mode, 0, 1)
     else:
         image = Image.frombytes(mode, (width, height), samples.tobytes(), "raw", mode)
+    if mode == "P" and palette is not None:
+        image.putpalette(palette[1], palette[0])
     image.info = info
     return image
 
 
 def _decode_reduced(
-    data: bytes, plan: PngPlan, info: dict[str | tuple[int, int], Any], max_side: int
+    data: bytes,
+    plan: PngPlan,
+    info: dict[str | tuple[int, int], Any],
+    max_side: int,
+    palette: tuple[str, bytes] | None = None,
 ) -> Image.Image:
     factor = plan.reduction
     width, height = plan.layout.width, plan.layout.height
     reduced: Image.Image | None = None
     top = 0
     for samples in spng.decode_bands(data, plan.band_rows, max_side):
-        working = to_working_mode(_image(samples, plan.mode, info))
+        working = to_working_mode(_image(samples, plan.mode, info, palette))
         del samples
         if working.mode == "RGBA":
             # Box-reducing needs premultiplied colour; the whole reduced picture stays

@@ -115,7 +115,26 @@ CLEAN = {
     ),
     "rgb, text before and after the pixels": lambda: _texts_around(png(picture("RGB"))),
     "1x1 rgba": lambda: png(picture("RGBA", (1, 1))),
+    "palette": lambda: png(picture("RGB").quantize(200)),
+    "palette with tRNS": lambda: png(picture("RGBA").quantize(100)),
+    "palette of 3 colours, one transparent": lambda: _small_palette(3),
+    "palette index past the palette": lambda: _small_palette(6),
 }
+
+
+def _small_palette(indices: int) -> bytes:
+    """An 8-bit palette PNG of 3 colours whose pixels use indices 0 to ``indices`` - 1."""
+    rows = b"".join(b"\x00" + bytes((x + y) % indices for x in range(13)) for y in range(7))
+    header = struct.pack(">IIBBBBB", 13, 7, 8, 3, 0, 0, 0)
+    return assemble(
+        [
+            (b"IHDR", header),
+            (b"PLTE", bytes([255, 0, 0, 0, 255, 0, 0, 0, 255])),
+            (b"tRNS", b"\xff\x00"),
+            (b"IDAT", zlib.compress(rows)),
+            (b"IEND", b""),
+        ]
+    )
 
 
 def _interlaced(mode: str) -> bytes:
@@ -177,8 +196,6 @@ def test_a_clean_png_skips_the_second_inflation() -> None:
 
 
 PILLOWS = {
-    "palette": lambda: png(picture("RGB").convert("P")),
-    "palette with tRNS": lambda: png(picture("RGBA").convert("P")),
     "16-bit grey": lambda: png(Image.fromarray(np.arange(1200, dtype=np.uint16).reshape(30, 40))),
     "1-bit": lambda: png(picture("L").convert("1")),
     "16-bit rgba": lambda: _sixteen_bit_rgba(),
