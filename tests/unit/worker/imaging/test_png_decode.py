@@ -460,9 +460,10 @@ def test_band_sizes() -> None:
 
 
 @pytest.mark.usefixtures("small_bands")
-@pytest.mark.parametrize("mode", ["RGB", "L"])
+@pytest.mark.parametrize("mode", ["RGB", "L", "P"])
 def test_opaque_bands_are_exactly_the_whole_pictures_reduction(mode: str) -> None:
-    data = png(_smooth(mode, (1700, 1100)))
+    picture = _smooth("RGB", (1700, 1100)).quantize(64) if mode == "P" else None
+    data = png(picture or _smooth(mode, (1700, 1100)))
     plan = _plan(data, 1280 / 1700 / 4)
     assert plan is not None and plan.reduction == 2 and plan.band_rows < 1100
     source = open_source(data, LIMITS.max_pixels, LIMITS.max_dimension, LIMITS.max_frames)
