@@ -70,11 +70,16 @@ def decode_cost(
     the animation). ``progressive_bands`` is the component count of a progressive
     JPEG, whose coefficients are held at full size. ``band_pixels``: the pixels of one
     band of a PNG decoded in bands and shrunk by ``reduction`` as they arrive (then
-    only the reduced picture and one band are held). Pure arithmetic, no Pillow.
+    only the reduced picture, in the working mode ``mode``, and one band are held).
+    Pure arithmetic, no Pillow.
     """
     decoded_w = math.ceil(width / max(reduction, 1))
     decoded_h = math.ceil(height / max(reduction, 1))
     per_pixel = MODE_BYTES.get(mode, WIDE_MODE_BYTES) + WORKING_BYTES + CODEC_BYTES.get(fmt, 0.0)
+    if band_pixels:
+        # Only the reduced picture is held whole, in the working mode (``mode`` is then
+        # RGB or RGBA), and once more while a premultiplied one is converted back.
+        per_pixel = WORKING_BYTES * (2 if mode in ("RGBA", "LA") else 1)
     total = math.ceil(frames * decoded_w * decoded_h * per_pixel)
     total += width * height * progressive_bands * PROGRESSIVE_COEFFICIENT_BYTES
     total += band_pixels * BAND_BYTES_PER_PIXEL

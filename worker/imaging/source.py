@@ -24,7 +24,7 @@ from chalicelib.media.image_header import (
 from worker.heif import register_lazily as register_heif_lazily
 from worker.imaging.animation import frame_facts
 from worker.imaging.budget import DecodeCost, decode_cost, jpeg_reduction, over_budget_message
-from worker.imaging.colour import to_working_mode
+from worker.imaging.colour import has_alpha, to_working_mode
 from worker.imaging.container_repair import with_alpha_ispe
 from worker.imaging.containers import clean_aperture, container_variant
 from worker.imaging.errors import DECODE_ERRORS, decoding
@@ -315,6 +315,9 @@ def check_decode_budget(
                 f"A frame of the animation reaches {width}x{height}; "
                 f"each side must be at most {max_dimension}."
             )
+    if band_pixels:
+        # Decoded in bands: the reduced picture is held in the working mode only.
+        mode = "RGBA" if has_alpha(image) else "RGB"
     progressive_bands = 0
     if source.format == "jpeg" and (image.info.get("progressive") or image.info.get("progression")):
         progressive_bands = len(image.getbands())
