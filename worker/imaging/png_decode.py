@@ -119,7 +119,11 @@ def decode_png(source: Source, data: bytes, plan: PngPlan, max_side: int) -> Ima
     ``plan.reduction`` a side. Raises ``spng.SpngError`` when libspng refuses the data."""
     info = dict(source.image.info)
     palette = source.image.palette
-    colours = (palette.mode, palette.tobytes()) if palette is not None else None
+    colours = None
+    if palette is not None:
+        # As Pillow holds it: still raw (PLTE's bytes, Pillow converts them at load) or not.
+        raw = palette.rawmode
+        colours = (raw, bytes(palette.palette)) if raw else (palette.mode, palette.tobytes())
     if plan.reduction == 1:
         samples = spng.decode(data, max_side)
         frame = to_working_mode(_image(samples, plan.mode, info, colours))
