@@ -17,8 +17,15 @@ Five modules override, re-point or trim code a library does not promise to keep:
   subpackages, relying on networkx's ``__init__`` and on yake using only
   ``networkx.DiGraph``.
 
+And one calls a C library's API that a binding exports without offering it:
+
+- ``worker.imaging.spng`` calls libspng's functions through ctypes in pyspng's extension
+  module (pyspng's Python API decodes a whole image with every checksum ignored; the
+  worker needs the checksums, the row API and the stored samples).
+
 Each is listed here with the version it was written against and a digest of the
-upstream source it relies on. ``tests/unit/worker/test_upstream.py`` fails,
+upstream source it relies on (for the extension: of the built module, per machine
+architecture, with the symbols and constants used). ``tests/unit/worker/test_upstream.py`` fails,
 naming the module to review, as soon as an upgrade changes either; after
 reviewing, update the version and digest here (the test prints the new digest).
 """
@@ -27,8 +34,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import inspect
-from dataclasses import dataclass
+import platform
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -120,5 +129,47 @@ PRIVATE_DEPENDENCIES = (
         ),
         used_by="worker.text.analysis",
         source_sha256="0de96619224cf9762010f5bb8d4a0d040c2e9ae926a00c6e8e395c3e7bf2ae0b",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class NativeDependency:
+    """A C library's API reached through a binding's extension module with ctypes."""
+
+    package: str  # the distribution name, as pinned in constraints.txt
+    version: str  # the version the dependent module was written against
+    module: str  # the extension module whose exported symbols are called
+    library_version: str  # the C library's own version string
+    used_by: str
+    # sha256 of the extension module's file, by ``platform.machine()``; a machine not
+    # listed is checked by version, symbols and constants only
+    module_sha256: dict[str, str] = field(default_factory=dict)
+
+    def module_path(self) -> str:
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or spec.origin is None:
+            raise ModuleNotFoundError(self.module)
+        return spec.origin
+
+    def current_digest(self) -> str:
+        """The digest of the installed extension module's file."""
+        with open(self.module_path(), "rb") as built:
+            return hashlib.sha256(built.read()).hexdigest()
+
+    def expected_digest(self) -> str | None:
+        return self.module_sha256.get(platform.machine())
+
+
+NATIVE_DEPENDENCIES = (
+    NativeDependency(
+        package="pyspng",
+        version="0.1.4",
+        module="pyspng._pyspng_c",
+        library_version="0.7.4",
+        used_by="worker.imaging.spng",
+        module_sha256={
+            "x86_64": "2cd1a13b08e1f217daacaf50fc3b69d9e4dc56fed8681749ec5aa02b8711b5c9",
+        },
     ),
 )
