@@ -437,3 +437,19 @@ def test_a_kept_apng_shows_each_reference_frame_at_its_time(name: str) -> None:
         got = frame_at(frames, shown, start + 1)
         assert rgba_difference(visible(got), visible(Image.open(reference))) < 4, reference.name
         start += duration
+
+
+@pytest.mark.parametrize("name", ["kimono.crop", "kimono.mirror-vertical.rotate270.crop"])
+def test_an_avif_clean_aperture_shows_what_its_authors_say(name: str) -> None:
+    # AVIF conformance (Link-U): crop to 385x330, then irot and imir where given; the
+    # authors' rendering of the result is kimono.crop.png.
+    report = run(data_of(f"link-u/{name}.avif"))
+    assert (report.facts["width"], report.facts["height"]) == (385, 330)
+    out = rendered(f"link-u/{name}.avif", side=385)
+    assert rgba_difference(out, Image.open(CORPUS / "link-u/kimono.crop.png")) < 4
+
+
+def test_a_valid_variant_the_decoder_lacks_is_named() -> None:
+    got, message = outcome(data_of("libjpeg-turbo/monkey12.jpg"))
+    assert got == "failed unsupported_image"
+    assert "12-bit" in message
