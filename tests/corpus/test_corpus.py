@@ -453,3 +453,13 @@ def test_a_valid_variant_the_decoder_lacks_is_named() -> None:
     got, message = outcome(data_of("libjpeg-turbo/monkey12.jpg"))
     assert got == "failed unsupported_image"
     assert "12-bit" in message
+
+
+def test_a_gif_composites_half_transparency_onto_the_background() -> None:
+    # abc.png (libavif): black letters on a white background of alpha 128-255. GIF
+    # has one transparent colour and no partial alpha: the half-transparent pixels are
+    # composited onto `background` (white by default), not made opaque as they were.
+    source = Image.open(CORPUS / "libavif/abc.png").convert("RGBA")
+    out = rendered("libavif/abc.png", side=512, fmt="gif")
+    on_white = Image.alpha_composite(Image.new("RGBA", source.size, "white"), source)
+    assert rgba_difference(out, on_white) < 2
