@@ -361,10 +361,22 @@ SCHEMAS: dict[str, Any] = {
         "`unknown_preset`, before anything is stored.",
     },
     "PresetRequest": {
-        "type": "object",
-        "required": ["options"],
-        "additionalProperties": False,
-        "properties": {"options": _ref("Options")},
+        "description": "`{\"options\": {...}}` (what `GET` gives back may be sent again: its "
+        "`name` must be the path's, its `updated_at` is ignored), or the options document "
+        "itself.",
+        "anyOf": [
+            {
+                "type": "object",
+                "required": ["options"],
+                "additionalProperties": False,
+                "properties": {
+                    "options": _ref("Options"),
+                    "name": PRESET_NAME,
+                    "updated_at": {"type": "string"},
+                },
+            },
+            _ref("Options"),
+        ],
     },
     "Preset": {
         "type": "object",

@@ -17,7 +17,6 @@ from chalicelib.core.errors import (
     InvalidPresetName,
     InvalidRequest,
     JobNotFound,
-    MissingField,
     ServiceError,
     SourceMissing,
     UnknownPreset,
@@ -603,15 +602,24 @@ class JobService:
     # -- presets ---------------------------------------------------------------------
 
     def put_preset(self, tenant: Tenant, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``PUT /api/presets/{name}``: ``{"options": {...}}`` creates or replaces it."""
-        unknown = sorted(set(body) - {"options"})
+        """``PUT /api/presets/{name}``: ``{"options": {...}}`` creates or replaces it.
+
+        What ``GET`` gives back can be sent again (its ``name`` must be this one, its
+        ``updated_at`` is ignored), and a bare options document is taken as the options.
+        """
+        check_name(name)
+        if "options" not in body:
+            body = {"options": body}
+        unknown = sorted(set(body) - {"options", "name", "updated_at"})
         if unknown:
             raise InvalidRequest(
                 f'Unknown field {unknown[0]!r}; a preset is {{"options": {{...}}}}.',
                 field=unknown[0],
             )
-        if "options" not in body:
-            raise MissingField("The field 'options' is required.", field="options")
+        if body.get("name", name) != name:
+            raise InvalidRequest(
+                f"The body names the preset {body['name']!r}, the path {name!r}.", field="name"
+            )
         if not isinstance(body["options"], dict):
             raise InvalidOptions("options must be a JSON object", field="options")
         limit = tenant.limits_from(self.settings).presets

@@ -357,6 +357,14 @@ def test_a_preset_is_made_read_listed_used_by_name_and_deleted(
     assert error_code(client.http.get("/api/presets/web")) == "preset_not_found"
 
 
+def test_a_preset_is_put_as_get_gives_it_or_as_a_bare_options_document(client: Any) -> None:
+    assert put_json(client, "/api/presets/web", WEB).status_code == 200
+    got = json.loads(client.http.get("/api/presets/web").body)
+    assert got["options"] == WEB
+    again = put_json(client, "/api/presets/web", got)
+    assert again.status_code == 200 and json.loads(again.body)["options"] == WEB
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status", "code"),
     [
@@ -369,8 +377,12 @@ def test_a_preset_is_made_read_listed_used_by_name_and_deleted(
             "invalid_options",
         ),
         ("/api/presets/web", {"options": "nope"}, 422, "invalid_options"),
-        ("/api/presets/web", {}, 400, "missing_field"),
         ("/api/presets/web", {"options": WEB, "x": 1}, 400, "invalid_request"),
+        ("/api/presets/web", {"options": WEB, "name": "other"}, 400, "invalid_request"),
+        # A body without "options" is the options document itself.
+        ("/api/presets/web", {"renditions": [{"name": "x", "width": 0}]}, 422, "invalid_options"),
+        ("/api/presets/web", {"colour": "red"}, 422, "invalid_options"),
+        ("/api/presets/Web", {"colour": "red"}, 400, "invalid_preset_name"),
         ("/api/presets/web", [1], 400, "invalid_request"),
     ],
 )
