@@ -361,7 +361,7 @@ SCHEMAS: dict[str, Any] = {
         "`unknown_preset`, before anything is stored.",
     },
     "PresetRequest": {
-        "description": "`{\"options\": {...}}` (what `GET` gives back may be sent again: its "
+        "description": '`{"options": {...}}` (what `GET` gives back may be sent again: its '
         "`name` must be the path's, its `updated_at` is ignored), or the options document "
         "itself.",
         "anyOf": [

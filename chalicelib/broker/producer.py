@@ -13,7 +13,13 @@ from typing import Any, Protocol
 
 from chalicelib.core.errors import ServiceUnavailable
 from chalicelib.core.settings import Settings
-from chalicelib.jobs.contract import BATCH_WEBHOOK_TASK, PROCESS_TASK, task_payload
+from chalicelib.jobs.contract import (
+    BATCH_WEBHOOK_TASK,
+    PROCESS_TASK,
+    WEBHOOK_TASK,
+    task_payload,
+    webhook_delivery_id,
+)
 
 
 class TaskQueue(Protocol):
@@ -22,6 +28,8 @@ class TaskQueue(Protocol):
     def enqueue(self, job_id: str, queue: str | None = None) -> None: ...
 
     def notify_batch(self, batch_id: str) -> None: ...
+
+    def notify_job(self, job_id: str) -> None: ...
 
 
 def broker_transport_options(settings: Settings) -> dict[str, Any]:
@@ -86,6 +94,19 @@ class CeleryTaskQueue:
                 kwargs=task_payload(job_id),
                 task_id=job_id,
                 queue=queue or self._settings.celery_queue,
+            )
+        except Exception as exc:  # kombu and redis raise many connection errors
+            raise ServiceUnavailable("The job queue is unavailable; try again shortly.") from exc
+
+    def notify_job(self, job_id: str) -> None:
+        """Queue the webhook of an ended job on the webhooks' queue (its task id, and so
+        its ``Webhook-Id``, is the job's own: ``webhook_delivery_id``)."""
+        try:
+            self._celery().send_task(
+                WEBHOOK_TASK,
+                kwargs={"job_id": job_id},
+                task_id=webhook_delivery_id(job_id),
+                queue=self._settings.webhooks_queue,
             )
         except Exception as exc:  # kombu and redis raise many connection errors
             raise ServiceUnavailable("The job queue is unavailable; try again shortly.") from exc

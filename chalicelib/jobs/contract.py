@@ -30,6 +30,12 @@ def check_job_id(job_id: Any) -> str:
     return job_id
 
 
+def webhook_delivery_id(job_id: str) -> str:
+    """The task id of a job's webhook, and so its ``Webhook-Id``: the same however often
+    it is queued (a retry, the reconciler's redelivery), so receivers can drop repeats."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"media-jobs:webhook:{job_id}"))
+
+
 def task_payload(job_id: str) -> dict[str, Any]:
     """The task's keyword arguments: ids only; the job record holds the rest."""
     return {"job_id": job_id}

@@ -14,6 +14,12 @@ held by another drops the duplicate). What counts as evidence of a live task:
   timeout (a worker holds it until a pool process is free). A batch's job still
   waiting in its batch has no task by design: the batch feeder queues it
   (``batch_feed.reconcile_batches`` is the batches' own pass).
+
+Webhooks too: the final status and the job's place in the webhook outbox are written in
+one step (``JobStore.transition``); the delivery task moves the entry on at each retry
+and takes it out when the webhook is delivered, refused or given up. An entry past its
+time (a broker message lost with a restart, a worker gone with a retry it held) is
+queued again, with the same ``Webhook-Id``.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from chalicelib.broker.producer import TaskQueue
 from chalicelib.core.settings import Settings
 from chalicelib.jobs import model as jobs
 from chalicelib.jobs.batches import BatchStore
-from chalicelib.jobs.store import JobStore
+from chalicelib.jobs.store import WEBHOOK_GRACE_SECONDS, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,7 @@ class ReconcileReport:
     checked: int = 0
     requeued: list[str] = field(default_factory=list)
     forgotten: list[str] = field(default_factory=list)
+    webhooks_requeued: list[str] = field(default_factory=list)
 
 
 def reconcile_stuck_jobs(
@@ -78,6 +85,7 @@ def reconcile(
     """
     now = time.time() if now is None else now
     report = ReconcileReport()
+    _redeliver_webhooks(store, queue, now, report)
     candidates = store.active_before(now - pending_grace)
     if not candidates:
         return report
@@ -102,3 +110,18 @@ def reconcile(
             report.requeued.append(job_id)
             log.warning("requeued a stuck job", extra={"job_id": job_id, "status": job.status})
     return report
+
+
+def _redeliver_webhooks(
+    store: JobStore, queue: TaskQueue, now: float, report: ReconcileReport
+) -> None:
+    """Queue again the webhooks whose delivery should have happened by now."""
+    for job_id in store.webhooks_due(now):
+        if store.get(job_id) is None:  # deleted or expired: nothing to send
+            store.webhook_done(job_id)
+            continue
+        queue.notify_job(job_id)
+        # Its new delivery gets the grace again before it counts as lost.
+        store.webhook_due_at(job_id, now + WEBHOOK_GRACE_SECONDS)
+        report.webhooks_requeued.append(job_id)
+        log.warning("queued a lost webhook again", extra={"job_id": job_id})

@@ -24,6 +24,10 @@ from chalicelib.jobs.model import Job
 # a redelivered task cannot both complete it, and a completed job never goes
 # back. A job reaching a final status (ARGV[4] == '1') leaves the index of
 # active jobs (KEYS[2]) under its id ARGV[3].
+# How long a webhook's delivery may take before the reconciler takes it for lost: its
+# first attempt waits in the webhooks queue meanwhile, a retry its backoff before that.
+WEBHOOK_GRACE_SECONDS = 600
+
 _TRANSITION = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return {0, ''} end
@@ -32,8 +36,17 @@ for source in string.gmatch(ARGV[2], '[^,]+') do
   if source == current then allowed = true end
 end
 if not allowed then return {0, current} end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], unpack(ARGV, 5))
-if ARGV[4] == '1' then redis.call('ZREM', KEYS[2], ARGV[3]) end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], unpack(ARGV, 6))
+if ARGV[4] == '1' then
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  -- The webhook's place in the outbox, in the same step as the final status: a crash or
+  -- a lost broker message after this cannot lose it (a batch's job sends none).
+  local callback = redis.call('HGET', KEYS[1], 'callback_url')
+  local batch = redis.call('HGET', KEYS[1], 'batch_id')
+  if callback and callback ~= '' and (not batch or batch == '') then
+    redis.call('ZADD', KEYS[3], ARGV[5], ARGV[3])
+  end
+end
 return {1, current}
 """
 
@@ -103,6 +116,12 @@ class JobStore(Protocol):
 
     def count_attempt(self, job_id: str, by: int = 1) -> int: ...
 
+    def webhook_due_at(self, job_id: str, due: float) -> None: ...
+
+    def webhook_done(self, job_id: str) -> None: ...
+
+    def webhooks_due(self, now: float, limit: int = 1000) -> list[str]: ...
+
     def take_lease(self, job_id: str, owner: str, seconds: float, replacing: str = "") -> bool: ...
 
     def drop_lease(self, job_id: str, owner: str) -> None: ...
@@ -131,6 +150,10 @@ class RedisJobStore:
 
     #: Sorted set of the ids of jobs not yet final, scored by creation time.
     ACTIVE_INDEX = "jobs:active"
+    #: Sorted set of the ids of ended jobs whose webhook is not yet delivered or given
+    #: up, scored by when a delivery should have happened (the reconciler's outbox).
+    WEBHOOK_OUTBOX = "webhooks:due"
+
     #: Per tenant, sorted set of the ids of its jobs, scored by creation time.
     TENANT_INDEX = "jobs:tenant:"
     #: The most index entries one listing reads (a status filter may skip many).
@@ -154,6 +177,7 @@ class RedisJobStore:
         self.namespace = namespace
         self._prefix = namespace + prefix
         self.active_index = namespace + self.ACTIVE_INDEX
+        self.webhook_outbox = namespace + self.WEBHOOK_OUTBOX
         self._transition = client.register_script(_TRANSITION)
         self._update_if = client.register_script(_UPDATE_IF)
         self._count_attempt = client.register_script(_COUNT_ATTEMPT)
@@ -258,16 +282,35 @@ class RedisJobStore:
         """
         if target not in jobs.STATUSES:
             raise ValueError(f"unknown status {target!r}")
-        fields["updated_at"] = repr(time.time())
+        now = time.time()
+        fields["updated_at"] = repr(now)
         final = "1" if target in jobs.TERMINAL else "0"
-        args = [target, ",".join(jobs.sources_of(target)), job_id, final]
+        due = repr(now + WEBHOOK_GRACE_SECONDS)
+        args = [target, ",".join(jobs.sources_of(target)), job_id, final, due]
         for name, value in fields.items():
             args += [name, field_value(value)]
         with redis_errors():
             applied, before = self._transition(
-                keys=[self.key(job_id), self.active_index], args=args
+                keys=[self.key(job_id), self.active_index, self.webhook_outbox], args=args
             )
         return bool(applied), (before or None)
+
+    def webhook_due_at(self, job_id: str, due: float) -> None:
+        """A delivery of the job's webhook is under way until ``due`` (a retry's backoff
+        plus the grace); the reconciler leaves it alone until then."""
+        with redis_errors():
+            self._redis.zadd(self.webhook_outbox, {job_id: due}, xx=True)
+
+    def webhook_done(self, job_id: str) -> None:
+        """The job's webhook was delivered, refused or given up: out of the outbox."""
+        with redis_errors():
+            self._redis.zrem(self.webhook_outbox, job_id)
+
+    def webhooks_due(self, now: float, limit: int = 1000) -> list[str]:
+        """Ids of jobs whose webhook should have been delivered by ``now``."""
+        with redis_errors():
+            found = self._redis.zrangebyscore(self.webhook_outbox, "-inf", now, 0, limit)
+        return [str(job_id) for job_id in found]
 
     def update_while(self, job_id: str, status: str, **fields: Any) -> bool:
         """Set ``fields`` only while the job is in ``status`` (progress updates)."""
@@ -315,6 +358,7 @@ class RedisJobStore:
             pipe = self._redis.pipeline(transaction=True)
             pipe.delete(self.key(job_id))
             pipe.zrem(self.active_index, job_id)
+            pipe.zrem(self.webhook_outbox, job_id)
             if tenant_id is not None:
                 pipe.zrem(self.tenant_index(str(tenant_id)), job_id)
             deleted = pipe.execute()[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -12,7 +13,11 @@ from typing import Any, ClassVar
 import pytest
 import requests
 
+from chalicelib.backends import Backends
+from chalicelib.core.settings import Settings
+from chalicelib.jobs.contract import webhook_delivery_id
 from chalicelib.webhooks.signature import verify_webhook
+from scripts.devstack.stack import DevStack
 from tests.support.helpers import assert_error
 from tests.support.imagegen import jpeg
 from tests.support.stack_fixtures import ApiClient
@@ -216,7 +221,9 @@ def wait_for_calls(handler: type[Receiver], count: int, timeout: float = 40) -> 
 
 
 class TestWebhooks:
-    def test_the_final_status_is_posted_signed(self, client: ApiClient, receiver) -> None:
+    def test_the_final_status_is_posted_signed(
+        self, client: ApiClient, receiver, stack: DevStack
+    ) -> None:
         url, handler = receiver
         response = client.http.post(
             f"{client.base_url}/api/process",
@@ -231,6 +238,14 @@ class TestWebhooks:
         payload = verify_webhook("test-webhook-secret", headers, body)
         assert payload["job_id"] == job_id and payload["status"] == "completed"
         assert payload == {**client.status(job_id).json(), "result": payload["result"]}
+        # The job's own delivery id: the same if the reconciler ever sends it again.
+        assert headers["Webhook-Id"] == webhook_delivery_id(job_id)
+        # Delivered: out of the outbox the final status put it in.
+        backends = Backends.from_settings(Settings.from_env(stack.env))
+        deadline = time.monotonic() + 10
+        while job_id in backends.store.webhooks_due(float("inf")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert job_id not in backends.store.webhooks_due(float("inf"))
 
     def test_a_failing_receiver_is_retried(self, client: ApiClient, receiver) -> None:
         url, handler = receiver

@@ -158,6 +158,7 @@ class RecordingQueue:
     queues: dict[str, str] = field(default_factory=dict)  # job id -> the queue it went to
     unacked: dict[str, float] = field(default_factory=dict)  # job id -> delivered at
     batch_reports: list[str] = field(default_factory=list)  # batch ids notified
+    webhooks: list[str] = field(default_factory=list)  # job ids whose webhook was queued
     down: bool = False
 
     def enqueue(self, job_id: str, queue: str | None = None) -> None:
@@ -170,6 +171,11 @@ class RecordingQueue:
         if self.down:
             raise ServiceUnavailable("The job queue is unavailable; try again shortly.")
         self.batch_reports.append(batch_id)
+
+    def notify_job(self, job_id: str) -> None:
+        if self.down:
+            raise ServiceUnavailable("The job queue is unavailable; try again shortly.")
+        self.webhooks.append(job_id)
 
     def queue_length(self) -> int:
         return len(self.enqueued)

@@ -9,17 +9,20 @@ never holds the threads another tenant's deliveries need.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from chalicelib.backends import Backends
-from chalicelib.core.errors import InvalidCallback
+from chalicelib.core.errors import InvalidCallback, ServiceError
 from chalicelib.jobs import model as jobs
 from chalicelib.jobs.batches import describe_batch
-from chalicelib.jobs.contract import BATCH_WEBHOOK_TASK, WEBHOOK_TASK
+from chalicelib.jobs.contract import BATCH_WEBHOOK_TASK, WEBHOOK_TASK, webhook_delivery_id
 from chalicelib.jobs.status import status_body
+from chalicelib.jobs.store import WEBHOOK_GRACE_SECONDS
 from chalicelib.tenancy.tenants import ANONYMOUS
 from chalicelib.webhooks.callbacks import (
     CallbackPolicy,
@@ -48,8 +51,14 @@ def webhook_backoff(retries: int) -> int:
 
 
 def queue_webhook(job_id: str) -> None:
-    """Queue the webhook of a job that just reached its final status."""
-    app.send_task(WEBHOOK_TASK, kwargs={"job_id": job_id}, queue=settings.webhooks_queue)
+    """Queue the webhook of a job that just reached its final status (its final status
+    put it in the outbox: lost here, the reconciler queues it again)."""
+    app.send_task(
+        WEBHOOK_TASK,
+        kwargs={"job_id": job_id},
+        task_id=webhook_delivery_id(job_id),
+        queue=settings.webhooks_queue,
+    )
 
 
 def deliver_once(
@@ -207,14 +216,32 @@ def _deliver_retrying(
         gate=DeliveryGate(ctx.redis, prefix=ctx.settings.redis_key_prefix),
     )
     extra = {name: target}
+
+    def outbox(next_attempt_in: float | None) -> None:
+        """A job's webhook stays in the outbox while it is retried, and leaves it at its
+        end; missed here (Redis away), the reconciler sends it again, same Webhook-Id."""
+        if name != "job_id":
+            return
+        with contextlib.suppress(ServiceError):
+            if next_attempt_in is None:
+                ctx.store.webhook_done(target)
+            else:
+                ctx.store.webhook_due_at(
+                    target, time.time() + next_attempt_in + WEBHOOK_GRACE_SECONDS
+                )
+
     if outcome.startswith("deferred: ") and deferred < MAX_DEFERRALS:
+        outbox(DEFER_SECONDS)
         raise task.retry(countdown=DEFER_SECONDS, kwargs={name: target, "deferred": deferred + 1})
     if not outcome.startswith(("retry: ", "deferred: ")):
+        outbox(None)
         return outcome
     reason = outcome.partition(": ")[2]
     if attempt >= settings.webhook_max_retries or deferred >= MAX_DEFERRALS:
         log.warning("webhook given up after %s tries: %s", attempt + 1, reason, extra=extra)
+        outbox(None)
         return "given-up"
     delay = webhook_backoff(attempt)
     log.info("webhook failed (%s), retrying in %s s", reason, delay, extra=extra)
+    outbox(delay)
     raise task.retry(countdown=delay, kwargs={name: target, "deferred": deferred})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from chalicelib.jobs import model as jobs
 from chalicelib.jobs.model import Job
 from chalicelib.jobs.reconcile import reconcile
@@ -59,3 +61,53 @@ def test_final_and_vanished_jobs_leave_the_active_index() -> None:
     )
     assert sorted(report.forgotten) == ["f" * 32]
     assert world.store.active == {} and world.queue.enqueued == []
+
+
+def ended_with_callback(world, job_id: str, batch_id: str = "") -> None:  # type: ignore[no-untyped-def]
+    world.store.create(
+        Job(
+            job_id=job_id,
+            status=jobs.PENDING,
+            created_at=T0,
+            updated_at=T0,
+            callback_url="https://hooks.example/x",
+            batch_id=batch_id,
+        )
+    )
+    world.store.transition(job_id, jobs.FAILED)
+
+
+def passes(world, now: float):  # type: ignore[no-untyped-def]
+    return reconcile(
+        world.store, world.queue, world.queue, pending_grace=30, delivery_trusted_for=60, now=now
+    )
+
+
+def test_a_webhook_lost_after_the_final_status_is_queued_again_once_due() -> None:
+    world = fake_world()
+    ended_with_callback(world, "a" * 32)
+    ended_with_callback(world, "b" * 32, batch_id="c" * 32)  # a batch's job: the batch's report
+    world.store.create(Job(job_id="d" * 32, status=jobs.PENDING, created_at=T0, updated_at=T0))
+    world.store.transition("d" * 32, jobs.FAILED)  # no callback: nothing to send
+    now = time.time()
+    # The final status put it in the outbox; while its delivery may be under way, it waits.
+    assert world.store.webhooks_due(now + 3600) == ["a" * 32]
+    assert passes(world, now + 60).webhooks_requeued == []
+    # Its queued delivery never took it out (the message was lost): sent again, once.
+    assert passes(world, now + 601).webhooks_requeued == ["a" * 32]
+    assert world.queue.webhooks == ["a" * 32]
+    assert passes(world, now + 602).webhooks_requeued == []
+    # Delivered (or refused, or given up): out for good.
+    world.store.webhook_done("a" * 32)
+    assert passes(world, now + 99_999).webhooks_requeued == []
+
+
+def test_a_deleted_jobs_webhook_leaves_the_outbox() -> None:
+    world = fake_world()
+    ended_with_callback(world, "a" * 32)
+    ended_with_callback(world, "b" * 32)
+    world.store.delete("a" * 32)
+    world.store.client.delete(world.store.key("b" * 32))  # expired with its TTL
+    report = passes(world, time.time() + 601)
+    assert report.webhooks_requeued == [] and world.queue.webhooks == []
+    assert world.store.webhooks_due(time.time() + 99_999) == []
