@@ -7,9 +7,14 @@ deterministic (no sampling, no random seeds):
   restricted to the languages of ``worker.text.languages`` (one table: each label
   answered as its ISO 639-1 code, or left out with the reason);
   ``{"code": ISO 639-1, "confidence": 0..1}``, or null when the text has no letters
-  or the confidence is under what its length needs (a single word needs 0.35: an
-  honest null rather than a confident wrong code). Short Chinese and Japanese texts
-  are answered by their script. URLs and e-mail addresses are set aside first.
+  or the confidence is under what its length needs (a single word needs 0.5: an
+  honest null rather than a confident wrong code). The text is padded with a space
+  each side, so its first and last words get the word-boundary n-grams the model
+  learnt from running text. A text under 30 letters is not answered a regional
+  language whose words are its neighbour's (``languages.NOT_FOR_SHORT_TEXT``), and a
+  word or two that are all English words (CMU dictionary, VADER's lexicon) is never
+  answered another language. Short Chinese and Japanese texts are answered by their
+  script. URLs, e-mail addresses and @mentions are set aside first.
   The model is held in the compact form of ``worker.text.langid_compact`` (about 10 MB
   instead of 75 MB a process), with identical answers.
 - ``keywords``: YAKE (unsupervised, with stopword lists for ~34 languages including
@@ -24,9 +29,10 @@ deterministic (no sampling, no random seeds):
   ``_import_yake``): about 14 MB less in every worker pool process.
 - ``sentiment``: VADER, whose lexicon is English only; no light multilingual
   sentiment library without a model download exists, so a text in another language
-  gets null rather than a guess. A text whose language is null gets it when most of
-  its words are English (in the CMU dictionary or VADER's lexicon), and a text of
-  emoji alone gets it too (VADER reads emoji by their English names). A text of up
+  gets null rather than a guess. A text whose language is null, or guessed with under
+  0.6 confidence, gets it when most of its words are English (in the CMU dictionary
+  or VADER's lexicon, "sooo" read as "so"), and a text of emoji or emoticons alone
+  gets it too (VADER reads emoji by their English names). A text of up
   to 60 words is scored whole, as VADER is made for (tweets, emoticons and all); a
   longer one is the mean of its sentences' compound scores. ``score`` is in -1..1;
   ``label`` is positive (>= 0.05), negative (<= -0.05) or neutral.
