@@ -341,7 +341,9 @@ def _text(
         f"plain VADER {tweets['plain_vader_r']}. On {sentiment['n']} short texts with a "
         f"reader's sign: label right {_percent(sentiment['service_label_right'])} (withheld "
         f"{_percent(sentiment['service_withheld'])}), plain VADER "
-        f"{_percent(sentiment['plain_vader_label_right'])}."
+        f"{_percent(sentiment['plain_vader_label_right'])}. Texts of lingua's set in other "
+        "languages given a sentiment: "
+        f"{_percent(language['other_language_texts_given_sentiment'])}."
     )
     add("")
     add("| text | CPU ms a text (median) |")

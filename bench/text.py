@@ -262,8 +262,13 @@ def language(quick: bool = False) -> dict[str, Any]:
     from worker.text import languages
     from worker.text.analysis import analyze_text
 
+    sentiment_given: dict[str, int] = {}
+
     def service(text: str) -> str | None:
-        language = analyze_text(text)["language"]
+        report = analyze_text(text)
+        if report["sentiment"] is not None:
+            sentiment_given[text] = 1
+        language = report["language"]
         return None if language is None else str(language["code"])
 
     answered = set(languages.ANSWERED.values())
@@ -285,6 +290,12 @@ def language(quick: bool = False) -> dict[str, Any]:
             (time.process_time() - start) * 1000 / sum(len(t) for t in sets.values()), 3
         )
         result[name] = rows
+        if name == "service":
+            # VADER reads English only: how often a text in another language got a score.
+            other = [t for kind in sets.values() for truth, t in kind if truth != "en"]
+            result["other_language_texts_given_sentiment"] = round(
+                sum(1 for t in other if t in sentiment_given) / len(other), 4
+            )
     result["debian word lists"] = _word_lists(service, quick)
     return result
 
