@@ -416,13 +416,15 @@ def _detect_language(text: str) -> dict[str, Any] | None:
             text, leave_out=languages.NOT_FOR_SHORT_TEXT if short else {}
         )
     code, confidence = max(probabilities.items(), key=lambda item: (item[1], item[0]))
-    if script is None and confidence < languages.min_confidence(len(letters)):
+    if script is not None:
+        return {"code": code, "confidence": round(confidence, 3)}
+    words = _WORD.findall(text)
+    if confidence < languages.min_confidence(len(letters), len(words)):
         return None
     if (
-        script is None
-        and code != "en"
+        code != "en"
         and len(letters) < MAX_LETTERS_ENGLISH_CHECKED
-        and all(_is_english_word(word) for word in _WORD.findall(text))
+        and all(_is_english_word(word) for word in words)
     ):
         # A word or two, each an English word, that the model calls another language:
         # the evidence disagrees, and an honest null beats a confident wrong code.
