@@ -377,27 +377,52 @@ def _percent(share: float) -> str:
 def _text(
     text: dict[str, Any], add: Callable[[str], None], targets: list[tuple[str, str, bool]]
 ) -> None:
-    """The ``bench/text.py`` section: language by length, sentiment, time a text."""
+    """The ``bench/text.py`` section: language by length beside the alternatives,
+    sentiment against human ratings, time a text and a worker process's memory."""
     add("### Text analysis (`bench/text.py`; how the sets were made: its docstring)")
     add("")
     language = text["language"]
-    add(f"Language, share of all texts ({language['word_lists']} Debian word lists):")
-    add("")
-    add("| texts | n | right | wrong | null | codes not ISO 639-1 |")
-    add("| --- | --- | --- | --- | --- | --- |")
-    for kind in ("single words", "word pairs", "sentences"):
-        row = language[kind]
-        add(
-            f"| {kind} | {row['n']} | {_percent(row['right'])} | {_percent(row['wrong'])} "
-            f"| {_percent(row['null'])} | {row['codes_not_iso_639_1']} |"
-        )
-    add("")
-    sentiment = text["sentiment"]
+    kinds = ("single words", "word pairs", "sentences")
     add(
-        f"Sentiment, {sentiment['n']} short texts with a reader's sign: label right "
-        f"{_percent(sentiment['service_label_right'])} (withheld "
+        f"Language on lingua's test data ({language['lines_per_language']} lines a language), "
+        f"over the {language['languages_answered']} of its {language['languages']} languages "
+        "the service answers; right / wrong / null:"
+    )
+    add("")
+    add("| identifier | single words | word pairs | sentences | CPU ms a text |")
+    add("| --- | --- | --- | --- | --- |")
+    for name, rows in language.items():
+        if not isinstance(rows, dict) or "sentences" not in rows:
+            continue
+        cells = " | ".join(
+            f"{_percent(rows[k]['right'])} / {_percent(rows[k]['wrong'])} / "
+            f"{_percent(rows[k]['null'])}"
+            for k in kinds
+        )
+        add(f"| {name} | {cells} | {rows['cpu_ms_a_text']} |")
+    add("")
+    words = language.get("debian word lists", {})
+    if words.get("word_lists"):
+        add(f"Debian word lists ({words['word_lists']}), the service:")
+        add("")
+        for kind in ("single words", "word pairs"):
+            row = words[kind]
+            add(
+                f"- {kind} ({row['n']}): {_percent(row['right'])} right, "
+                f"{_percent(row['wrong'])} wrong, {_percent(row['null'])} null"
+            )
+        add("")
+    sentiment = text["sentiment"]
+    tweets = sentiment["vader_tweets"]
+    add(
+        f"Sentiment on VADER's {tweets['n']} tweets rated by people: Pearson's r "
+        f"{tweets['service_r']} (no sentiment for {tweets['service_withheld']}, counted as 0), "
+        f"plain VADER {tweets['plain_vader_r']}. On {sentiment['n']} short texts with a "
+        f"reader's sign: label right {_percent(sentiment['service_label_right'])} (withheld "
         f"{_percent(sentiment['service_withheld'])}), plain VADER "
-        f"{_percent(sentiment['plain_vader_label_right'])}."
+        f"{_percent(sentiment['plain_vader_label_right'])}. Texts of lingua's set in other "
+        "languages given a sentiment: "
+        f"{_percent(language['other_language_texts_given_sentiment'])}."
     )
     add("")
     add("| text | CPU ms a text (median) |")
@@ -405,15 +430,26 @@ def _text(
     for kind, ms in text["ms_per_text"].items():
         add(f"| {kind} | {ms} |")
     add("")
-    if language["single words"]["n"]:
-        wrong = language["single words"]["wrong"]
-        targets.append(
-            ("single words answered with a wrong language <= 15 %", _percent(wrong), wrong <= 0.15)
+    memory = text.get("memory")
+    if memory:
+        add(
+            f"A worker pool process after its warm-up and 300 texts: RSS {memory['rss_mb']} MB, "
+            f"high-water mark {memory['peak_mb']} MB."
         )
-    codes = sum(
-        language[k]["codes_not_iso_639_1"] for k in ("single words", "word pairs", "sentences")
+        add("")
+    service = language["service"]
+    wrong = service["single words"]["wrong"]
+    targets.append(
+        ("single words answered with a wrong language <= 15 %", _percent(wrong), wrong <= 0.15)
     )
+    pairs = service["word pairs"]["right"]
+    targets.append(("word pairs right >= 83 %", _percent(pairs), pairs >= 0.83))
+    right = service["sentences"]["right"]
+    targets.append(("sentences right >= 96 %", _percent(right), right >= 0.96))
+    codes = sum(service[k]["all_languages"]["codes_not_iso_639_1"] for k in kinds)
     targets.append(("only ISO 639-1 language codes", f"{codes} others", codes == 0))
+    r = tweets["service_r"]
+    targets.append(("sentiment on VADER's tweets, r >= 0.85", f"{r}", r >= 0.85))
 
 
 def _codecs(

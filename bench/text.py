@@ -1,23 +1,30 @@
-"""Text analysis: how often its answers are right, and what a text costs, on small sets.
+"""Text analysis: how often its answers are right, and what a text costs, on public sets.
 
 Measured through ``worker.text.analysis.analyze_text`` only, so the same program
-measures an older tree too (``PYTHONPATH=<old tree> python -m bench.text``).
+measures an older tree too (``PYTHONPATH=<old tree> python -m bench.text``), each
+figure beside the libraries a team would pick instead, in the same run.
 
-- Language, single words and word pairs: Debian's word lists (``wamerican``,
-  ``wngerman``, ``wfrench``, ``wspanish``, ``witalian``, ``wportuguese``,
-  ``wdutch``, ``wswedish``, ``wpolish``, ``wdanish``, ``wnorwegian``,
-  ``wbulgarian``, ``wukrainian``; read from ``/usr/share/dict`` where installed,
-  never vendored), 150 words a language drawn with a fixed seed, and pairs of
-  them. Dictionary words are rarer than what users type, so these figures are
-  harsher than a corpus of real short texts. Right, wrong and null (no answer)
-  shares of all; a wrong code is worse than a null.
-- Language, sentences: ``SENTENCES`` below, written for this benchmark (no public
-  labelled set is shipped in a package this machine can install).
-- Sentiment: ``TWEETS`` below, short social-media texts with the sign a reader
-  gives them, written for this benchmark: the share whose label matches, for the
-  service and for plain VADER on the same texts.
+- Language: the lingua project's test data (``bench/data/public/lingua``, Apache-2.0,
+  see its SOURCES.md): single words, word pairs and sentences, 200 lines of each in
+  75 languages (the first ``--lines`` of each file). Right, wrong and null (no
+  answer) shares; a wrong code is worse than a null. The headline is over the
+  languages the service answers (``worker.text.languages``; lingua's ``nb`` is the
+  service's ``no``); beside it, all 75. Alternatives: py3langid as it comes (its
+  labels as they are), py3langid restricted to the same languages with
+  ``set_languages`` (no threshold), and lingua in low-accuracy mode restricted to
+  them when ``lingua-language-detector`` is importable (it is not a dependency).
+  Also Debian's word lists (``/usr/share/dict``, where installed, never vendored),
+  150 words a language drawn with a fixed seed and pairs of them.
+- Sentiment: VADER's 4,200 tweets with the mean of 20 people's ratings
+  (``bench/data/public/vader``, MIT): Pearson's r of the service's score (0 where
+  it gives none) and of plain VADER's compound with the ratings; and ``TWEETS``
+  below, written here, with the sign a reader gives them.
+- Keywords: no public keyphrase set is shipped in a package this machine can
+  install, so no F1@10; the keyword rules are checked by tests.
 - Time: the median CPU milliseconds of ``analyze_text`` a text, per kind of text
   (CPU time, so a busy machine colours it less than wall time).
+- Memory: a fresh process that imports ``worker.tasks``, runs a pool process's
+  warm-up and analyses 300 texts; its RSS and high-water mark (``VmHWM``).
 
 Run: ``.venv/bin/python -m bench.text [--quick]``.
 """
@@ -180,13 +187,120 @@ def _shares(answers: list[tuple[str, str | None]]) -> dict[str, float]:
     }
 
 
+DATA = Path(__file__).parent / "data" / "public"
+LINGUA = DATA / "lingua"
+LINGUA_KINDS = {
+    "single words": "single-words",
+    "word pairs": "word-pairs",
+    "sentences": "sentences",
+}
+# lingua's code -> the service's, where the service answers the language under another.
+SAME_LANGUAGE = {"nb": "no"}
+
+
+def _lingua_sets(lines: int) -> dict[str, list[tuple[str, str]]]:
+    """(truth, text) of each kind of lingua's test data, ``lines`` a language."""
+    sets: dict[str, list[tuple[str, str]]] = {}
+    for kind, folder in LINGUA_KINDS.items():
+        rows = []
+        for path in sorted((LINGUA / folder).glob("*.txt")):
+            truth = SAME_LANGUAGE.get(path.stem, path.stem)
+            texts = [t for t in path.read_text(encoding="utf-8").splitlines() if t.strip()]
+            rows += [(truth, text) for text in texts[:lines]]
+        sets[kind] = rows
+    return sets
+
+
+def _alternatives(answered: set[str]) -> dict[str, Any]:
+    """The language identifiers a team would pick instead: name -> text -> code or None."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from worker.text import languages
+
+    plain = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    restricted = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    restricted.set_languages(
+        [label for label in languages.ANSWERED if label in restricted.nb_classes]
+    )
+
+    def restricted_code(text: str) -> str | None:
+        return languages.ANSWERED.get(str(restricted.classify(text)[0]))
+
+    found: dict[str, Any] = {
+        "py3langid as it comes": lambda text: str(plain.classify(text)[0]),
+        "py3langid restricted (set_languages)": restricted_code,
+    }
+    try:
+        from lingua import Language, LanguageDetectorBuilder
+    except ImportError:
+        return found
+    kept = [
+        lang
+        for lang in Language.all()
+        if SAME_LANGUAGE.get(lang.iso_code_639_1.name.lower(), lang.iso_code_639_1.name.lower())
+        in answered
+    ]
+    detector = (
+        LanguageDetectorBuilder.from_languages(*kept)
+        .with_low_accuracy_mode()
+        .with_preloaded_language_models()
+        .build()
+    )
+
+    def lingua_code(text: str) -> str | None:
+        found_language = detector.detect_language_of(text)
+        if found_language is None:
+            return None
+        code = found_language.iso_code_639_1.name.lower()
+        return SAME_LANGUAGE.get(code, code)
+
+    found["lingua low accuracy (restricted)"] = lingua_code
+    return found
+
+
 def language(quick: bool = False) -> dict[str, Any]:
+    from worker.text import languages
     from worker.text.analysis import analyze_text
 
-    def code(text: str) -> str | None:
-        language = analyze_text(text)["language"]
+    sentiment_given: dict[str, int] = {}
+
+    def service(text: str) -> str | None:
+        report = analyze_text(text)
+        if report["sentiment"] is not None:
+            sentiment_given[text] = 1
+        language = report["language"]
         return None if language is None else str(language["code"])
 
+    answered = set(languages.ANSWERED.values())
+    sets = _lingua_sets(30 if quick else 200)
+    result: dict[str, Any] = {
+        "languages": len({truth for truth, _ in sets["sentences"]}),
+        "languages_answered": len({truth for truth, _ in sets["sentences"] if truth in answered}),
+        "lines_per_language": 30 if quick else 200,
+    }
+    identifiers = {"service": service, **_alternatives(answered)}
+    for name, identify in identifiers.items():
+        start = time.process_time()
+        rows: dict[str, Any] = {}
+        for kind, texts in sets.items():
+            answers = [(truth, identify(text)) for truth, text in texts]
+            rows[kind] = _shares([a for a in answers if a[0] in answered])
+            rows[kind]["all_languages"] = _shares(answers)
+        rows["cpu_ms_a_text"] = round(
+            (time.process_time() - start) * 1000 / sum(len(t) for t in sets.values()), 3
+        )
+        result[name] = rows
+        if name == "service":
+            # VADER reads English only: how often a text in another language got a score.
+            other = [t for kind in sets.values() for truth, t in kind if truth != "en"]
+            result["other_language_texts_given_sentiment"] = round(
+                sum(1 for t in other if t in sentiment_given) / len(other), 4
+            )
+    result["debian word lists"] = _word_lists(service, quick)
+    return result
+
+
+def _word_lists(code: Any, quick: bool) -> dict[str, Any]:
     rng = random.Random(26)
     words: list[tuple[str, str | None]] = []
     pairs: list[tuple[str, str | None]] = []
@@ -204,13 +318,17 @@ def language(quick: bool = False) -> dict[str, Any]:
         drawn = rng.sample(vocabulary, 60 if quick else 150)
         words += [(truth, code(w)) for w in drawn]
         pairs += [(truth, code(f"{a} {b}")) for a, b in zip(drawn[::2], drawn[1::2], strict=False)]
-    sentences = [(truth, code(s)) for truth, texts in SENTENCES.items() for s in texts]
-    return {
-        "word_lists": lists,
-        "single words": _shares(words),
-        "word pairs": _shares(pairs),
-        "sentences": _shares(sentences),
-    }
+    return {"word_lists": lists, "single words": _shares(words), "word pairs": _shares(pairs)}
+
+
+def _vader_tweets() -> list[tuple[float, str]]:
+    rows = []
+    path = DATA / "vader" / "tweets_GroundTruth.txt"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 3:
+            rows.append((float(fields[1]), fields[2].strip()))
+    return rows
 
 
 def sentiment() -> dict[str, Any]:
@@ -226,12 +344,62 @@ def sentiment() -> dict[str, Any]:
         service += got is not None and _label(got["score"]) == sign
         plain += _label(vader.polarity_scores(text)["compound"]) == sign
     n = len(TWEETS)
+    rated = _vader_tweets()
+    human, ours, theirs = [], [], []
+    missing = 0
+    for rating, text in rated:
+        got = analyze_text(text)["sentiment"]
+        missing += got is None
+        human.append(rating)
+        ours.append(0.0 if got is None else float(got["score"]))
+        theirs.append(float(vader.polarity_scores(text)["compound"]))
     return {
+        "vader_tweets": {
+            "n": len(rated),
+            "service_r": round(statistics.correlation(human, ours), 4),
+            "service_withheld": missing,
+            "plain_vader_r": round(statistics.correlation(human, theirs), 4),
+        },
         "n": n,
         "service_label_right": round(service / n, 3),
         "service_withheld": round(withheld / n, 3),
         "plain_vader_label_right": round(plain / n, 3),
     }
+
+
+MEMORY_CHILD = """
+import sys
+sys.path.insert(0, {root!r})
+import worker.tasks
+from worker.text.analysis import analyze_text
+worker.tasks._prepare_process()
+for text in {texts!r}:
+    analyze_text(text)
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(int(status["VmRSS"].split()[0]), int(status["VmHWM"].split()[0]))
+"""
+
+
+def memory() -> dict[str, float]:
+    """RSS and high-water mark of a fresh process set up as a worker pool process is,
+    after 300 texts (tweets, lingua sentences of 10 languages, single words)."""
+    import subprocess
+    import sys
+
+    import worker
+
+    root = Path(worker.__file__).resolve().parents[1]
+    texts = [text for _, text in _vader_tweets()[:200]]
+    sets = _lingua_sets(10)
+    texts += [t for _, t in sets["sentences"][:50]] + [t for _, t in sets["single words"][:50]]
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_CHILD.format(root=str(root), texts=texts)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rss, peak = (int(v) for v in out.stdout.split()[-2:])
+    return {"rss_mb": round(rss / 1024, 1), "peak_mb": round(peak / 1024, 1)}
 
 
 def timing(quick: bool = False) -> dict[str, float]:
@@ -252,7 +420,12 @@ def timing(quick: bool = False) -> dict[str, float]:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    return {"language": language(quick), "sentiment": sentiment(), "ms_per_text": timing(quick)}
+    return {
+        "language": language(quick),
+        "sentiment": sentiment(),
+        "ms_per_text": timing(quick),
+        "memory": memory(),
+    }
 
 
 def main() -> None:

@@ -298,3 +298,95 @@ def test_many_emoji_are_scored_quickly(text: str) -> None:
     assert analyze_text(text)["sentiment"]["label"] == "positive"
     # Generous: hours before the cap, well under a second after it.
     assert time.process_time() - started < 20
+
+
+# Greetings and everyday pairs written for this test (not from any benchmark set).
+OWN_WORD_PAIRS = {
+    "bonne nuit": "fr",
+    "joyeux anniversaire": "fr",
+    "guten Morgen": "de",
+    "gute Nacht": "de",
+    "buenos días": "es",
+    "feliz cumpleaños": "es",
+    "grazie mille": "it",
+    "buon compleanno": "it",
+    "muito obrigado": "pt",
+    "dank je wel": "nl",
+    "tack så mycket": "sv",
+    "hyvää huomenta": "fi",
+    "tervetuloa kotiin": "fi",
+    "dobranoc kochanie": "pl",
+    "dobrou noc": "cs",
+    "mulțumesc frumos": "ro",
+    "köszönöm szépen": "hu",
+    "iyi geceler": "tr",
+    "спокойной ночи": "ru",
+    "καλημέρα κόσμε": "el",
+    "kitchen table": "en",
+    "sunny beach": "en",
+    "coffee time": "en",
+    "rainy weekend": "en",
+}
+
+
+def test_word_pairs_are_mostly_answered_and_never_wrong() -> None:
+    answers = {text: analyze_text(text)["language"] for text in OWN_WORD_PAIRS}
+    codes = {text: None if a is None else a["code"] for text, a in answers.items()}
+    wrong = {t: c for t, c in codes.items() if c is not None and c != OWN_WORD_PAIRS[t]}
+    assert not wrong
+    # Before the text was padded for the model, 7 of these 24 were null.
+    assert sum(1 for t, c in codes.items() if c == OWN_WORD_PAIRS[t]) >= 22
+
+
+@pytest.mark.parametrize(
+    "text", ["unha casa", "moitas grazas", "obrigado amigo", "bon dia", "Lëtzebuerg ass schéin"]
+)
+def test_short_texts_are_not_answered_a_regional_language(text: str) -> None:
+    from worker.text.languages import NOT_FOR_SHORT_TEXT
+
+    language = analyze_text(text)["language"]
+    assert language is None or language["code"] not in NOT_FOR_SHORT_TEXT
+
+
+def test_a_long_text_in_a_regional_language_is_still_answered() -> None:
+    galician = (
+        "O galego é unha lingua romance falada principalmente en Galicia, onde ten o "
+        "estatus de lingua cooficial xunto co castelán. Tamén se fala nas zonas "
+        "limítrofes de Asturias e Castela e León."
+    )
+    assert analyze_text(galician)["language"]["code"] == "gl"
+
+
+@pytest.mark.parametrize("text", ["pizza night", "sunny beach", "LOL", "good vibes", "yes"])
+def test_english_words_are_never_answered_another_language(text: str) -> None:
+    language = analyze_text(text)["language"]
+    assert language is None or language["code"] == "en"
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        (":(", "negative"),
+        ("<3", "positive"),
+        ("@anna :) :)", "positive"),
+        ("sooo happy", "positive"),
+        ("Woooooo! Best day", "positive"),
+        ("Nervous as hell", "negative"),
+        ("@sam @jo Worst. Traffic. Ever.", "negative"),
+    ],
+)
+def test_tweets_get_their_sentiment(text: str, label: str) -> None:
+    sentiment = analyze_text(text)["sentiment"]
+    assert sentiment is not None and sentiment["label"] == label
+
+
+def test_mentions_do_not_make_a_language() -> None:
+    assert analyze_text("@anonymous")["language"] is None
+    report = analyze_text("@maria_lopez @jk thank you so much for the lovely evening")
+    assert report["language"]["code"] == "en"
+
+
+def test_a_confident_other_language_still_gets_no_sentiment() -> None:
+    report = analyze_text("Das ist ein wirklich schöner Tag am Meer mit Freunden")
+    assert report["language"]["code"] == "de"
+    assert report["sentiment"] is None

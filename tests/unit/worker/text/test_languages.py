@@ -32,3 +32,11 @@ def test_script_of_chinese_and_japanese() -> None:
     assert languages.by_script("北京") == "han"
     assert languages.by_script("Tokyo") is None
     assert languages.by_script("서울") is None
+
+
+def test_languages_kept_from_short_texts_are_answered_ones_with_reasons() -> None:
+    answered = set(languages.ANSWERED.values())
+    assert set(languages.NOT_FOR_SHORT_TEXT) <= answered
+    assert all(reason for reason in languages.NOT_FOR_SHORT_TEXT.values())
+    # Never English or another language a short text is most often written in.
+    assert not {"en", "es", "pt", "fr", "de"} & set(languages.NOT_FOR_SHORT_TEXT)
