@@ -89,7 +89,10 @@ def main() -> None:
     args = parser.parse_args()
     if not args.data.is_dir():
         sys.exit(f"no folder {args.data}: see this module's docstring for the data")
-    print("| set | language | docs | service F1@10 | plain YAKE F1@10 | service CPU/doc | YAKE CPU/doc |")
+    print(
+        "| set | language | docs | service F1@10 | plain YAKE F1@10 "
+        "| service CPU/doc | YAKE CPU/doc |"
+    )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for name, code in SETS.items():
         folder = args.data / name
