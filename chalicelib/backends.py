@@ -14,6 +14,7 @@ import redis
 from chalicelib.broker.dead_letters import DeadLetters
 from chalicelib.broker.inspection import KombuRedisInspector, QueueInspector
 from chalicelib.broker.producer import CeleryTaskQueue, TaskQueue
+from chalicelib.broker.workers import WORKER_FACTS_KEY, WorkerFacts
 from chalicelib.core.redis_client import make_redis_client
 from chalicelib.core.settings import Settings
 from chalicelib.jobs.contract import DEAD_LETTER_KEY
@@ -40,6 +41,7 @@ class Backends:
     tenants: TenantStore
     quotas: TenantQuotas
     uploads: UploadRegistry
+    workers: WorkerFacts
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backends:
@@ -67,4 +69,5 @@ class Backends:
             tenants=TenantStore(client, settings, prefix=prefix),
             quotas=TenantQuotas(client, prefix=prefix),
             uploads=UploadRegistry(client, settings.upload_url_ttl, prefix=prefix),
+            workers=WorkerFacts(client, key=prefix + WORKER_FACTS_KEY),
         )
