@@ -2,7 +2,7 @@
 
 Pillow-SIMD has no run-time dispatch: a build compiled with ``-mavx2`` stops with
 SIGILL on a CPU without AVX2. The worker image carries two builds, SSE4 and AVX2
-(docker/pillow-simd/build.sh), and every interpreter start takes the AVX2 one when
+(docker/pillow-simd/compile.sh), and every interpreter start takes the AVX2 one when
 the kernel lists the ``avx2`` flag. ``PILLOW_SIMD_LEVEL=sse4`` (or ``avx2``) forces
 one, so the SSE4 build can be tested on an AVX2 machine. Standard library only:
 this runs before anything else in every Python process of the image.
@@ -44,5 +44,5 @@ def install(root: str = ROOT) -> str:
     return folder
 
 
-if __name__ == "_pillow_simd_select":  # imported by the .pth file build.sh writes
+if __name__ == "_pillow_simd_select":  # imported by the .pth file install.sh writes
     install()

@@ -18,7 +18,7 @@ from importlib import metadata
 import PIL
 from PIL import features
 
-# Where docker/pillow-simd/build.sh puts its builds: /opt/pillow-simd/<level>/PIL.
+# Where docker/pillow-simd/compile.sh puts its builds: /opt/pillow-simd/<level>/PIL.
 SIMD_ROOT = "/opt/pillow-simd"
 
 
