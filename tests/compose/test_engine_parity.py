@@ -29,6 +29,21 @@ from tests.compose.compose_stack import REPO, record
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(1800)]
 
+# The files Pillow-SIMD 12.1 ends otherwise than Pillow 13, from Pillow's own code (both
+# decode with the same codec libraries: docker/pillow-simd/relink.py), each the way
+# Pillow-SIMD ends it. Both refuse what Pillow 13 reads, never the other way round.
+# A Pillow-SIMD release that catches up fails this test until its line goes.
+KNOWN_DIFFERENCES = {
+    # Pillow 13 reads a planar TIFF whose extra sample is unspecified (modes La and LX,
+    # new in 13); Pillow 12.1 cannot identify it.
+    ("corpus", "pillow/separate_planar_extra_samples.tiff"): "failed unsupported_image",
+    # A Group 4 fax TIFF whose tile Pillow 13 bounds to the strip's real size (590x88);
+    # Pillow 12.1 asks libtiff for 590x590 rows and gets a decoder error.
+    ("corpus", "pillow/crash-74d2a78403a5a59db1fb0a2b8735ac068a75f6e3.tif"): (
+        "failed corrupt_image"
+    ),
+}
+
 IMAGE = "media-jobs-worker:local"  # what docker-compose.localstack.yml builds
 OUTCOMES_MODULE = "tests.compose.engine_outcomes"
 
@@ -84,18 +99,28 @@ def expected() -> dict[str, str]:
 
 
 def check_against_the_venv(engine: str, outcomes: dict[tuple[str, str], dict[str, Any]]) -> None:
-    corpus = {name: line["outcome"] for (kind, name), line in outcomes.items() if kind == "corpus"}
-    wrong = {name: (got, expected()[name]) for name, got in corpus.items() if got != expected()[name]}
-    assert set(corpus) == set(expected())
-    assert not wrong, f"{engine}: corpus files ending otherwise than expected.csv: {wrong}"
     venv_engine, reference = in_venv()
     assert set(outcomes) == set(reference)
+    known = KNOWN_DIFFERENCES if engine.split()[0] != venv_engine.split()[0] else {}
+    table = expected()
+    corpus = {name: line["outcome"] for (kind, name), line in outcomes.items() if kind == "corpus"}
+    assert set(corpus) == set(table)
+    wrong = {
+        name: (got, table[name])
+        for name, got in corpus.items()
+        if got != known.get(("corpus", name), table[name])
+    }
+    assert not wrong, f"{engine}: corpus files ending otherwise than expected.csv: {wrong}"
     differ = {
         key: (line["outcome"], line["outputs"], reference[key]["outcome"], reference[key]["outputs"])
         for key, line in outcomes.items()
-        if (line["outcome"], line["outputs"]) != (reference[key]["outcome"], reference[key]["outputs"])
+        if key not in known
+        and (line["outcome"], line["outputs"])
+        != (reference[key]["outcome"], reference[key]["outputs"])
     }
     assert not differ, f"{engine} and {venv_engine} end these differently: {differ}"
+    for key, outcome in known.items():
+        assert outcomes[key]["outcome"] == outcome, (engine, key, outcomes[key])
 
 
 def test_the_image_engine_ends_every_file_as_the_venv_engine(image: str) -> None:
