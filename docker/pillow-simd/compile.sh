@@ -35,7 +35,7 @@ compile() {
         || headers=python3-dev
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        gcc libc6-dev $headers \
+        gcc libc6-dev pkg-config $headers \
         libjpeg62-turbo-dev libpng-dev zlib1g-dev libtiff-dev libwebp-dev \
         libfreetype-dev liblcms2-dev libopenjp2-7-dev >/dev/null
 
@@ -60,6 +60,12 @@ compile() {
             --no-build-isolation --no-cache-dir "$work/src" -w "$work/wheels-$level"
         "$work/tools/bin/pip" install --quiet --disable-pip-version-check --no-deps \
             --target "$OUT/$level" "$work/wheels-$level"/*.whl
+        # Every codec found by setup.py (it skips a library it cannot find, silently).
+        PYTHONPATH="$OUT/$level" python -c '
+from PIL import features
+needed = ("jpg", "zlib", "libtiff", "webp", "freetype2", "littlecms2", "jpg_2000")
+missing = [name for name in needed if not features.check(name)]
+assert not missing, f"Pillow-SIMD built without {missing}"'
     done
     rm -rf "$work"
 }
