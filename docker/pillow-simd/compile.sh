@@ -60,7 +60,9 @@ compile() {
             --no-build-isolation --no-cache-dir "$work/src" -w "$work/wheels-$level"
         "$work/tools/bin/pip" install --quiet --disable-pip-version-check --no-deps \
             --target "$OUT/$level" "$work/wheels-$level"/*.whl
-        # Every codec found by setup.py (it skips a library it cannot find, silently).
+        # Every codec found by setup.py (it skips a library it cannot find, silently);
+        # the AVX2 build is imported only where this CPU can run it.
+        if [ "$level" = avx2 ] && ! grep -qw avx2 /proc/cpuinfo; then continue; fi
         PYTHONPATH="$OUT/$level" python -c '
 from PIL import features
 needed = ("jpg", "zlib", "libtiff", "webp", "freetype2", "littlecms2", "jpg_2000")
