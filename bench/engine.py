@@ -65,9 +65,7 @@ def measure(func: Callable[[bytes], int], data: bytes) -> tuple[float, float]:
     return (time.process_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000
 
 
-def compare(
-    data: bytes, ours: Callable[[bytes], int], rounds: int
-) -> dict[str, dict[str, float]]:
+def compare(data: bytes, ours: Callable[[bytes], int], rounds: int) -> dict[str, dict[str, float]]:
     samples: dict[str, list[tuple[float, float]]] = {"ours": [], "vips": []}
     runs = {"ours": ours, "vips": vips}
     for func in runs.values():
@@ -130,8 +128,7 @@ def print_row(key: str, row: dict[str, Any], file: Any = sys.stdout) -> None:
 
 def markdown(results: dict[str, Any], where: str) -> str:
     lines = [
-        f"{where}: {results['engine']}, libvips {results['libvips']}, "
-        f"Python {results['python']}",
+        f"{where}: {results['engine']}, libvips {results['libvips']}, Python {results['python']}",
         "",
         "| input | service CPU | pyvips CPU | CPU ratio | target | service wall | pyvips wall "
         "| wall ratio |",
@@ -204,7 +201,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.docker:
-        for where, env in (("worker image", ()), ("worker image, SSE4 build", ("PILLOW_SIMD_LEVEL=sse4",))):
+        for where, env in (
+            ("worker image", ()),
+            ("worker image, SSE4 build", ("PILLOW_SIMD_LEVEL=sse4",)),
+        ):
             results = in_docker(args.rounds, *env)
             print(json.dumps(results) if args.json else markdown(results, where) + "\n")
         return

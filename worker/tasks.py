@@ -13,6 +13,7 @@ from celery.exceptions import Reject, SoftTimeLimitExceeded
 from celery.signals import task_postrun, worker_process_init, worker_ready
 
 from chalicelib.backends import Backends
+from chalicelib.broker.workers import REFRESH_SECONDS
 from chalicelib.core.errors import (
     InvalidJobId,
     JobTimeout,
@@ -20,7 +21,6 @@ from chalicelib.core.errors import (
     ServiceUnavailable,
     WorkLimitExceeded,
 )
-from chalicelib.broker.workers import REFRESH_SECONDS
 from chalicelib.core.telemetry import emit_metrics
 from chalicelib.jobs import model as jobs
 from chalicelib.jobs.contract import PROCESS_TASK, check_job_id

@@ -1,4 +1,4 @@
-"""Every corpus file and hostile image through ``process_image``, as JSON lines: one engine's outcomes.
+"""Each corpus file and hostile image through ``process_image``: one engine's outcomes, as JSON.
 
 Runs wherever the worker's code runs, with nothing beyond the worker's own
 libraries: in the development venv, and inside the worker image (the compose test

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,7 +111,12 @@ def check_against_the_venv(engine: str, outcomes: dict[tuple[str, str], dict[str
     }
     assert not wrong, f"{engine}: corpus files ending otherwise than expected.csv: {wrong}"
     differ = {
-        key: (line["outcome"], line["outputs"], reference[key]["outcome"], reference[key]["outputs"])
+        key: (
+            line["outcome"],
+            line["outputs"],
+            reference[key]["outcome"],
+            reference[key]["outputs"],
+        )
         for key, line in outcomes.items()
         if key not in known
         and (line["outcome"], line["outputs"])

@@ -62,7 +62,15 @@ def current() -> Engine:
         simd = level if os.path.dirname(parent) == SIMD_ROOT else "unknown"
     codecs = tuple(
         f"{feature} {features.version(feature)}"
-        for feature in ("libjpeg_turbo", "zlib", "libtiff", "webp", "avif", "freetype2", "littlecms2")
+        for feature in (
+            "libjpeg_turbo",
+            "zlib",
+            "libtiff",
+            "webp",
+            "avif",
+            "freetype2",
+            "littlecms2",
+        )
         if features.version(feature)
     )
     return Engine(name=name, version=PIL.__version__, simd=simd, codecs=codecs)
