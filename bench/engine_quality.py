@@ -59,7 +59,8 @@ def _lanczos_weights(src: int, dst: int) -> np.ndarray:
     weights = np.zeros((dst, src))
     for i in range(dst):
         centre = (i + 0.5) * scale
-        lo, hi = max(0, int(math.floor(centre - support))), min(src, int(math.ceil(centre + support)))
+        lo = max(0, math.floor(centre - support))
+        hi = min(src, math.ceil(centre + support))
         x = (np.arange(lo, hi) + 0.5 - centre) / max(scale, 1.0)
         w = np.sinc(x) * np.sinc(x / 3.0) * (np.abs(x) < 3.0)
         weights[i, lo:hi] = w / w.sum()
