@@ -22,6 +22,9 @@ worker image (``--docker``: a derived image with pyvips, this module mounted):
     .venv/bin/python -m bench.engine                 # the venv's engine
     .venv/bin/python -m bench.engine --docker        # the worker image's engine (and SSE4)
     .venv/bin/python -m bench.engine --json          # figures as JSON
+
+``make bench`` runs it as its ``engine`` section (``run``): the venv, then the image
+when a Docker engine answers and ``media-jobs-worker:local`` is built.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ def engine_name() -> str:
     return current().describe()
 
 
-def run(rounds: int) -> dict[str, Any]:
+def run_rows(rounds: int) -> dict[str, Any]:
     import pyvips
 
     pyvips.cache_set_max(0)
@@ -192,6 +195,40 @@ def in_docker(rounds: int, *env: str) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
+def docker_ready() -> str | None:
+    """Why the worker image cannot be benchmarked here, or None when it can."""
+    try:
+        subprocess.run(["docker", "info"], capture_output=True, check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "no Docker engine answers"
+    inspect = subprocess.run(
+        ["docker", "image", "inspect", WORKER_IMAGE], capture_output=True, check=False
+    )
+    if inspect.returncode != 0:
+        return f"no {WORKER_IMAGE} image (make test-compose builds it)"
+    return None
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """The section of ``make bench``: the venv's engine, then the worker image's (AVX2 and
+    SSE4 builds) when a Docker engine answers and the image is built."""
+    rounds = 5 if quick else 9
+    results: dict[str, Any] = {"venv": None, "image": None, "image_sse4": None}
+    with contextlib.redirect_stdout(sys.stderr):
+        results["venv"] = run_rows(rounds)
+    print(markdown(results["venv"], "development venv"), flush=True)
+    why = docker_ready()
+    if why is not None:
+        results["image_skipped"] = why
+        print(f"worker image not measured: {why}", flush=True)
+        return results
+    results["image"] = in_docker(rounds)
+    print(markdown(results["image"], "worker image"), flush=True)
+    results["image_sse4"] = in_docker(rounds, "PILLOW_SIMD_LEVEL=sse4")
+    print(markdown(results["image_sse4"], "worker image, SSE4 build"), flush=True)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
@@ -209,7 +246,7 @@ def main() -> None:
             print(json.dumps(results) if args.json else markdown(results, where) + "\n")
         return
     with contextlib.redirect_stdout(sys.stderr):
-        results = run(args.rounds)
+        results = run_rows(args.rounds)
     print(json.dumps(results) if args.json else markdown(results, "development venv"))
 
 

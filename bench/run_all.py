@@ -25,7 +25,17 @@ from bench import images
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = images.CACHE / "results"
-SECTIONS = ("pipeline", "memory", "e2e", "api", "coldstart", "encoders", "smartcrop", "text")
+SECTIONS = (
+    "pipeline",
+    "engine",
+    "memory",
+    "e2e",
+    "api",
+    "coldstart",
+    "encoders",
+    "smartcrop",
+    "text",
+)
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 CHART = ROOT / "docs" / "benchmarks.png"
 BEGIN, END = "<!-- figures:begin -->", "<!-- figures:end -->"
