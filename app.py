@@ -24,6 +24,7 @@ from chalicelib.core.settings import Settings
 from chalicelib.core.version import VERSION
 
 if TYPE_CHECKING:
+    from chalicelib.api.batches import BatchService
     from chalicelib.api.service import JobService
     from chalicelib.backends import Backends
     from chalicelib.tenancy.tenants import Tenant
@@ -61,6 +62,12 @@ UPLOAD_REQUEST_LIMIT = 16 * 1024
 STATIC = Path(__file__).resolve().parent / "chalicelib" / "api" / "static"
 
 
+@functools.lru_cache(maxsize=8)
+def _static_text(name: str) -> str:
+    """A file of the package's static pages, read once per process (ReDoc's is 1 MB)."""
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
 @functools.cache
 def _settings() -> Settings:
     return Settings.from_env()
@@ -90,6 +97,14 @@ def _service() -> JobService:
     from chalicelib.api.service import JobService
 
     return JobService.from_backends(_backends())
+
+
+@functools.cache
+def _batch_service() -> BatchService:
+    """The batch service over this process's clients."""
+    from chalicelib.api.batches import BatchService
+
+    return BatchService.from_backends(_backends(), _service())
 
 
 def error_response(error: ServiceError) -> Response:
@@ -182,6 +197,18 @@ def _allow_origin(event: Any, response: Response) -> None:
     response.headers["Vary"] = "Origin"
 
 
+def check_key_before_body(path: str, api_key: str | None) -> None:
+    """Refuse a request for a keyed route whose key is wrong before its body is read.
+
+    The local server calls this before it reads a body (in the cloud API Gateway has
+    read it by then): without a valid key nobody makes it read 10 MB. The request is
+    not counted here; the middleware counts it once the body is in.
+    """
+    path = path.split("?", 1)[0]
+    if path.startswith("/api/") and path not in _OPEN_PATHS:
+        _backends().tenants.authenticate(api_key)
+
+
 def _authenticate(api_key: str | None) -> Tenant:
     backends = _backends()
     tenant = backends.tenants.authenticate(api_key)
@@ -245,7 +272,7 @@ def process() -> Response:
             _request().headers.get("content-type", ""),
             settings.max_upload_bytes,
         )
-        submission = service.validate(**parse_form_submission(form))
+        submission = service.validate(**parse_form_submission(form), tenant=_tenant())
     else:
         request = parse_upload_request(_json_body(PROCESS_JSON_LIMIT))
         submission = service.validate_upload(_tenant(), **request)
@@ -258,6 +285,69 @@ def process() -> Response:
         Location=status_url,
         **({} if accepted.created else {"Idempotent-Replayed": "true"}),
     )
+
+
+@app.route("/api/batches", methods=["POST"], content_types=[MULTIPART, JSON, FORM])
+@json_errors
+def submit_batch() -> Response:
+    """Accept many images as one batch (multipart files, or JSON items naming uploads);
+    202 with the batch and its jobs."""
+    from chalicelib.api.intake import (
+        MAX_BATCH_FILES,
+        parse_batch_form,
+        parse_batch_request,
+        parse_multipart,
+    )
+
+    batches = _batch_service()
+    settings = batches.jobs.settings
+    tenant = _tenant()
+    key = _request().headers.get("idempotency-key")
+    if _content_type() == FORM:
+        raise MissingField(
+            "The field 'image' is required; send multipart/form-data.", field="image"
+        )
+    if _content_type() == MULTIPART:
+        form = parse_batch_form(
+            parse_multipart(
+                _request_body(settings.max_upload_bytes),
+                _request().headers.get("content-type", ""),
+                settings.max_upload_bytes,
+                max_parts=MAX_BATCH_FILES + 4,
+                repeated=("image",),
+            )
+        )
+        accepted = batches.submit_files(tenant, **form, idempotency_key=key)
+    else:
+        request = parse_batch_request(_json_body(settings.max_upload_bytes))
+        accepted = batches.submit_uploads(tenant, **request, idempotency_key=key)
+    status_url = f"/api/batches/{accepted.batch_id}"
+    return json_response(
+        {
+            "batch_id": accepted.batch_id,
+            "status": accepted.status,
+            "status_url": status_url,
+            "jobs": accepted.job_ids,
+        },
+        202,
+        Location=status_url,
+        **({} if accepted.created else {"Idempotent-Replayed": "true"}),
+    )
+
+
+@app.route("/api/batches/{batch_id}", methods=["GET"])
+@json_errors
+def batch_status(batch_id: str) -> Response:
+    """The batch: its status, counts by status, and a page of its jobs."""
+    return json_response(_batch_service().status(batch_id, _tenant(), _request().query_params))
+
+
+@app.route("/api/batches/{batch_id}", methods=["DELETE"])
+@json_errors
+def delete_batch(batch_id: str) -> Response:
+    """Remove the batch and every job of it."""
+    _batch_service().delete(batch_id, _tenant())
+    return Response(body="", status_code=204)
 
 
 @app.route("/api/uploads", methods=["POST"], content_types=[JSON])
@@ -290,6 +380,35 @@ def list_jobs() -> Response:
 def delete_job(job_id: str) -> Response:
     """Remove the job's source, outputs and record."""
     _service().delete(job_id, _tenant())
+    return Response(body="", status_code=204)
+
+
+@app.route("/api/presets", methods=["GET"])
+@json_errors
+def list_presets() -> Response:
+    """The caller's presets, by name."""
+    return json_response(_service().list_presets(_tenant()))
+
+
+@app.route("/api/presets/{name}", methods=["PUT"], content_types=[JSON])
+@json_errors
+def put_preset(name: str) -> Response:
+    """Create or replace the preset ``name``: ``{"options": {...}}``."""
+    return json_response(_service().put_preset(_tenant(), name, _json_body(PROCESS_JSON_LIMIT)))
+
+
+@app.route("/api/presets/{name}", methods=["GET"])
+@json_errors
+def get_preset(name: str) -> Response:
+    """One preset of the caller's."""
+    return json_response(_service().get_preset(_tenant(), name))
+
+
+@app.route("/api/presets/{name}", methods=["DELETE"])
+@json_errors
+def delete_preset(name: str) -> Response:
+    """Remove the preset; jobs made with it keep their options."""
+    _service().delete_preset(_tenant(), name)
     return Response(body="", status_code=204)
 
 
@@ -344,7 +463,7 @@ def _server_url() -> str:
 @json_errors
 def index() -> Response:
     """A small page to try the service in a browser."""
-    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    page = _static_text("index.html")
     # The text box allows what the API allows.
     page = page.replace("__MAX_TEXT_CHARS__", str(_settings().max_text_chars))
     return Response(
@@ -364,7 +483,7 @@ def index() -> Response:
 def docs() -> Response:
     """The API's reference, readable: ReDoc over the OpenAPI document."""
     return Response(
-        body=(STATIC / "docs.html").read_text(encoding="utf-8"),
+        body=_static_text("docs.html"),
         headers={
             "Content-Type": "text/html; charset=utf-8",
             "Cache-Control": "max-age=300",
@@ -381,7 +500,7 @@ def docs() -> Response:
 def docs_script() -> Response:
     """ReDoc's script (static/redoc/, from the npm package redoc)."""
     return Response(
-        body=(STATIC / "redoc" / "redoc.standalone.js").read_text(encoding="utf-8"),
+        body=_static_text("redoc/redoc.standalone.js"),
         headers={
             "Content-Type": "application/javascript; charset=utf-8",
             "Cache-Control": "max-age=86400",
@@ -394,6 +513,7 @@ def watch_queue(event: Any) -> dict[str, Any]:
     """Every minute: publish the queue metrics (autoscaling, alarms) and requeue stuck jobs."""
     from chalicelib.broker.health import queue_figures
     from chalicelib.core.telemetry import emit_metrics
+    from chalicelib.jobs.batch_feed import reconcile_batches
     from chalicelib.jobs.reconcile import reconcile_stuck_jobs
 
     backends = _backends()
@@ -407,6 +527,7 @@ def watch_queue(event: Any) -> dict[str, Any]:
         },
     )
     report = reconcile_stuck_jobs(
-        backends.store, backends.queue, backends.inspector, backends.settings
+        backends.store, backends.queue, backends.inspector, backends.settings, backends.batches
     )
-    return {**figures, "requeued": len(report.requeued)}
+    batches = reconcile_batches(backends.batch_feeder())
+    return {**figures, "requeued": len(report.requeued), "batch_jobs_fed": len(batches.queued)}

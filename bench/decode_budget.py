@@ -78,12 +78,17 @@ def _save(image: Image.Image, fmt: str, **params: Any) -> bytes:
 def cases() -> dict[str, tuple[bytes, int]]:
     """Name -> (file bytes, the budget's estimate of its decode)."""
     from worker.imaging.budget import decode_cost
+    from worker.imaging.png_decode import band_rows
 
     made: dict[str, tuple[bytes, int]] = {}
     rgba = _photo((10000, 10000)).convert("RGBA")
-    made["png 10000x10000 RGBA (100 MP: the largest accepted)"] = (
+    # The default outputs (a 1280 preview) let it decode in bands shrunk by 3 a side
+    # (worker/imaging/png_decode.py); the whole decode's estimate was 763 MiB.
+    made["png 10000x10000 RGBA (100 MP: the largest accepted), in bands"] = (
         _save(rgba, "PNG", compress_level=1),
-        decode_cost(10000, 10000, "RGBA", "png").bytes,
+        decode_cost(
+            10000, 10000, "RGBA", "png", reduction=3, band_pixels=band_rows(10000, 3) * 10000
+        ).bytes,
     )
     del rgba
     made["webp 7000x7000 (49 MP; about 50 MP is the largest WebP accepted)"] = (

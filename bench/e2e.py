@@ -232,10 +232,10 @@ def throughput(stack: DevStack, workers: int, count: int) -> dict[str, Any]:
         # pool's warm-up stay out. Polling is slow here so this process stays idle.
         while not any(_status(redis, f"job:{job_id}") == "completed" for job_id in ids):
             time.sleep(0.02)
-        cpu_before = _cpu_seconds(stack)
+        cpu_before = cpu_seconds(stack)
         for job_id in ids:
             _wait_completed(redis, f"job:{job_id}", timeout=300, poll=0.05)
-    cpu = {name: after - cpu_before.get(name, 0.0) for name, after in _cpu_seconds(stack).items()}
+    cpu = {name: after - cpu_before.get(name, 0.0) for name, after in cpu_seconds(stack).items()}
     # Completion order is not submission order with two workers; use the real times.
     finished = sorted(float(redis.hget(f"job:{job_id}", "updated_at")) for job_id in ids)
     stages: dict[str, list[float]] = {}
@@ -258,7 +258,7 @@ def throughput(stack: DevStack, workers: int, count: int) -> dict[str, Any]:
     }
 
 
-def _cpu_seconds(stack: DevStack) -> dict[str, float]:
+def cpu_seconds(stack: DevStack) -> dict[str, float]:
     """CPU time (user + system) used so far by each process of the stack and its children."""
     used: dict[str, float] = {}
     for process in stack.processes:

@@ -286,6 +286,10 @@ def markdown(results: dict[str, Any], info: dict[str, Any], command: str) -> str
     if text:
         _text(text, add, targets)
 
+    png = results.get("png_decode")
+    if png:
+        _png_decode(png, add, targets)
+
     add("### Targets")
     add("")
     add("| target | this run | |")
@@ -293,6 +297,81 @@ def markdown(results: dict[str, Any], info: dict[str, Any], command: str) -> str
     for name, figure, ok in targets:
         add(f"| {name} | {figure} | {_verdict(ok)} |")
     return "\n".join(lines)
+
+
+def _png_decode(
+    png: dict[str, Any],
+    add: Callable[[str], None],
+    targets: list[tuple[str, str, bool]],
+) -> None:
+    """``bench.png_decode``: CPU per image against pyvips, and a 100 MP PNG's memory."""
+    add("### PNG: libspng behind the strict pre-check, and large PNGs in bands (CPU time)")
+    add("")
+    add(
+        f"Interleaved rounds ({png['rounds']}), one of each method per round; CPU time of "
+        "every thread of the process, best and median, beside the best wall time. "
+        "`.venv/bin/python -m bench.png_decode`."
+    )
+    add("")
+    add("| input | method | CPU best | CPU median | wall best |")
+    add("| --- | --- | ---: | ---: | ---: |")
+    for key, entry in png["decode"].items():
+        for name, f in entry["methods"].items():
+            add(
+                f"| {key} ({entry['bytes'] / 1e6:.1f} MB) | {name} | {_ms(f['cpu_best'])} | "
+                f"{_ms(f['cpu_median'])} | {_ms(f['wall_best'])} |"
+            )
+    add("")
+    rend = png["renditions"]
+    add(f"{rend['image']}, the two default renditions (JPEG q85) and the facts:")
+    add("")
+    add("| method | CPU best | CPU median | wall best | CPU / pyvips |")
+    add("| --- | ---: | ---: | ---: | ---: |")
+    for name, f in rend["methods"].items():
+        add(
+            f"| {name} | {_ms(f['cpu_best'])} | {_ms(f['cpu_median'])} | "
+            f"{_ms(f['wall_best'])} | {f['cpu_vs_pyvips']:.2f}x |"
+        )
+    add("")
+    cost = png.get("cost_ms_per_mp", {})
+    if cost:
+        add(
+            "PNG decode, CPU ms per megapixel (the cost model's weight is set from it): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in cost.items())
+            + "."
+        )
+        add("")
+    large = png["large"]
+    add("A 100 MP RGBA PNG (10000x10000), the default renditions, a fresh process each:")
+    add("")
+    add("| method | peak RSS | idle | the image | CPU | wall | PSNR of the outputs vs whole |")
+    add("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    names = {"banded": "worker, in bands (now)", "whole": "worker, whole (before)"}
+    for name, f in large.items():
+        psnr = ", ".join(f"{v:.1f} dB" for v in f.get("psnr_vs_whole", []))
+        add(
+            f"| {names.get(name, name)} | {f['peak'] / 2**20:.0f} MiB | {f['idle'] / 2**20:.0f} MiB"
+            f" | +{(f['peak'] - f['idle']) / 2**20:.0f} MiB | {_ms(f['cpu_ms'])} | "
+            f"{_ms(f['wall_ms'])} | {psnr} |"
+        )
+    add("")
+    ratio = rend["methods"]["service (libspng)"]["cpu_vs_pyvips"]
+    targets.append(
+        (
+            "2 MP PNG with alpha at most 1.0x pyvips, CPU (third round)",
+            f"{ratio:.2f}x",
+            ratio <= 1.0,
+        )
+    )
+    ours = large["banded"]["peak"] - large["banded"]["idle"]
+    theirs = large["pyvips"]["peak"] - large["pyvips"]["idle"]
+    targets.append(
+        (
+            "100 MP RGBA PNG costs the worker no more memory than pyvips",
+            f"+{ours / 2**20:.0f} MiB against +{theirs / 2**20:.0f} MiB",
+            ours <= theirs,
+        )
+    )
 
 
 def _percent(share: float) -> str:

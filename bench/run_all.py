@@ -35,6 +35,7 @@ SECTIONS = (
     "encoders",
     "smartcrop",
     "text",
+    "png_decode",
 )
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 CHART = ROOT / "docs" / "benchmarks.png"

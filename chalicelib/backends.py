@@ -17,11 +17,14 @@ from chalicelib.broker.producer import CeleryTaskQueue, TaskQueue
 from chalicelib.broker.workers import WORKER_FACTS_KEY, WorkerFacts
 from chalicelib.core.redis_client import make_redis_client
 from chalicelib.core.settings import Settings
+from chalicelib.jobs.batch_feed import BatchFeeder
+from chalicelib.jobs.batches import BatchStore
 from chalicelib.jobs.contract import DEAD_LETTER_KEY
 from chalicelib.jobs.storage import ObjectStore, S3ObjectStore
 from chalicelib.jobs.store import JobStore, RedisJobStore
 from chalicelib.tenancy.idempotency import IdempotencyKeys
-from chalicelib.tenancy.limits import TenantQuotas
+from chalicelib.tenancy.limits import TenantLimits, TenantQuotas
+from chalicelib.tenancy.presets import PresetStore
 from chalicelib.tenancy.tenants import TenantStore
 from chalicelib.tenancy.uploads import UploadRegistry
 
@@ -41,7 +44,13 @@ class Backends:
     tenants: TenantStore
     quotas: TenantQuotas
     uploads: UploadRegistry
+    presets: PresetStore
     workers: WorkerFacts
+    batches: BatchStore
+
+    def batch_feeder(self) -> BatchFeeder:
+        """The feeder of batches' waiting jobs over these clients."""
+        return BatchFeeder(self.batches, self.store, self.queue, TenantSlots(self))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backends:
@@ -70,4 +79,25 @@ class Backends:
             quotas=TenantQuotas(client, prefix=prefix),
             uploads=UploadRegistry(client, settings.upload_url_ttl, prefix=prefix),
             workers=WorkerFacts(client, key=prefix + WORKER_FACTS_KEY),
+            presets=PresetStore(client, prefix=prefix),
+            batches=BatchStore(client, settings.job_ttl_seconds, namespace=prefix),
         )
+
+
+@dataclass(frozen=True)
+class TenantSlots:
+    """A tenant's jobs in flight for the batch feeder: its own limits, from its record."""
+
+    backends: Backends
+
+    def admit_waiting(
+        self, tenant_id: str, waiting_key: str, heavy_key: str, most: int
+    ) -> list[str]:
+        settings = self.backends.settings
+        tenant = self.backends.tenants.get(tenant_id)
+        # A tenant removed meanwhile: its batch still ends, under the default limits.
+        limits = tenant.limits_from(settings) if tenant else TenantLimits.from_settings(settings)
+        return self.backends.quotas.admit_waiting(tenant_id, waiting_key, heavy_key, limits, most)
+
+    def release(self, tenant_id: str, job_id: str) -> None:
+        self.backends.quotas.release_job(tenant_id, job_id)

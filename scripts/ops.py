@@ -29,6 +29,7 @@ from chalicelib.broker.dead_letters import replayable_job_id
 from chalicelib.broker.health import queue_figures
 from chalicelib.core.errors import ServiceError
 from chalicelib.core.settings import Settings
+from chalicelib.jobs.batch_feed import reconcile_batches
 from chalicelib.jobs.reconcile import reconcile_stuck_jobs
 from chalicelib.tenancy.tenants import describe
 
@@ -60,12 +61,16 @@ def dead_letters(backends: Backends, replay: bool, purge: bool, limit: int) -> d
 
 def run_reconcile(backends: Backends) -> dict[str, Any]:
     report = reconcile_stuck_jobs(
-        backends.store, backends.queue, backends.inspector, backends.settings
+        backends.store, backends.queue, backends.inspector, backends.settings, backends.batches
     )
+    batches = reconcile_batches(backends.batch_feeder())
     return {
         "checked": report.checked,
         "requeued": report.requeued,
         "forgotten": len(report.forgotten),
+        "batches_checked": batches.checked,
+        "batch_jobs_fed": batches.queued,
+        "batches_finished": batches.finished,
     }
 
 
@@ -116,6 +121,15 @@ def tenants(backends: Backends, args: argparse.Namespace) -> dict[str, Any]:
             "webhook_secret": store.rotate_webhook_secret(args.tenant),
             "note": "The previous secret keeps signing beside it for 24 hours.",
         }
+    if args.action == "webhook-secret":
+        found = store.get(args.tenant)
+        if found is None:
+            raise SystemExit(f"no tenant {args.tenant!r}")
+        return {
+            "tenant": found.tenant_id,
+            "webhook_secrets": found.webhook_secrets(backends.settings),
+            "note": "Webhooks carry one v1= signature per secret, the current one first.",
+        }
     if args.action == "set-limits":
         tenant = store.set_limits(args.tenant, _limits(args.limit))
         return describe(tenant, backends.settings, backends.quotas.usage(tenant.tenant_id))
@@ -156,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     add_key.add_argument("tenant")
     revoke = actions.add_parser("revoke-key", help="revoke a key by its id (mj_<id>_...)")
     revoke.add_argument("key_id")
+    show_secret = actions.add_parser(
+        "webhook-secret", help="the secrets a tenant's webhooks are signed with now"
+    )
+    show_secret.add_argument("tenant", help="its id (`tenants list` shows those of API_KEYS)")
     rotate = actions.add_parser("rotate-webhook-secret", help="a new webhook secret")
     rotate.add_argument("tenant")
     set_limits = actions.add_parser("set-limits", help="change a tenant's limits")

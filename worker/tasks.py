@@ -349,10 +349,20 @@ def _fail(ctx: Backends, job_id: str, error: ServiceError) -> None:
 
 
 def _release(ctx: Backends, job: Job) -> None:
-    """The job ended: it no longer counts against its tenant's jobs in flight."""
+    """The job ended: it no longer counts against its tenant's jobs in flight; its batch
+    counts it, and the tenant's waiting batch jobs may take the freed place."""
+    tenant_id = job.tenant_id or ANONYMOUS
     # A missed release only keeps the slot until it goes stale (limits.STALE_AFTER_SECONDS).
     with contextlib.suppress(ServiceError):
-        ctx.quotas.release_job(job.tenant_id or ANONYMOUS, job.job_id)
+        ctx.quotas.release_job(tenant_id, job.job_id)
+    # Missed here (Redis away), the reconciler's batch pass counts the end and feeds.
+    try:
+        feeder = ctx.batch_feeder()
+        if job.batch_id:
+            feeder.job_ended(job.batch_id, job.job_id)
+        feeder.feed_tenant(tenant_id)
+    except ServiceError as exc:
+        log.warning("batch bookkeeping deferred: %s", exc.code, extra={"job_id": job.job_id})
 
 
 def _notify(callback_url: str | None, job_id: str) -> None:

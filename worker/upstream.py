@@ -1,6 +1,6 @@
 """The worker's reliance on libraries' private internals, fenced: what, where, which version.
 
-Four modules override, re-point or trim code a library does not promise to keep:
+Five modules override, re-point or trim code a library does not promise to keep:
 
 - ``worker.broker.transport`` replaces kombu's Redis ``Channel._brpop_read`` and ``_get``
   (kombu's own bodies with an envelope check added), so a garbage message is
@@ -10,12 +10,22 @@ Four modules override, re-point or trim code a library does not promise to keep:
   compact lexicon (same answers, a tenth of the memory).
 - ``worker.text.langid_compact`` subclasses py3langid's ``LanguageIdentifier``,
   relying on its constructor, ``_raw_score``, ``_sparse_score`` and ``_decide``.
+- ``worker.imaging.animation`` restores Pillow's ``PngImageFile._prev_im`` (the canvas
+  an APNG frame's "dispose to previous" restores) after a blend-over frame is loaded,
+  relying on ``_seek`` and ``load_end`` keeping that canvas there.
 - ``worker.text.analysis`` imports networkx for yake without networkx's algorithm
   subpackages, relying on networkx's ``__init__`` and on yake using only
   ``networkx.DiGraph``.
 
+And one calls a C library's API that a binding exports without offering it:
+
+- ``worker.imaging.spng`` calls libspng's functions through ctypes in pyspng's extension
+  module (pyspng's Python API decodes a whole image with every checksum ignored; the
+  worker needs the checksums, the row API and the stored samples).
+
 Each is listed here with the version it was written against and a digest of the
-upstream source it relies on. ``tests/unit/worker/test_upstream.py`` fails,
+upstream source it relies on (for the extension: of the built module, per machine
+architecture, with the symbols and constants used). ``tests/unit/worker/test_upstream.py`` fails,
 naming the module to review, as soon as an upgrade changes either; after
 reviewing, update the version and digest here (the test prints the new digest).
 """
@@ -24,8 +34,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import inspect
-from dataclasses import dataclass
+import platform
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,16 @@ PRIVATE_DEPENDENCIES = (
         source_sha256="574ce2c8e917eb1e3e679f36987a9b342a31e356dd68f70b50520dad794540cf",
     ),
     PrivateDependency(
+        package="pillow",
+        version="13.0.0",
+        members=(
+            "PIL.PngImagePlugin:PngImageFile._seek",
+            "PIL.PngImagePlugin:PngImageFile.load_end",
+        ),
+        used_by="worker.imaging.animation",
+        source_sha256="b54cbc5a461242a18cf61c6ec859d170344526f9f6737f29e81bd5eda681db60",
+    ),
+    PrivateDependency(
         package="textstat",
         version="0.7.8",
         members=("textstat.backend.counts._count_syllables:count_syllables",),
@@ -107,5 +129,47 @@ PRIVATE_DEPENDENCIES = (
         ),
         used_by="worker.text.analysis",
         source_sha256="0de96619224cf9762010f5bb8d4a0d040c2e9ae926a00c6e8e395c3e7bf2ae0b",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class NativeDependency:
+    """A C library's API reached through a binding's extension module with ctypes."""
+
+    package: str  # the distribution name, as pinned in constraints.txt
+    version: str  # the version the dependent module was written against
+    module: str  # the extension module whose exported symbols are called
+    library_version: str  # the C library's own version string
+    used_by: str
+    # sha256 of the extension module's file, by ``platform.machine()``; a machine not
+    # listed is checked by version, symbols and constants only
+    module_sha256: dict[str, str] = field(default_factory=dict)
+
+    def module_path(self) -> str:
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or spec.origin is None:
+            raise ModuleNotFoundError(self.module)
+        return spec.origin
+
+    def current_digest(self) -> str:
+        """The digest of the installed extension module's file."""
+        with open(self.module_path(), "rb") as built:
+            return hashlib.sha256(built.read()).hexdigest()
+
+    def expected_digest(self) -> str | None:
+        return self.module_sha256.get(platform.machine())
+
+
+NATIVE_DEPENDENCIES = (
+    NativeDependency(
+        package="pyspng",
+        version="0.1.4",
+        module="pyspng._pyspng_c",
+        library_version="0.7.4",
+        used_by="worker.imaging.spng",
+        module_sha256={
+            "x86_64": "2cd1a13b08e1f217daacaf50fc3b69d9e4dc56fed8681749ec5aa02b8711b5c9",
+        },
     ),
 )

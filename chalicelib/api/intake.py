@@ -53,6 +53,8 @@ class FormData:
 
     fields: dict[str, str] = field(default_factory=dict)
     files: dict[str, UploadedFile] = field(default_factory=dict)
+    # The file parts of a name that may repeat (a batch's images), in order.
+    file_lists: dict[str, list[UploadedFile]] = field(default_factory=dict)
 
     def text(self, name: str) -> str | None:
         """A text value sent as a plain field or as a file part (``curl -F text=@a.txt``)."""
@@ -63,11 +65,18 @@ class FormData:
         return None
 
 
-def parse_multipart(body: bytes, content_type: str, max_bytes: int) -> FormData:
+def parse_multipart(
+    body: bytes,
+    content_type: str,
+    max_bytes: int,
+    max_parts: int = MAX_PARTS,
+    repeated: tuple[str, ...] = (),
+) -> FormData:
     """Parse a ``multipart/form-data`` body held in memory.
 
     Raises ``UploadTooLarge`` over ``max_bytes``, ``InvalidRequest`` for a body
-    that is not well-formed multipart or names a field twice.
+    that is not well-formed multipart, has more than ``max_parts`` parts, or names a
+    field twice (but for the file parts named in ``repeated``, kept in ``file_lists``).
     """
     if len(body) > max_bytes:
         raise UploadTooLarge(f"The request body is over {max_bytes} bytes.")
@@ -80,7 +89,7 @@ def parse_multipart(body: bytes, content_type: str, max_bytes: int) -> FormData:
     if mime != b"multipart/form-data" or not boundary:
         raise InvalidRequest("The body must be multipart/form-data with a boundary.")
 
-    collector = _PartCollector()
+    collector = _PartCollector(max_parts, repeated)
     try:
         parser = MultipartParser(boundary, collector.callbacks())
         parser.write(body)
@@ -98,8 +107,10 @@ def parse_multipart(body: bytes, content_type: str, max_bytes: int) -> FormData:
 class _PartCollector:
     """Callbacks for ``MultipartParser`` that gather parts into a ``FormData``."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_parts: int = MAX_PARTS, repeated: tuple[str, ...] = ()) -> None:
         self.form = FormData()
+        self.max_parts = max_parts
+        self.repeated = repeated
         self.error = ""
         self.error_class: type[InputError] = InvalidRequest
         self.error_field: str | None = None
@@ -143,8 +154,8 @@ class _PartCollector:
     def _part_end(self) -> None:
         if self.error:
             return
-        if self._parts > MAX_PARTS:
-            self.error = f"The body has more than {MAX_PARTS} parts."
+        if self._parts > self.max_parts:
+            self.error = f"The body has more than {self.max_parts} parts."
             return
         disposition, params = parse_options_header(self._headers.get(b"content-disposition", b""))
         name = params.get(b"name")
@@ -152,6 +163,15 @@ class _PartCollector:
             self.error = "Each part needs a Content-Disposition: form-data header with a name."
             return
         field_name = name.decode("utf-8", "replace")
+        if field_name in self.repeated and b"filename" in params:
+            self.form.file_lists.setdefault(field_name, []).append(
+                UploadedFile(
+                    filename=params[b"filename"].decode("utf-8", "replace"),
+                    content_type=self._headers.get(b"content-type", b"").decode("latin-1"),
+                    data=bytes(self._data),
+                )
+            )
+            return
         if field_name in self.form.fields or field_name in self.form.files:
             self.error = f"The field {field_name!r} is given more than once."
             return
@@ -211,7 +231,7 @@ def sniff_image_format(data: bytes) -> str:
     return found.name
 
 
-SUBMIT_FIELDS = ("image", "text", "options", "callback_url")
+SUBMIT_FIELDS = ("image", "text", "options", "preset", "callback_url")
 UPLOAD_REQUEST_FIELDS = ("filename", "content_type", "size")
 
 
@@ -237,26 +257,34 @@ def parse_form_submission(form: FormData) -> dict[str, Any]:
         "text": form.text("text") or "",
         "options": form.text("options"),
         "callback_url": form.text("callback_url"),
+        "preset": form.text("preset"),
     }
 
 
 def parse_upload_request(body: dict[str, Any]) -> dict[str, Any]:
-    """Check the JSON form of ``POST /api/process``: upload_id, text, options, callback_url."""
+    """Check the JSON form of ``POST /api/process``: upload_id, text, options, preset,
+    callback_url."""
     for name in ("upload_id", "text"):
         if name not in body:
             raise MissingField(f"The field {name!r} is required.", field=name)
-    _refuse_unknown(body, ("upload_id", "text", "options", "callback_url"))
+    _refuse_unknown(body, ("upload_id", "text", "options", "preset", "callback_url"))
     if not isinstance(body["text"], str):
         raise InvalidRequest("text must be a string.", field="text")
-    callback = body.get("callback_url")
-    if callback is not None and not isinstance(callback, str):
-        raise InvalidRequest("callback_url must be a string.", field="callback_url")
     return {
         "upload_id": body["upload_id"],
         "text": body["text"],
         "options": body.get("options"),
-        "callback_url": callback,
+        "callback_url": optional_string(body, "callback_url"),
+        "preset": optional_string(body, "preset"),
     }
+
+
+def optional_string(body: dict[str, Any], name: str) -> str | None:
+    """``body[name]`` when it is a string, None when absent or null, else ``InvalidRequest``."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequest(f"{name} must be a string.", field=name)
+    return value
 
 
 def parse_presign_request(body: dict[str, Any]) -> dict[str, Any]:
@@ -266,4 +294,71 @@ def parse_presign_request(body: dict[str, Any]) -> dict[str, Any]:
         "filename": body.get("filename"),
         "content_type": body.get("content_type"),
         "size": whole_number(body.get("size")),
+    }
+
+
+# A batch: at most this many image parts in one multipart body, items in one JSON body.
+MAX_BATCH_FILES = 50
+MAX_BATCH_ITEMS = 500
+BATCH_FIELDS = ("image", "text", "options", "preset", "callback_url")
+BATCH_JSON_FIELDS = ("items", "options", "preset", "callback_url")
+
+
+def parse_batch_form(form: FormData) -> dict[str, Any]:
+    """The multipart form of ``POST /api/batches``: ``image`` parts (1 to 50), one shared
+    ``text`` (may be empty or absent), and the optional options, preset, callback_url."""
+    _refuse_unknown([*form.fields, *form.files, *form.file_lists], BATCH_FIELDS)
+    if "image" in form.fields:
+        raise InvalidRequest("Each image must be a file part.", field="image")
+    images = [part.data for part in form.file_lists.get("image", [])]
+    if not images:
+        raise MissingField("A batch needs at least one 'image' file part.", field="image")
+    if len(images) > MAX_BATCH_FILES:
+        raise InvalidRequest(
+            f"A multipart batch holds at most {MAX_BATCH_FILES} images; send more as "
+            "JSON items naming uploads.",
+            field="image",
+        )
+    return {
+        "images": images,
+        "text": form.text("text") or "",
+        "options": form.text("options"),
+        "preset": form.text("preset"),
+        "callback_url": form.text("callback_url"),
+    }
+
+
+def parse_batch_request(body: dict[str, Any]) -> dict[str, Any]:
+    """The JSON form of ``POST /api/batches``: ``items`` (1 to 500 ``{upload_id, text?}``)
+    and the optional options, preset, callback_url shared by every item."""
+    _refuse_unknown(body, BATCH_JSON_FIELDS)
+    items = body.get("items")
+    if items is None:
+        raise MissingField("The field 'items' is required.", field="items")
+    if not isinstance(items, list) or not items:
+        raise InvalidRequest("items must be a non-empty list.", field="items")
+    if len(items) > MAX_BATCH_ITEMS:
+        raise InvalidRequest(f"A batch holds at most {MAX_BATCH_ITEMS} items.", field="items")
+    checked = []
+    for index, item in enumerate(items):
+        where = f"items[{index}]"
+        if not isinstance(item, dict):
+            raise InvalidRequest(f"{where} must be an object.", field=where)
+        unknown = sorted(set(item) - {"upload_id", "text"})
+        if unknown:
+            raise InvalidRequest(
+                f"{where} has an unknown field {unknown[0]!r}; an item is {{upload_id, text}}.",
+                field=where,
+            )
+        if "upload_id" not in item:
+            raise MissingField(f"{where}.upload_id is required.", field=f"{where}.upload_id")
+        text = item.get("text", "")
+        if not isinstance(text, str):
+            raise InvalidRequest(f"{where}.text must be a string.", field=f"{where}.text")
+        checked.append({"upload_id": item["upload_id"], "text": text})
+    return {
+        "items": checked,
+        "options": body.get("options"),
+        "preset": optional_string(body, "preset"),
+        "callback_url": optional_string(body, "callback_url"),
     }

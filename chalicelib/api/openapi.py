@@ -6,16 +6,19 @@ import copy
 import functools
 from typing import Any
 
-from chalicelib.api.intake import TEXT_PATTERN
+from chalicelib.api.batches import PAGE_MAX
+from chalicelib.api.intake import MAX_BATCH_FILES, MAX_BATCH_ITEMS, TEXT_PATTERN
 from chalicelib.core.errors import ServiceError
 from chalicelib.core.settings import Settings
 from chalicelib.core.version import VERSION
+from chalicelib.jobs.batches import BATCH_STATUSES, COUNTED
 from chalicelib.jobs.contract import JOB_ID_PATTERN
 from chalicelib.jobs.store import CURSOR_PATTERN
 from chalicelib.media.formats import OUTPUT_NAMES, UPLOAD_MIMES
 from chalicelib.media.options import OPTIONS_SCHEMA
 from chalicelib.tenancy.idempotency import KEY_PATTERN
 from chalicelib.tenancy.limits import TenantLimits
+from chalicelib.tenancy.presets import MAX_NAME_LENGTH, PRESET_NAME_PATTERN
 from chalicelib.webhooks.callbacks import MAX_URL_LENGTH
 
 JOB_ID = {
@@ -185,6 +188,20 @@ JOB_STATE = {
     "progress": {"type": "integer", "minimum": 0, "maximum": 100},
     "created_at": TIMESTAMP,
     "updated_at": TIMESTAMP,
+    "preset": {
+        "type": ["string", "null"],
+        "description": "The preset the job's options came from, if it named one.",
+    },
+    "batch_id": {
+        "oneOf": [{"type": "null"}, JOB_ID],
+        "description": "The batch the job belongs to, if any.",
+    },
+}
+PRESET_NAME = {
+    "type": "string",
+    "pattern": PRESET_NAME_PATTERN,
+    "maxLength": MAX_NAME_LENGTH,
+    "examples": ["web"],
 }
 
 
@@ -231,6 +248,11 @@ SCHEMAS: dict[str, Any] = {
                 "type": "integer",
                 "minimum": 1,
                 "description": "With `rate_limited`: seconds to wait (also `Retry-After`).",
+            },
+            "item": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "With a batch's error: the index of the item to blame.",
             },
         },
     },
@@ -328,7 +350,123 @@ SCHEMAS: dict[str, Any] = {
             "upload_id": JOB_ID,
             "text": _ref("Text"),
             "options": _ref("Options"),
+            "preset": _ref("PresetName"),
             "callback_url": _ref("CallbackUrl"),
+        },
+    },
+    "PresetName": {
+        **PRESET_NAME,
+        "description": "A preset of the caller's (`PUT /api/presets/{name}`): its options, "
+        "with the request's own `options` laid over its top-level keys. Unknown: 422 "
+        "`unknown_preset`, before anything is stored.",
+    },
+    "PresetRequest": {
+        "type": "object",
+        "required": ["options"],
+        "additionalProperties": False,
+        "properties": {"options": _ref("Options")},
+    },
+    "Preset": {
+        "type": "object",
+        "required": ["name", "options", "updated_at"],
+        "additionalProperties": False,
+        "properties": {
+            "name": PRESET_NAME,
+            "options": {"type": "object", "description": "As given (checked as a job's)."},
+            "updated_at": TIMESTAMP,
+        },
+    },
+    "PresetList": {
+        "type": "object",
+        "required": ["presets"],
+        "additionalProperties": False,
+        "properties": {"presets": {"type": "array", "items": _ref("Preset")}},
+    },
+    "BatchItem": {
+        "type": "object",
+        "required": ["upload_id"],
+        "additionalProperties": False,
+        "properties": {"upload_id": JOB_ID, "text": _ref("Text")},
+    },
+    "BatchRequest": {
+        "type": "object",
+        "required": ["items"],
+        "additionalProperties": False,
+        "properties": {
+            "items": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BATCH_ITEMS,
+                "items": _ref("BatchItem"),
+            },
+            "options": _ref("Options"),
+            "preset": _ref("PresetName"),
+            "callback_url": _ref("CallbackUrl"),
+        },
+    },
+    "BatchAccepted": {
+        "type": "object",
+        "required": ["batch_id", "status", "status_url", "jobs"],
+        "additionalProperties": False,
+        "properties": {
+            "batch_id": JOB_ID,
+            "status": _ref("BatchStatus"),
+            "status_url": {"type": "string"},
+            "jobs": {"type": "array", "items": JOB_ID, "description": "Each at /api/status/{id}."},
+        },
+    },
+    "BatchStatus": {
+        "type": "string",
+        "enum": list(BATCH_STATUSES),
+        "description": "`partial`: every job ended, some failed.",
+    },
+    "BatchJob": {
+        "type": "object",
+        "required": ["job_id", "status", "error", "status_url"],
+        "additionalProperties": False,
+        "properties": {
+            "job_id": JOB_ID,
+            "status": {
+                "type": "string",
+                "enum": list(COUNTED),
+                "description": "`deleted`: the job was deleted on its own.",
+            },
+            "error": {"oneOf": [{"type": "null"}, _ref("JobError")]},
+            "status_url": {"type": "string"},
+        },
+    },
+    "Batch": {
+        "type": "object",
+        "required": [
+            "batch_id",
+            "status",
+            "total",
+            "counts",
+            "preset",
+            "created_at",
+            "status_url",
+            "jobs",
+            "next_cursor",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "batch_id": JOB_ID,
+            "status": _ref("BatchStatus"),
+            "total": {"type": "integer", "minimum": 1},
+            "counts": {
+                "type": "object",
+                "required": list(COUNTED),
+                "additionalProperties": False,
+                "properties": {name: {"type": "integer", "minimum": 0} for name in COUNTED},
+            },
+            "preset": {"type": ["string", "null"]},
+            "created_at": TIMESTAMP,
+            "status_url": {"type": "string"},
+            "jobs": {"type": "array", "items": _ref("BatchJob")},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "Pass as `cursor` for the next page; null on the last.",
+            },
         },
     },
     # "maxLength" is set from MAX_TEXT_CHARS when the document is built.
@@ -361,6 +499,7 @@ SCHEMAS: dict[str, Any] = {
                     "jobs_in_flight": {"type": "integer"},
                     "heavy_jobs_in_flight": {"type": "integer"},
                     "work_seconds_per_hour": {"type": "integer"},
+                    "presets": {"type": "integer"},
                 },
             },
             "usage": {
@@ -369,6 +508,7 @@ SCHEMAS: dict[str, Any] = {
                     "jobs_in_flight": {"type": "integer"},
                     "heavy_jobs_in_flight": {"type": "integer"},
                     "work_seconds_this_hour": {"type": "number"},
+                    "presets": {"type": "integer"},
                 },
             },
             "max_job_work_seconds": {"type": "number"},
@@ -408,12 +548,21 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/status/{job_id}", "get"): ("get_job", "jobs"),
     ("/api/jobs", "get"): ("list_jobs", "jobs"),
     ("/api/jobs/{job_id}", "delete"): ("delete_job", "jobs"),
+    ("/api/batches", "post"): ("submit_batch", "batches"),
+    ("/api/batches/{batch_id}", "get"): ("get_batch", "batches"),
+    ("/api/batches/{batch_id}", "delete"): ("delete_batch", "batches"),
+    ("/api/presets", "get"): ("list_presets", "presets"),
+    ("/api/presets/{name}", "put"): ("put_preset", "presets"),
+    ("/api/presets/{name}", "get"): ("get_preset", "presets"),
+    ("/api/presets/{name}", "delete"): ("delete_preset", "presets"),
     ("/api/limits", "get"): ("get_limits", "tenant"),
     ("/api/health", "get"): ("get_health", "service"),
     ("/api/openapi.json", "get"): ("get_openapi", "service"),
 }
 TAGS = [
     {"name": "jobs", "description": "Submit, follow, list and delete jobs."},
+    {"name": "batches", "description": "Many images as one batch: one status, one webhook."},
+    {"name": "presets", "description": "Named options documents, used by name."},
     {"name": "uploads", "description": "Presigned S3 POSTs for images too large to send."},
     {"name": "tenant", "description": "The caller's tenant: its limits and usage."},
     {"name": "service", "description": "Health and this description (no key needed)."},
@@ -425,6 +574,20 @@ JOB_ID_PARAMETER = {
     "required": True,
     "schema": JOB_ID,
     "description": "The job id: 32 lowercase hex characters.",
+}
+BATCH_ID_PARAMETER = {
+    "name": "batch_id",
+    "in": "path",
+    "required": True,
+    "schema": JOB_ID,
+    "description": "The batch id: 32 lowercase hex characters.",
+}
+PRESET_NAME_PARAMETER = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "schema": PRESET_NAME,
+    "description": "The preset's name: lowercase letters, digits and dashes.",
 }
 
 
@@ -518,6 +681,7 @@ def openapi_document(settings: Settings, server_url: str = "") -> dict[str, Any]
                                             },
                                             "text": _ref("Text"),
                                             "options": _ref("Options"),
+                                            "preset": _ref("PresetName"),
                                             "callback_url": _ref("CallbackUrl"),
                                         },
                                     },
@@ -634,6 +798,175 @@ def openapi_document(settings: Settings, server_url: str = "") -> dict[str, Any]
                             "503": unavailable,
                         },
                     }
+                },
+                "/api/batches": {
+                    "post": {
+                        "summary": "Submit many images as one batch",
+                        "description": f"Multipart: up to {MAX_BATCH_FILES} `image` parts and "
+                        f"one shared `text`; or JSON naming up to {MAX_BATCH_ITEMS} uploads. "
+                        "Every item is checked and priced first: one bad item refuses the "
+                        "batch (its index in `item`), and a batch over the tenant's work per "
+                        "hour is refused whole (429). Jobs beyond the tenant's free slots "
+                        "wait in the batch and are queued as slots free. One webhook, when "
+                        "every job has ended.",
+                        "parameters": [
+                            {
+                                "name": "Idempotency-Key",
+                                "in": "header",
+                                "required": False,
+                                "schema": {"type": "string", "pattern": f"^{KEY_PATTERN.pattern}$"},
+                                "description": "A repeat within 24 h gives the same batch.",
+                            },
+                        ],
+                        "requestBody": {
+                            "required": True,
+                            "content": {
+                                "multipart/form-data": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["image"],
+                                        "additionalProperties": False,
+                                        "properties": {
+                                            "image": {
+                                                "type": "array",
+                                                "minItems": 1,
+                                                "maxItems": MAX_BATCH_FILES,
+                                                "items": {
+                                                    "type": "string",
+                                                    "format": "binary",
+                                                    "minLength": 1,
+                                                },
+                                            },
+                                            "text": _ref("Text"),
+                                            "options": _ref("Options"),
+                                            "preset": _ref("PresetName"),
+                                            "callback_url": _ref("CallbackUrl"),
+                                        },
+                                    },
+                                    "encoding": {"options": {"contentType": "application/json"}},
+                                },
+                                "application/json": {"schema": _ref("BatchRequest")},
+                            },
+                        },
+                        "responses": {
+                            "202": {
+                                **_json(_ref("BatchAccepted"), "Accepted; follow status_url."),
+                                "headers": {"Location": {"schema": {"type": "string"}}},
+                            },
+                            "400": _error("A missing or malformed field or item."),
+                            "401": unauthorized,
+                            "429": rate_limited,
+                            "409": _error(
+                                "Idempotency-Key reused for another request, "
+                                "or an upload already started a job."
+                            ),
+                            "413": _error("Body, an image or the text too large."),
+                            "415": _error(
+                                "An item is not a supported image, or not multipart/JSON."
+                            ),
+                            "422": _error(
+                                "Invalid options, callback URL, unknown upload or preset."
+                            ),
+                            "503": unavailable,
+                        },
+                    }
+                },
+                "/api/batches/{batch_id}": {
+                    "get": {
+                        "summary": "A batch: its status, counts and a page of its jobs",
+                        "parameters": [
+                            BATCH_ID_PARAMETER,
+                            {
+                                "name": "limit",
+                                "in": "query",
+                                "required": False,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX},
+                                "description": f"Jobs on the page (default {PAGE_MAX}).",
+                            },
+                            {
+                                "name": "cursor",
+                                "in": "query",
+                                "required": False,
+                                "schema": {"type": "string", "pattern": "^[0-9]{1,4}$"},
+                                "description": "The `next_cursor` of the previous page.",
+                            },
+                        ],
+                        "responses": {
+                            "200": _json(_ref("Batch"), "The batch."),
+                            "400": _error("Malformed batch id, limit or cursor."),
+                            "401": unauthorized,
+                            "429": rate_limited,
+                            "404": _error("Unknown or expired batch."),
+                            "503": unavailable,
+                        },
+                    },
+                    "delete": {
+                        "summary": "Delete a batch and every job of it",
+                        "parameters": [BATCH_ID_PARAMETER],
+                        "responses": {
+                            "204": {"description": "Deleted; its jobs answer 404."},
+                            "400": _error("Malformed batch id."),
+                            "401": unauthorized,
+                            "429": rate_limited,
+                            "404": _error("Unknown or expired batch."),
+                            "503": unavailable,
+                        },
+                    },
+                },
+                "/api/presets": {
+                    "get": {
+                        "summary": "The caller's presets, by name",
+                        "responses": {
+                            "200": _json(_ref("PresetList"), "Every preset."),
+                            "401": unauthorized,
+                            "429": rate_limited,
+                            "503": unavailable,
+                        },
+                    }
+                },
+                "/api/presets/{name}": {
+                    "put": {
+                        "summary": "Create or replace a preset",
+                        "parameters": [PRESET_NAME_PARAMETER],
+                        "requestBody": {
+                            "required": True,
+                            "content": {"application/json": {"schema": _ref("PresetRequest")}},
+                        },
+                        "responses": {
+                            "200": _json(_ref("Preset"), "Stored."),
+                            "400": _error("A bad name or body."),
+                            "401": unauthorized,
+                            "409": _error("A new preset past the tenant's `presets` limit."),
+                            "415": _error("Not JSON."),
+                            "422": _error("Options a job would be refused."),
+                            "429": rate_limited,
+                            "503": unavailable,
+                        },
+                    },
+                    "get": {
+                        "summary": "One preset",
+                        "parameters": [PRESET_NAME_PARAMETER],
+                        "responses": {
+                            "200": _json(_ref("Preset"), "The preset."),
+                            "400": _error("A bad name."),
+                            "401": unauthorized,
+                            "404": _error("No preset of this name."),
+                            "429": rate_limited,
+                            "503": unavailable,
+                        },
+                    },
+                    "delete": {
+                        "summary": "Delete a preset (jobs made with it keep their options)",
+                        "parameters": [PRESET_NAME_PARAMETER],
+                        "responses": {
+                            "204": {"description": "Deleted."},
+                            "400": _error("A bad name."),
+                            "401": unauthorized,
+                            "404": _error("No preset of this name."),
+                            "429": rate_limited,
+                            "503": unavailable,
+                        },
+                    },
                 },
                 "/api/limits": {
                     "get": {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,10 +14,13 @@ from chalicelib.broker.producer import TaskQueue
 from chalicelib.core.errors import (
     IdempotencyConflict,
     InvalidOptions,
+    InvalidPresetName,
     InvalidRequest,
     JobNotFound,
+    MissingField,
     ServiceError,
     SourceMissing,
+    UnknownPreset,
     UnsupportedImage,
     UploadAlreadyUsed,
     UploadNotFound,
@@ -26,9 +29,10 @@ from chalicelib.core.errors import (
 from chalicelib.core.settings import Settings
 from chalicelib.core.telemetry import emit_metrics
 from chalicelib.jobs import model as jobs
+from chalicelib.jobs.batch_feed import BatchFeeder
 from chalicelib.jobs.contract import check_job_id, new_job_id
 from chalicelib.jobs.model import Job
-from chalicelib.jobs.status import status_body, summary_body
+from chalicelib.jobs.status import iso_time, status_body, summary_body
 from chalicelib.jobs.storage import ObjectStore
 from chalicelib.jobs.store import JobStore
 from chalicelib.media.cost import JobCost, is_heavy, job_cost, job_queue
@@ -40,9 +44,10 @@ from chalicelib.media.image_header import (
     check_jpeg_scans,
     read_header,
 )
-from chalicelib.media.options import Options, parse_options
+from chalicelib.media.options import Options, decode_options, merge_options, parse_options
 from chalicelib.tenancy.idempotency import IdempotencyKeys, fingerprint
 from chalicelib.tenancy.limits import TenantQuotas
+from chalicelib.tenancy.presets import Preset, PresetStore, check_name
 from chalicelib.tenancy.tenants import ANONYMOUS, Tenant, describe
 from chalicelib.tenancy.uploads import Upload, UploadRegistry
 from chalicelib.webhooks.callbacks import (
@@ -84,10 +89,13 @@ class Submission:
     image: bytes | None = None
     upload_id: str | None = None
     callback_url: str | None = None
+    preset: str | None = None
 
     def fingerprint(self) -> str:
         image_id = self.upload_id or hashlib.sha256(self.image or b"").hexdigest()
-        return fingerprint(image_id, self.text, self.options.to_dict(), self.callback_url)
+        return fingerprint(
+            image_id, self.text, self.options.to_dict(), self.callback_url, self.preset
+        )
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,8 @@ class JobService:
         idempotency: IdempotencyKeys,
         uploads: UploadRegistry,
         quotas: TenantQuotas,
+        presets: PresetStore,
+        feeder: BatchFeeder,
         resolver: Resolver = system_resolver,
     ):
         self.settings = settings
@@ -124,6 +134,8 @@ class JobService:
         self.idempotency = idempotency
         self.uploads = uploads
         self.quotas = quotas
+        self.presets = presets
+        self.feeder = feeder
         self.resolver = resolver
 
     @classmethod
@@ -136,29 +148,64 @@ class JobService:
             backends.idempotency,
             backends.uploads,
             backends.quotas,
+            backends.presets,
+            backends.batch_feeder(),
         )
 
     # -- validation: everything cheap, before anything is stored -----------------
 
+    def resolve_options(self, tenant_id: str, options: Any, preset: Any) -> Options:
+        """A request's options: its own, or the tenant's preset ``preset`` with the
+        request's top-level keys laid over it. ``UnknownPreset`` for a name the tenant
+        has no preset of (another tenant's preset is never seen)."""
+        if preset is None:
+            return parse_options(options)
+        try:
+            name = check_name(preset)
+        except InvalidPresetName:
+            raise UnknownPreset(
+                "preset must be a preset's name: 1 to 40 lowercase letters, digits and dashes.",
+                field="preset",
+            ) from None
+        found = self.presets.get(tenant_id, name)
+        if found is None:
+            raise UnknownPreset(f"No preset is named {name!r}.", field="preset", preset=name)
+        return parse_options(merge_options(found.options, decode_options(options)))
+
+    def check_callback(self, callback_url: str | None) -> str | None:
+        """``callback_url`` when it follows the webhook rules (``InvalidCallback``)."""
+        if callback_url is None:
+            return None
+        policy = CallbackPolicy.from_settings(self.settings)
+        return check_callback_url(callback_url, policy, self.resolver) or None
+
     def _common(
-        self, text: str, options: Any, callback_url: str | None
+        self,
+        text: str,
+        options: Any,
+        callback_url: str | None,
+        tenant_id: str = ANONYMOUS,
+        preset: Any = None,
     ) -> tuple[str, Options, str | None]:
         text = validate_text(text, self.settings.max_text_chars)
-        parsed = parse_options(options)
-        if callback_url is not None:
-            callback_url = check_callback_url(
-                callback_url, CallbackPolicy.from_settings(self.settings), self.resolver
-            )
-        return text, parsed, callback_url or None
+        parsed = self.resolve_options(tenant_id, options, preset)
+        return text, parsed, self.check_callback(callback_url)
 
     def validate(
-        self, image: bytes, text: str, options: Any, callback_url: str | None = None
+        self,
+        image: bytes,
+        text: str,
+        options: Any,
+        callback_url: str | None = None,
+        preset: Any = None,
+        tenant: Tenant | None = None,
     ) -> Submission:
         """A multipart submission: the image bytes are in the request."""
         image_format = sniff_image_format(image)
         if image_format == "jpeg":
             check_jpeg_scans(image)
-        text, parsed, callback_url = self._common(text, options, callback_url)
+        tenant_id = tenant.tenant_id if tenant is not None else ANONYMOUS
+        text, parsed, callback_url = self._common(text, options, callback_url, tenant_id, preset)
         return Submission(
             text=text,
             options=parsed,
@@ -166,6 +213,7 @@ class JobService:
             header=read_header(image),
             image=image,
             callback_url=callback_url,
+            preset=preset,
         )
 
     def validate_upload(
@@ -175,6 +223,7 @@ class JobService:
         text: str,
         options: Any,
         callback_url: str | None = None,
+        preset: Any = None,
     ) -> Submission:
         """A JSON submission naming the tenant's direct upload: that it was uploaded,
         its size, and its type from its bytes."""
@@ -184,7 +233,9 @@ class JobService:
             check_job_id(upload_id)
         except ServiceError:
             raise UploadNotFound() from None
-        text, parsed, callback_url = self._common(text, options, callback_url)
+        text, parsed, callback_url = self._common(
+            text, options, callback_url, tenant.tenant_id, preset
+        )
         upload = self.uploads.get(upload_id, tenant.tenant_id)
         if upload is None:
             raise UploadNotFound()
@@ -224,6 +275,7 @@ class JobService:
             header=header,
             upload_id=upload_id,
             callback_url=callback_url,
+            preset=preset,
         )
 
     def price(self, submission: Submission) -> JobCost:
@@ -298,7 +350,9 @@ class JobService:
         scope = tenant.tenant_id
         claimed = ""
         if idempotency_key is not None:
-            earlier = self._claim(scope, idempotency_key, submission.fingerprint(), job_id)
+            earlier = self.claim(
+                scope, idempotency_key, submission.fingerprint(), job_id, self._job_status
+            )
             if earlier is not None:
                 return earlier
             claimed = self.idempotency.redis_key(scope, idempotency_key)
@@ -313,16 +367,26 @@ class JobService:
             raise
         queue = job_queue(cost, self.settings)
         try:
-            job = self._create(job_id, submission, tenant, cost, queue, claimed)
+            job = self.create_job(job_id, submission, tenant, cost, queue, claimed)
         except ServiceError:
             self._give_back(scope, job_id, cost.total_ms, admitted_at, claimed)
             raise
         return Accepted(job.job_id, job.status, created=True)
 
-    def _claim(
-        self, scope: str, key: str, request_fingerprint: str, job_id: str
+    def _job_status(self, job_id: str) -> str | None:
+        job = self.store.get(job_id)
+        return None if job is None else job.status
+
+    def claim(
+        self,
+        scope: str,
+        key: str,
+        request_fingerprint: str,
+        job_id: str,
+        status_of: Callable[[str], str | None],
     ) -> Accepted | None:
-        """Claim ``key`` for ``job_id`` (None), or answer with the first request's job.
+        """Claim ``key`` for ``job_id`` (None), or answer with the first request's job
+        (or batch: ``status_of`` reads what the key made, None while it does not exist).
 
         The first request may still be being admitted: its job has no record yet, and
         it may yet be refused (then it gives the key back). The repeat waits for the
@@ -335,9 +399,9 @@ class JobService:
             earlier, age = self.idempotency.claim_with_age(scope, key, request_fingerprint, job_id)
             if earlier is None:
                 return None
-            job = self.store.get(earlier)
-            if job is not None:
-                return Accepted(earlier, job.status, created=False)
+            status = status_of(earlier)
+            if status is not None:
+                return Accepted(earlier, status, created=False)
             if age > IDEMPOTENCY_STALE_SECONDS:
                 # Its job expired or was removed long ago: the key is free again.
                 self.idempotency.forget(self.idempotency.redis_key(scope, key))
@@ -362,7 +426,7 @@ class JobService:
         except ServiceError:
             log.warning("could not give back a failed submit's quota", extra={"job_id": job_id})
 
-    def _create(
+    def create_job(
         self,
         job_id: str,
         submission: Submission,
@@ -370,8 +434,10 @@ class JobService:
         cost: JobCost,
         queue: str,
         idempotency_key: str,
+        batch_id: str = "",
     ) -> Job:
-        """Store the image, record the job, queue its task; all or nothing.
+        """Store the image, record the job, queue its task; all or nothing. A batch's
+        job is not queued: it waits in its batch (``BatchFeeder`` queues it).
 
         The record exists before the task can run, and a failure at any step undoes
         the earlier ones: never a record without a task, nor a task without a record.
@@ -389,12 +455,15 @@ class JobService:
             options=submission.options.to_dict(),
             source_key=source_key,
             source_bytes=len(submission.image or b""),
-            message="Waiting for a worker.",
-            callback_url=submission.callback_url,
+            message="Waiting in its batch." if batch_id else "Waiting for a worker.",
+            # A batch's jobs send no webhook of their own: the batch sends one.
+            callback_url=None if batch_id else submission.callback_url,
             tenant_id=tenant.tenant_id,
             cost_ms=round(cost.total_ms, 1),
             queue=queue,
             idempotency_key=idempotency_key,
+            preset=submission.preset or "",
+            batch_id=batch_id,
         )
         if submission.image is not None:
             self.objects.put(
@@ -409,12 +478,14 @@ class JobService:
         try:
             self.store.create(job)
         except ServiceError:
-            self._undo(job, record=False)
+            self.undo_job(job, record=False)
             raise
+        if batch_id:
+            return job
         try:
             self.queue.enqueue(job_id, queue)
         except ServiceError:
-            self._undo(job, record=True)
+            self.undo_job(job, record=True)
             raise
         log.info("job submitted", extra={"job_id": job_id, "tenant": tenant.tenant_id})
         emit_metrics(self.settings, {"JobsSubmitted": (1, "Count")}, job_id=job_id)
@@ -438,7 +509,7 @@ class JobService:
             # The bucket's lifecycle rule expires what is left under incoming/.
             log.warning("could not remove a claimed upload", extra={"job_id": job_id})
 
-    def _undo(self, job: Job, record: bool) -> None:
+    def undo_job(self, job: Job, record: bool) -> None:
         """Best-effort removal of what a failed submit already made."""
         try:
             if record:
@@ -490,11 +561,13 @@ class JobService:
         )
         return {"jobs": [summary_body(job) for job in found], "next_cursor": next_cursor}
 
-    def delete(self, job_id: str, tenant: Tenant) -> None:
+    def delete(self, job_id: str, tenant: Tenant, batch_hooks: bool = True) -> None:
         """Remove the job's source, outputs and record, and give back what it held: its
         place in flight (once its worker has stopped) and its Idempotency-Key. Old output
         links stop working; a worker still running it stops at its next stage boundary
-        and removes what it wrote."""
+        and removes what it wrote. ``batch_hooks``: count the job as ended in its batch and
+        let the tenant's waiting batch jobs take the freed place now (a batch's DELETE
+        does both once, for all its jobs)."""
         job = self.get(job_id, tenant)
         self.objects.delete(job.source_key)
         self.objects.delete_prefix(self.objects.result_prefix(job.job_id))
@@ -507,14 +580,51 @@ class JobService:
             self.quotas.release_job(tenant.tenant_id, job.job_id)
         if job.idempotency_key:
             self.idempotency.forget(job.idempotency_key)
+        if batch_hooks:
+            if job.batch_id:
+                # Never queued if it still waited; either way it counts as ended.
+                self.feeder.batches.remove_waiting(job.batch_id, job.job_id)
+                self.feeder.job_ended(job.batch_id, job.job_id)
+            # Its place in flight may be free: a waiting batch job can have it.
+            self.feeder.feed_tenant(tenant.tenant_id)
         log.info("job deleted", extra={"job_id": job_id})
 
     def limits(self, tenant: Tenant) -> dict[str, Any]:
         """The tenant's limits and what it uses of them now (``GET /api/limits``)."""
+        usage = {
+            **self.quotas.usage(tenant.tenant_id),
+            "presets": self.presets.count(tenant.tenant_id),
+        }
         return {
-            **describe(tenant, self.settings, self.quotas.usage(tenant.tenant_id)),
+            **describe(tenant, self.settings, usage),
             "max_job_work_seconds": self.settings.max_job_work_ms / 1000,
         }
+
+    # -- presets ---------------------------------------------------------------------
+
+    def put_preset(self, tenant: Tenant, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``PUT /api/presets/{name}``: ``{"options": {...}}`` creates or replaces it."""
+        unknown = sorted(set(body) - {"options"})
+        if unknown:
+            raise InvalidRequest(
+                f'Unknown field {unknown[0]!r}; a preset is {{"options": {{...}}}}.',
+                field=unknown[0],
+            )
+        if "options" not in body:
+            raise MissingField("The field 'options' is required.", field="options")
+        if not isinstance(body["options"], dict):
+            raise InvalidOptions("options must be a JSON object", field="options")
+        limit = tenant.limits_from(self.settings).presets
+        return _preset_body(self.presets.put(tenant.tenant_id, name, body["options"], limit))
+
+    def get_preset(self, tenant: Tenant, name: str) -> dict[str, Any]:
+        return _preset_body(self.presets.require(tenant.tenant_id, name))
+
+    def list_presets(self, tenant: Tenant) -> dict[str, Any]:
+        return {"presets": [_preset_body(p) for p in self.presets.all(tenant.tenant_id)]}
+
+    def delete_preset(self, tenant: Tenant, name: str) -> None:
+        self.presets.delete(tenant.tenant_id, name)
 
     def health(self) -> dict[str, str]:
         """Each backing service's state: ``ok`` or the error code it gave."""
@@ -526,3 +636,8 @@ class JobService:
             except ServiceError as exc:
                 checks[name] = exc.code
         return checks
+
+
+def _preset_body(preset: Preset) -> dict[str, Any]:
+    """A preset as the API answers it: ``{name, options, updated_at}``."""
+    return {**preset.to_dict(), "updated_at": iso_time(preset.updated_at)}

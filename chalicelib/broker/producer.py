@@ -13,13 +13,15 @@ from typing import Any, Protocol
 
 from chalicelib.core.errors import ServiceUnavailable
 from chalicelib.core.settings import Settings
-from chalicelib.jobs.contract import PROCESS_TASK, task_payload
+from chalicelib.jobs.contract import BATCH_WEBHOOK_TASK, PROCESS_TASK, task_payload
 
 
 class TaskQueue(Protocol):
     """Queues the processing task of a job."""
 
     def enqueue(self, job_id: str, queue: str | None = None) -> None: ...
+
+    def notify_batch(self, batch_id: str) -> None: ...
 
 
 def broker_transport_options(settings: Settings) -> dict[str, Any]:
@@ -84,6 +86,17 @@ class CeleryTaskQueue:
                 kwargs=task_payload(job_id),
                 task_id=job_id,
                 queue=queue or self._settings.celery_queue,
+            )
+        except Exception as exc:  # kombu and redis raise many connection errors
+            raise ServiceUnavailable("The job queue is unavailable; try again shortly.") from exc
+
+    def notify_batch(self, batch_id: str) -> None:
+        """Queue the webhook of a batch whose jobs have all ended, on the webhooks' queue."""
+        try:
+            self._celery().send_task(
+                BATCH_WEBHOOK_TASK,
+                kwargs={"batch_id": batch_id},
+                queue=self._settings.webhooks_queue,
             )
         except Exception as exc:  # kombu and redis raise many connection errors
             raise ServiceUnavailable("The job queue is unavailable; try again shortly.") from exc

@@ -14,6 +14,12 @@
     │   ├── UploadNotFound            422 upload_not_found
     │   ├── InvalidText               400 invalid_text     (not UTF-8, control characters)
     │   ├── JobNotFound               404 job_not_found
+    │   ├── InvalidBatchId            400 invalid_batch_id
+    │   ├── BatchNotFound             404 batch_not_found
+    │   ├── InvalidPresetName         400 invalid_preset_name
+    │   ├── PresetNotFound            404 preset_not_found
+    │   ├── UnknownPreset             422 unknown_preset   (a job names a preset there is not)
+    │   ├── TooManyPresets            409 too_many_presets
     │   ├── RouteNotFound             404 not_found
     │   ├── MethodNotAllowed          405 method_not_allowed
     │   ├── RequestTimeout            408 request_timeout  (the body came too slowly)
@@ -158,6 +164,57 @@ class JobNotFound(InputError):
     code = "job_not_found"
     status = 404
     default_message = "No job has this id (it may have expired)."
+
+
+class InvalidBatchId(InputError):
+    """A batch id that is not 32 lowercase hex characters."""
+
+    code = "invalid_batch_id"
+    status = 400
+    default_message = "A batch id is 32 lowercase hex characters."
+
+
+class BatchNotFound(InputError):
+    """No such batch (or it expired after `JOB_TTL_SECONDS`)."""
+
+    code = "batch_not_found"
+    status = 404
+    default_message = "No batch has this id (it may have expired)."
+
+
+class InvalidPresetName(InputError):
+    """A preset name other than 1-40 lowercase letters, digits and dashes."""
+
+    code = "invalid_preset_name"
+    status = 400
+    default_message = (
+        "A preset name is 1 to 40 lowercase letters, digits and dashes, starting with a "
+        "letter or a digit."
+    )
+
+
+class PresetNotFound(InputError):
+    """No preset of this name (`GET` or `DELETE /api/presets/{name}`)."""
+
+    code = "preset_not_found"
+    status = 404
+    default_message = "No preset has this name."
+
+
+class UnknownPreset(InputError):
+    """A job or a batch names a preset the tenant does not have; nothing was stored."""
+
+    code = "unknown_preset"
+    status = 422
+    default_message = "No preset has this name; make it with PUT /api/presets/{name} first."
+
+
+class TooManyPresets(InputError):
+    """A new preset past the tenant's `presets` limit (`GET /api/limits`)."""
+
+    code = "too_many_presets"
+    status = 409
+    default_message = "The tenant has as many presets as its limit allows; delete one first."
 
 
 class RouteNotFound(InputError):

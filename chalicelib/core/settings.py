@@ -169,6 +169,7 @@ class Settings:
     tenant_work_seconds_per_hour: int = setting(
         1800, "a tenant's estimated work in any hour (a sliding window), in seconds of one core"
     )
+    tenant_presets: int = setting(50, "a tenant's stored option presets (`PUT /api/presets/…`)")
     max_job_work_ms: int = setting(
         10_000,
         "the most estimated work one job may order (ms of one core; see docs/API.md's "
@@ -187,7 +188,8 @@ class Settings:
     )
     webhook_secret: str = setting(
         "",
-        "HMAC-SHA256 key of the `Webhook-Signature` header (from SSM in the cloud); "
+        "the key the webhook secrets of `API_KEYS` tenants are derived from (HMAC-SHA256), "
+        "and the local `anonymous` tenant's own (from SSM in the cloud); "
         "required outside `local`",
     )
     webhook_secret_previous: str = setting(

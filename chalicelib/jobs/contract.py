@@ -10,6 +10,7 @@ from chalicelib.core.errors import InvalidJobId
 
 PROCESS_TASK = "media.process_job"
 WEBHOOK_TASK = "media.deliver_webhook"
+BATCH_WEBHOOK_TASK = "media.deliver_batch_webhook"
 DEAD_LETTER_KEY = "media:dead-letters"
 
 _JOB_ID = re.compile(r"[0-9a-f]{32}")

@@ -63,6 +63,9 @@ class Job:
     queue: str = ""
     # The Redis key of the Idempotency-Key that made the job, released with it.
     idempotency_key: str = ""
+    # The preset the job's options came from, and the batch it belongs to (if any).
+    preset: str = ""
+    batch_id: str = ""
     # The result without URLs (a few KB); the durable copy is result.json in S3.
     result: dict[str, Any] | None = None
 
@@ -89,6 +92,8 @@ class Job:
             "cost_ms": repr(self.cost_ms),
             "queue": self.queue,
             "idempotency_key": self.idempotency_key,
+            "preset": self.preset,
+            "batch_id": self.batch_id,
             "result": json.dumps(self.result, separators=(",", ":")) if self.result else "",
         }
 
@@ -116,6 +121,8 @@ class Job:
             cost_ms=float(record.get("cost_ms") or 0),
             queue=record.get("queue", ""),
             idempotency_key=record.get("idempotency_key", ""),
+            preset=record.get("preset", ""),
+            batch_id=record.get("batch_id", ""),
             result=json.loads(record["result"]) if record.get("result") else None,
         )
 

@@ -11,7 +11,9 @@ held by another drops the duplicate). What counts as evidence of a live task:
   that lost its connection keeps the entry, and kombu puts it back only after the
   visibility timeout, when a sweep gets to it.
 - ``pending``: its task waiting in a queue, or delivered within the visibility
-  timeout (a worker holds it until a pool process is free).
+  timeout (a worker holds it until a pool process is free). A batch's job still
+  waiting in its batch has no task by design: the batch feeder queues it
+  (``batch_feed.reconcile_batches`` is the batches' own pass).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from chalicelib.broker.inspection import QueueInspector
 from chalicelib.broker.producer import TaskQueue
 from chalicelib.core.settings import Settings
 from chalicelib.jobs import model as jobs
+from chalicelib.jobs.batches import BatchStore
 from chalicelib.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ def reconcile_stuck_jobs(
     queue: TaskQueue,
     inspector: QueueInspector,
     settings: Settings,
+    batches: BatchStore | None = None,
     now: float | None = None,
 ) -> ReconcileReport:
     """One pass with the graces from ``settings``."""
@@ -52,6 +56,7 @@ def reconcile_stuck_jobs(
         inspector,
         pending_grace=settings.reconcile_pending_grace,
         delivery_trusted_for=settings.visibility_timeout,
+        batches=batches,
         now=now,
     )
 
@@ -62,6 +67,7 @@ def reconcile(
     inspector: QueueInspector,
     pending_grace: float,
     delivery_trusted_for: float,
+    batches: BatchStore | None = None,
     now: float | None = None,
 ) -> ReconcileReport:
     """Queue again every job stuck without a task.
@@ -84,6 +90,8 @@ def reconcile(
             report.forgotten.append(job_id)
             continue
         if job_id in known.waiting:
+            continue
+        if job.batch_id and batches is not None and batches.is_waiting(job.batch_id, job_id):
             continue
         if job.status == jobs.PENDING:
             stuck = job_id not in known.delivered and now - job.updated_at >= pending_grace

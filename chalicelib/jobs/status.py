@@ -11,7 +11,8 @@ from chalicelib.jobs.storage import ObjectStore
 
 
 def status_body(job: Job, objects: ObjectStore, url_ttl: int) -> dict[str, Any]:
-    """``{job_id, status, message, progress, created_at, updated_at, result, error}``."""
+    """``{job_id, status, message, progress, created_at, updated_at, preset, batch_id,
+    result, error}``."""
     return {
         **_state(job),
         "result": _result_with_links(job, objects, url_ttl)
@@ -35,6 +36,8 @@ def _state(job: Job) -> dict[str, Any]:
         "progress": job.progress,
         "created_at": iso_time(job.created_at),
         "updated_at": iso_time(job.updated_at),
+        "preset": job.preset or None,
+        "batch_id": job.batch_id or None,
     }
 
 

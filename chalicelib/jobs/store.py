@@ -113,6 +113,8 @@ class JobStore(Protocol):
 
     def active_before(self, created_before: float, limit: int = 1000) -> list[str]: ...
 
+    def statuses(self, job_ids: list[str]) -> dict[str, str | None]: ...
+
     def forget_active(self, job_id: str) -> None: ...
 
     def ping(self) -> None: ...
@@ -323,6 +325,20 @@ class RedisJobStore:
         with redis_errors():
             ids = self._redis.zrangebyscore(self.active_index, "-inf", created_before, 0, limit)
         return [str(job_id) for job_id in ids]
+
+    def statuses(self, job_ids: list[str]) -> dict[str, str | None]:
+        """Each job's status, None for a job whose record is gone (one round trip)."""
+        if not job_ids:
+            return {}
+        with redis_errors():
+            pipe = self._redis.pipeline(transaction=False)
+            for job_id in job_ids:
+                pipe.hget(self.key(job_id), "status")
+            found = pipe.execute()
+        return {
+            job_id: (str(status) if status else None)
+            for job_id, status in zip(job_ids, found, strict=True)
+        }
 
     def forget_active(self, job_id: str) -> None:
         """Drop an id from the active index (its record expired or was removed)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from chalicelib.core.errors import ImageTooLarge, UnsupportedImage
 from chalicelib.media.formats import sniff
+from chalicelib.media.isobmff import primary_item, sequence_frames
 
 # More frames than any accepted source has (MAX_IMAGE_FRAMES is far lower): a header
 # claiming more is read as this many.
@@ -299,13 +300,20 @@ def _tiff(data: bytes) -> tuple[int, int, int] | None:
 
 
 def _isobmff(data: bytes) -> tuple[int, int, int] | None:
-    # The primary image's spatial extent ("ispe"): the first one is the largest in the
-    # files phones and encoders write (thumbnails come after).
+    """The primary image's size as shown (its clean aperture when it has one) and, for
+    an image sequence, the pictures of its track."""
+    frames = min(sequence_frames(data) or 1, MAX_FRAMES)
+    item = primary_item(data)
+    if item is not None and item.size is not None:
+        width, height = item.clean_aperture[2:] if item.clean_aperture else item.size
+        return width, height, frames
+    # No readable item structure (a cut header): the first spatial extent ("ispe") is
+    # the largest in the files phones and encoders write (thumbnails come after).
     at = data.find(b"ispe")
     if at < 4:
         return None
     width, height = struct.unpack_from(">II", data, at + 8)
-    return width, height, 1
+    return width, height, frames
 
 
 _READERS = {

@@ -30,6 +30,9 @@ CODING_NAMES = {
 DECODED_CODINGS = frozenset({b"hvc1", b"av01", b"grid", b"iovl", b"iden"})
 # How deep boxes may nest before the walk gives up (real files nest four deep).
 _MAX_DEPTH = 8
+# The most boxes read at one level: real files have a handful; a body of 8-byte boxes
+# would otherwise be a million Python steps at submit.
+_MAX_BOXES = 10_000
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,9 @@ class PrimaryItem:
 
 def _boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
     """The boxes in ``data[start:end]``: (type, payload start, payload end)."""
-    found = []
+    found: list[tuple[bytes, int, int]] = []
     at = start
-    while at + 8 <= end:
+    while at + 8 <= end and len(found) < _MAX_BOXES:
         size, kind = struct.unpack_from(">I4s", data, at)
         header = 8
         if size == 1:
@@ -122,6 +125,38 @@ def _primary_item(data: bytes) -> PrimaryItem | None:
             nclx = (primaries, transfer, matrix, bool(data[start + 10] & 0x80))
     aperture = _aperture(clap, size) if clap is not None and size is not None else None
     return PrimaryItem(item_type, size, aperture, rotation, mirror, nclx)
+
+
+def sequence_frames(data: bytes) -> int | None:
+    """How many pictures an image sequence (AVIF ``avis``, HEIF ``msf1``) holds: the
+    sample count of its first picture or video track; None for a still image."""
+    if data[4:8] != b"ftyp":
+        return None
+    try:
+        moov = _child(_boxes(data, 0, len(data)), b"moov")
+        if moov is None:
+            return None
+        for kind, start, end in _boxes(data, *moov):
+            if kind != b"trak":
+                continue
+            mdia = _child(_boxes(data, start, end), b"mdia")
+            if mdia is None:
+                continue
+            parts = _boxes(data, *mdia)
+            hdlr = _child(parts, b"hdlr")
+            # hdlr: version and flags, pre_defined, then the handler type.
+            if hdlr is None or data[hdlr[0] + 8 : hdlr[0] + 12] not in (b"pict", b"vide"):
+                continue
+            minf = _child(parts, b"minf")
+            stbl = _child(_boxes(data, *minf), b"stbl") if minf else None
+            stsz = _child(_boxes(data, *stbl), b"stsz") if stbl else None
+            if stsz is not None:
+                # stsz: version and flags, sample_size, sample_count.
+                (count,) = struct.unpack_from(">I", data, stsz[0] + 8)
+                return int(count)
+    except (struct.error, IndexError, ValueError):
+        return None
+    return None
 
 
 def _item_type(data: bytes, iinf: tuple[int, int] | None, item_id: int) -> bytes | None:

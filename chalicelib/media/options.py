@@ -377,6 +377,18 @@ def parse_options(raw: str | bytes | dict[str, Any] | Options | None) -> Options
     )
 
 
+def decode_options(raw: str | bytes | dict[str, Any] | None) -> dict[str, Any]:
+    """``raw`` as the options document it holds (not yet checked against the schema):
+    ``InvalidOptions`` for JSON that is not an object, or over ``MAX_OPTIONS_BYTES``."""
+    return copy.deepcopy(_decode(raw))
+
+
+def merge_options(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """A preset's document with a request's top-level keys laid over it (a request's
+    ``renditions`` replaces the preset's list whole: lists have no keys to merge)."""
+    return {**copy.deepcopy(base), **copy.deepcopy(override)}
+
+
 def _decode(raw: str | bytes | dict[str, Any] | None) -> dict[str, Any]:
     if raw is None:
         return {}

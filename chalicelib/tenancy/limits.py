@@ -64,11 +64,60 @@ redis.call('EXPIRE', KEYS[3], ARGV[9])
 return 0
 """
 
+# Charges a batch's whole work to the hour at once: KEYS[1] this hour's work, KEYS[2]
+# the previous hour's; ARGV the batch's work, the hourly limit, the key's lifetime, the
+# share of the previous hour still in the sliding hour. Returns 1 when charged, else 0.
+_CHARGE_WORK = """
+local work = tonumber(redis.call('GET', KEYS[1]) or '0')
+local before = tonumber(redis.call('GET', KEYS[2]) or '0')
+if work + before * tonumber(ARGV[4]) + tonumber(ARGV[1]) > tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+# Moves jobs waiting in a batch into the tenant's jobs in flight while slots are free,
+# in the batch's order: KEYS[1] the batch's waiting jobs (zset: id -> position), KEYS[2]
+# its heavy ones (set), KEYS[3] the tenant's jobs in flight, KEYS[4] its heavy jobs in
+# flight. ARGV: now, stale before, the slots a batch may fill, the heavy limit, the most
+# to move. Taking a job off the waiting set and counting it in flight in one script: two
+# feeders (a worker and the reconciler) never move one job twice nor pass the limit.
+# Returns the ids moved; the caller queues them.
+_ADMIT_WAITING = """
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[2])
+local admitted = {}
+while #admitted < tonumber(ARGV[5]) do
+  if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3]) then break end
+  local head = redis.call('ZRANGE', KEYS[1], 0, 0)
+  if #head == 0 then break end
+  local job = head[1]
+  local heavy = redis.call('SISMEMBER', KEYS[2], job) == 1
+  if heavy and redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[4]) then break end
+  redis.call('ZREM', KEYS[1], job)
+  redis.call('ZADD', KEYS[3], ARGV[1], job)
+  if heavy then redis.call('ZADD', KEYS[4], ARGV[1], job) end
+  admitted[#admitted + 1] = job
+end
+return admitted
+"""
+
 # A job that never reported its end (its worker died, its record expired) stops
 # counting as in flight after this long: longer than any job may run.
 STALE_AFTER_SECONDS = 3600
 # What to wait before asking again while the in-flight limits are reached.
 IN_FLIGHT_RETRY_AFTER = 5
+
+
+def batch_slots(jobs_in_flight: int) -> int:
+    """How many of a tenant's jobs in flight its batches may fill together: all but a
+    fifth (at least one) kept for its single jobs, so an album being fed never stops
+    the tenant's other submits; all of them under a limit of one."""
+    if jobs_in_flight <= 1:
+        return jobs_in_flight
+    return jobs_in_flight - max(1, jobs_in_flight // 5)
 
 
 @dataclass(frozen=True)
@@ -80,6 +129,7 @@ class TenantLimits:
     jobs_in_flight: int
     heavy_jobs_in_flight: int
     work_seconds_per_hour: int
+    presets: int = 50
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TenantLimits:
@@ -90,6 +140,7 @@ class TenantLimits:
             jobs_in_flight=settings.tenant_jobs_in_flight,
             heavy_jobs_in_flight=settings.tenant_heavy_jobs_in_flight,
             work_seconds_per_hour=settings.tenant_work_seconds_per_hour,
+            presets=settings.tenant_presets,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +160,7 @@ LIMIT_RANGES: dict[str, tuple[float, float]] = {
     "jobs_in_flight": (0, 1_000_000),
     "heavy_jobs_in_flight": (0, 1_000_000),
     "work_seconds_per_hour": (0, 3600 * 10_000),
+    "presets": (0, 10_000),
 }
 
 
@@ -150,6 +202,8 @@ class TenantQuotas:
         self._prefix = prefix
         self._take_token = client.register_script(_TAKE_TOKEN)
         self._admit = client.register_script(_ADMIT)
+        self._charge_work = client.register_script(_CHARGE_WORK)
+        self._admit_waiting = client.register_script(_ADMIT_WAITING)
 
     def _key(self, tenant_id: str, part: str) -> str:
         return f"{self._prefix}tenant:{tenant_id}:{part}"
@@ -225,6 +279,60 @@ class TenantQuotas:
                 retry_after=self._work_retry_after(tenant_id, work_ms, limits, now),
                 limit="work_seconds_per_hour",
             )
+
+    def admit_work(
+        self, tenant_id: str, work_ms: float, limits: TenantLimits, now: float | None = None
+    ) -> None:
+        """Charge a batch's whole work to the sliding hour, or refuse it whole with
+        ``RateLimited`` (nothing is charged then). Its jobs take their places in flight
+        later, one by one (``admit_waiting``)."""
+        now = time.time() if now is None else now
+        keys = [self._work_key(tenant_id, now), self._work_key(tenant_id, now - 3600)]
+        args = [
+            round(work_ms, 3),
+            limits.work_seconds_per_hour * 1000,
+            7200,
+            1 - (now % 3600) / 3600,
+        ]
+        with redis_errors():
+            charged = int(self._charge_work(keys=keys, args=args))
+        if not charged:
+            raise RateLimited(
+                f"This batch's work would pass {limits.work_seconds_per_hour} s of work "
+                "in the last hour.",
+                retry_after=self._work_retry_after(tenant_id, work_ms, limits, now),
+                limit="work_seconds_per_hour",
+            )
+
+    def admit_waiting(
+        self,
+        tenant_id: str,
+        waiting_key: str,
+        heavy_key: str,
+        limits: TenantLimits,
+        most: int,
+        now: float | None = None,
+    ) -> list[str]:
+        """Move up to ``most`` jobs waiting in a batch (``waiting_key``, its heavy ones in
+        ``heavy_key``) into the tenant's jobs in flight, as far as ``batch_slots`` and the
+        heavy limit allow; the ids moved, in the batch's order."""
+        now = time.time() if now is None else now
+        keys = [
+            waiting_key,
+            heavy_key,
+            self._key(tenant_id, "in-flight"),
+            self._key(tenant_id, "heavy-in-flight"),
+        ]
+        args = [
+            now,
+            now - STALE_AFTER_SECONDS,
+            batch_slots(limits.jobs_in_flight),
+            limits.heavy_jobs_in_flight,
+            most,
+        ]
+        with redis_errors():
+            moved = self._admit_waiting(keys=keys, args=args)
+        return [str(job_id) for job_id in moved]
 
     def _work_retry_after(
         self, tenant_id: str, work_ms: float, limits: TenantLimits, now: float

@@ -12,6 +12,7 @@ own (named ``key-<digest>``, nothing stored), and with no key at all a request i
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -34,10 +35,23 @@ KEY_PATTERN = re.compile(r"mj_([0-9a-f]{8})_[A-Za-z0-9_-]{32,64}")
 TENANT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 # After a rotation the old webhook secret keeps signing this long (seconds).
 WEBHOOK_SECRET_GRACE = 24 * 3600
+# Domain separation for the secrets derived from WEBHOOK_SECRET (bump to re-key everyone).
+DERIVED_SECRET_LABEL = b"media-jobs tenant webhook secret v1:"
 
 
 def digest(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def derived_webhook_secret(service_secret: str, tenant_id: str) -> str:
+    """A tenant's own webhook secret computed from the service's: HMAC-SHA256 of its id.
+
+    For the tenants nothing is stored for (those of ``API_KEYS``): each gets a secret of
+    its own, so one tenant's receiver cannot accept a webhook signed for another, and
+    rotating ``WEBHOOK_SECRET`` rotates every derived secret with it.
+    """
+    mac = hmac.new(service_secret.encode(), DERIVED_SECRET_LABEL + tenant_id.encode(), "sha256")
+    return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
 
 
 @dataclass(frozen=True)
@@ -62,13 +76,21 @@ class Tenant:
         return replace(defaults, **overrides)
 
     def webhook_secrets(self, settings: Settings, now: float | None = None) -> list[str]:
-        """The secrets its webhooks are signed with: its own (and during a rotation the
-        previous one), or the service's ``WEBHOOK_SECRET`` for a tenant without one."""
+        """The secrets its webhooks are signed with, current first.
+
+        A stored tenant's own (and during a rotation the previous one); for a tenant of
+        ``API_KEYS``, secrets derived from ``WEBHOOK_SECRET`` (and ``_PREVIOUS``) and its
+        id; the local-only ``anonymous`` tenant signs with ``WEBHOOK_SECRET`` itself.
+        """
         now = time.time() if now is None else now
         own = [self.webhook_secret] if self.webhook_secret else []
         if own and self.previous_webhook_secret and now < self.previous_secret_until:
             own.append(self.previous_webhook_secret)
-        return own or settings.webhook_secrets
+        if own:
+            return own
+        if self.tenant_id == ANONYMOUS:
+            return settings.webhook_secrets
+        return [derived_webhook_secret(s, self.tenant_id) for s in settings.webhook_secrets]
 
     def to_record(self) -> dict[str, str]:
         return {

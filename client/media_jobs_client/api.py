@@ -1,4 +1,5 @@
-"""The Python API of media-jobs: submit (direct or presigned), status, wait, list, download, delete.
+"""The Python API of media-jobs: submit (direct or presigned), status, wait, list, download,
+delete; batches (many images, one status, one webhook) and presets (named options).
 
 It knows the API's contract and nothing about terminals (``media_jobs_client.cli``
 draws the progress).
@@ -59,6 +60,8 @@ class Job(TypedDict):
     progress: int
     created_at: str
     updated_at: str
+    preset: str | None
+    batch_id: str | None
     result: dict[str, Any] | None
     error: JobError | None
 
@@ -79,6 +82,41 @@ class JobPage(TypedDict):
 
     jobs: builtins.list[JobSummary]
     next_cursor: str | None
+
+
+BatchStatus = Literal["pending", "processing", "completed", "failed", "partial"]
+BATCH_ENDED = ("completed", "failed", "partial")
+# A multipart batch holds at most this many images (the API's MAX_BATCH_FILES).
+MAX_BATCH_FILES = 50
+
+
+class BatchAccepted(TypedDict):
+    """``202`` of ``POST /api/batches``: each job is a normal job at /api/status/<id>."""
+
+    batch_id: str
+    status: BatchStatus
+    status_url: str
+    jobs: builtins.list[str]
+
+
+class Batch(TypedDict):
+    """``GET /api/batches/<batch_id>``: counts cover every job, ``jobs`` one page."""
+
+    batch_id: str
+    status: BatchStatus
+    total: int
+    counts: dict[str, int]
+    preset: str | None
+    created_at: str
+    status_url: str
+    jobs: builtins.list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class Preset(TypedDict):
+    name: str
+    options: dict[str, Any]
+    updated_at: str
 
 
 class ClientError(Exception):
@@ -228,6 +266,7 @@ class Client:
         idempotency_key: str | None = None,
         upload: Upload = "auto",
         on_presigned: Callable[[int, str | None], None] | None = None,
+        preset: str | None = None,
     ) -> JobAccepted:
         """Submit ``image`` and ``text``; the job as accepted.
 
@@ -240,6 +279,8 @@ class Client:
         fields: dict[str, Any] = {"text": text}
         if options is not None:
             fields["options"] = options
+        if preset:
+            fields["preset"] = preset
         if callback_url:
             fields["callback_url"] = callback_url
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
@@ -276,6 +317,120 @@ class Client:
                 headers=headers,
             )
         return cast(JobAccepted, response.json())
+
+    def submit_batch(
+        self,
+        images: builtins.list[str | Path],
+        text: str = "",
+        options: Any = None,
+        preset: str | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+        on_upload: Callable[[int, int], None] | None = None,
+    ) -> BatchAccepted:
+        """Submit ``images`` as one batch sharing ``text``: in one multipart request
+        when they fit (at most 50, together under ``DIRECT_UPLOAD_LIMIT``), else each
+        straight to S3 through a presigned POST and the batch as JSON naming the uploads
+        (``on_upload(done, total)`` after each)."""
+        paths = [Path(image) for image in images]
+        fields: dict[str, Any] = {}
+        if options is not None:
+            fields["options"] = options
+        if preset:
+            fields["preset"] = preset
+        if callback_url:
+            fields["callback_url"] = callback_url
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        total = sum(path.stat().st_size for path in paths)
+        if len(paths) <= MAX_BATCH_FILES and total <= DIRECT_UPLOAD_LIMIT:
+            data = {k: json.dumps(v) if k == "options" else v for k, v in fields.items()}
+            data["text"] = text
+            handles = [path.open("rb") for path in paths]
+            try:
+                files = [
+                    ("image", (path.name, handle, guess_content_type(path)))
+                    for path, handle in zip(paths, handles, strict=True)
+                ]
+                response = self._request(
+                    "POST", "/api/batches", 202, data=data, files=files, headers=headers
+                )
+            finally:
+                for handle in handles:
+                    handle.close()
+            return cast(BatchAccepted, response.json())
+        items = []
+        for done, path in enumerate(paths, 1):
+            created = self.create_upload(path)
+            self.upload_to_storage(created, path)
+            items.append({"upload_id": created["upload_id"], "text": text})
+            if on_upload is not None:
+                on_upload(done, len(paths))
+        body = {"items": items, **fields}
+        response = self._request("POST", "/api/batches", 202, json=body, headers=headers)
+        return cast(BatchAccepted, response.json())
+
+    def batch(self, batch_id: str, cursor: str | None = None, limit: int = 100) -> Batch:
+        """``GET /api/batches/<batch_id>``: its status, counts and a page of its jobs."""
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        path = f"/api/batches/{batch_id}"
+        return cast(Batch, self._request("GET", path, 200, params=params).json())
+
+    def batch_jobs(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        """Every job of the batch (id, status, error), page after page."""
+        cursor: str | None = None
+        while True:
+            page = self.batch(batch_id, cursor)
+            yield from page["jobs"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return
+
+    def wait_batch(
+        self,
+        batch_id: str,
+        on_update: Callable[[Batch], None] | None = None,
+        timeout: float | None = None,
+        interval: float = 0.5,
+        max_interval: float = 2.0,
+    ) -> Batch:
+        """Poll until every job of the batch has ended; ``TimeoutError`` after ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            body = self.batch(batch_id, limit=1)
+            if on_update is not None:
+                on_update(body)
+            if body.get("status") in BATCH_ENDED:
+                return body
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"Batch {batch_id} is still {body.get('status')} after {timeout:.0f} s."
+                )
+            time.sleep(interval)
+            interval = min(interval * 1.5, max_interval)
+
+    def delete_batch(self, batch_id: str) -> None:
+        """``DELETE /api/batches/<batch_id>``: every job of it, as ``delete`` does."""
+        self._request("DELETE", f"/api/batches/{batch_id}", 204)
+
+    # -- presets ----------------------------------------------------------------------
+
+    def put_preset(self, name: str, options: Mapping[str, Any]) -> Preset:
+        """``PUT /api/presets/<name>``: create or replace it."""
+        body = {"options": dict(options)}
+        return cast(Preset, self._request("PUT", f"/api/presets/{name}", 200, json=body).json())
+
+    def preset(self, name: str) -> Preset:
+        return cast(Preset, self._request("GET", f"/api/presets/{name}", 200).json())
+
+    def presets(self) -> builtins.list[Preset]:
+        return cast(
+            builtins.list[Preset], self._request("GET", "/api/presets", 200).json()["presets"]
+        )
+
+    def delete_preset(self, name: str) -> None:
+        self._request("DELETE", f"/api/presets/{name}", 204)
 
     def create_upload(self, path: Path) -> dict[str, Any]:
         """``POST /api/uploads``: a presigned S3 POST for this file."""

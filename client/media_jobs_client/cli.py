@@ -8,6 +8,11 @@
     media-jobs list [--status completed] [--limit 20] [--all]
     media-jobs download <job_id> [--to DIR] [--name thumbnail ...]
     media-jobs delete <job_id>
+    media-jobs batch photos/*.jpg --preset web --text "Summer" --wait
+    media-jobs batch-status <batch_id> [--all]
+    media-jobs batch-delete <batch_id>
+    media-jobs preset put web '{"renditions": [{"name": "web", "width": 1600}]}'
+    media-jobs preset list | get <name> | delete <name>
 
 Files over 4 MB (or any file the API refuses with 413) go straight to S3 through
 a presigned POST; smaller ones go in the request. ``--api`` defaults to
@@ -34,6 +39,7 @@ from tqdm import tqdm
 
 from media_jobs_client.api import (
     DIRECT_UPLOAD_LIMIT,
+    Batch,
     Client,
     ClientError,
     Job,
@@ -132,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         "text", metavar="TEXT", help="the text; @file.txt reads a file, - reads standard input"
     )
     submit.add_argument("--options", metavar="JSON", help="processing options (JSON or @file)")
+    submit.add_argument("--preset", metavar="NAME", help="a preset's options (see: preset)")
     submit.add_argument("--callback-url", metavar="URL", help="receives the final status")
     submit.add_argument("--idempotency-key", metavar="K", help="a repeat gives the same job")
     submit.add_argument(
@@ -180,6 +187,45 @@ def build_parser() -> argparse.ArgumentParser:
         "delete", parents=[common], help="delete a job, its source and outputs"
     )
     delete.add_argument("job_id", metavar="ID")
+
+    batch = commands.add_parser(
+        "batch", parents=[common], help="submit several images as one batch; print it"
+    )
+    batch.add_argument("photos", metavar="PHOTO", nargs="+", help="the image files")
+    batch.add_argument(
+        "--text", default="", metavar="TEXT", help="one text for every image (@file, -)"
+    )
+    batch.add_argument("--preset", metavar="NAME", help="a preset's options (see: preset)")
+    batch.add_argument("--options", metavar="JSON", help="processing options (JSON or @file)")
+    batch.add_argument("--callback-url", metavar="URL", help="receives one report at the end")
+    batch.add_argument("--idempotency-key", metavar="K", help="a repeat gives the same batch")
+    batch.add_argument(
+        "--wait", action="store_true", help="follow the batch with one progress bar until it ends"
+    )
+    batch.add_argument(
+        "--timeout", type=float, default=1800, metavar="S", help="give up waiting after S seconds"
+    )
+
+    batch_status = commands.add_parser(
+        "batch-status", parents=[common], help="print a batch: status, counts, its jobs"
+    )
+    batch_status.add_argument("batch_id", metavar="ID")
+    batch_status.add_argument("--all", action="store_true", help="every job, not one page")
+
+    batch_delete = commands.add_parser(
+        "batch-delete", parents=[common], help="delete a batch and every job of it"
+    )
+    batch_delete.add_argument("batch_id", metavar="ID")
+
+    preset = commands.add_parser("preset", parents=[common], help="named options: presets")
+    actions = preset.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", parents=[common], help="your presets")
+    for action, helps in (("get", "print a preset"), ("delete", "delete a preset")):
+        named = actions.add_parser(action, parents=[common], help=helps)
+        named.add_argument("name", metavar="NAME")
+    put = actions.add_parser("put", parents=[common], help="create or replace a preset")
+    put.add_argument("name", metavar="NAME")
+    put.add_argument("options", metavar="JSON", help="its options (JSON or @file)")
     return parser
 
 
@@ -212,10 +258,12 @@ def exit_code_for(body: Job) -> int:
 
 
 class Interrupted(Exception):
-    """Ctrl-C while following a job: it goes on in the service."""
+    """Ctrl-C while following a job (or a batch): it goes on in the service."""
 
-    def __init__(self, job_id: str) -> None:
+    def __init__(self, job_id: str, what: str = "job", follow: str = "wait") -> None:
         self.job_id = job_id
+        self.what = what
+        self.follow = follow
 
 
 def follow(client: Client, job_id: str, timeout: float, out: TextIO, err: TextIO) -> int:
@@ -230,8 +278,91 @@ def follow(client: Client, job_id: str, timeout: float, out: TextIO, err: TextIO
     return exit_code_for(final)
 
 
+def wait_batch_with_progress(client: Client, batch_id: str, timeout: float, err: TextIO) -> Batch:
+    """Poll the batch, one progress bar for all its jobs: how many have ended."""
+    with tqdm(total=1, file=err, disable=None, unit="job", bar_format=_BAR_FORMAT) as bar:
+
+        def show(body: Batch) -> None:
+            counts = body.get("counts") or {}
+            ended = sum(counts.get(k, 0) for k in ("completed", "failed", "deleted"))
+            bar.total = int(body.get("total") or 1)
+            bar.set_description_str(f"{ended} of {bar.total} jobs ended ({body.get('status')})")
+            bar.update(max(0, ended - bar.n))
+
+        return client.wait_batch(batch_id, on_update=show, timeout=timeout)
+
+
+def run_batch(
+    client: Client, args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO
+) -> int:
+    """``batch``, ``batch-status``, ``batch-delete``: exit 1 when a job of it failed."""
+    if args.command == "batch-delete":
+        client.delete_batch(args.batch_id)
+        print(f"Deleted batch {args.batch_id} and its jobs.", file=err)
+        return EXIT_OK
+    if args.command == "batch-status":
+        body = client.batch(args.batch_id)
+        if args.all:
+            body = {**body, "jobs": list(client.batch_jobs(args.batch_id)), "next_cursor": None}
+        print_json(body, out)
+        return EXIT_JOB_FAILED if body["status"] in ("failed", "partial") else EXIT_OK
+
+    def uploaded(done: int, total: int) -> None:
+        print(f"Uploaded {done} of {total} straight to storage.", file=err, flush=True)
+
+    accepted = client.submit_batch(
+        [check_image(photo) for photo in args.photos],
+        read_text(args.text, stdin),
+        options=read_options(args.options),
+        preset=args.preset,
+        callback_url=args.callback_url,
+        idempotency_key=args.idempotency_key,
+        on_upload=uploaded,
+    )
+    print(
+        f"Batch {accepted['batch_id']} of {len(accepted['jobs'])} jobs accepted.",
+        file=err,
+        flush=True,
+    )
+    if not args.wait:
+        print_json(accepted, out)
+        return EXIT_OK
+    try:
+        final = wait_batch_with_progress(client, accepted["batch_id"], args.timeout, err)
+    except KeyboardInterrupt:
+        raise Interrupted(accepted["batch_id"], "batch", "batch-status") from None
+    body = {**final, "jobs": list(client.batch_jobs(accepted["batch_id"])), "next_cursor": None}
+    print_json(body, out)
+    if final["status"] in ("failed", "partial"):
+        print(f"{final['counts'].get('failed', 0)} jobs of the batch failed.", file=err)
+        return EXIT_JOB_FAILED
+    return EXIT_OK
+
+
+def run_preset(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``preset list|get|put|delete``."""
+    if args.action == "list":
+        print_json({"presets": client.presets()}, out)
+    elif args.action == "get":
+        print_json(client.preset(args.name), out)
+    elif args.action == "put":
+        options = read_options(args.options)
+        if not isinstance(options, dict):
+            raise UsageError("a preset's options are a JSON object")
+        print_json(client.put_preset(args.name, options), out)
+    else:
+        client.delete_preset(args.name)
+        print(f"Deleted preset {args.name}.", file=err)
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     client = Client(getattr(args, "api", None), api_key=getattr(args, "api_key", None))
+
+    if args.command in ("batch", "batch-status", "batch-delete"):
+        return run_batch(client, args, stdin, out, err)
+    if args.command == "preset":
+        return run_preset(client, args, out, err)
 
     if args.command == "status":
         body = client.status(args.job_id)
@@ -271,6 +402,7 @@ def run(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> in
         idempotency_key=args.idempotency_key,
         upload=args.upload,
         on_presigned=presigned,
+        preset=args.preset,
     )
     print(f"Job {accepted['job_id']} accepted.", file=err, flush=True)
     if not args.wait:
@@ -291,8 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except Interrupted as exc:
         print(
-            f"\nInterrupted; job {exc.job_id} goes on. Follow it again with: "
-            f"{PROG} wait {exc.job_id}",
+            f"\nInterrupted; {exc.what} {exc.job_id} goes on. Follow it again with: "
+            f"{PROG} {exc.follow} {exc.job_id}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED

@@ -8,6 +8,8 @@ routes, events and responses are still chalice's own. Here:
 
 - a body over ``MAX_UPLOAD_BYTES`` is refused from its ``Content-Length``
   before a byte of it is read (``413``), and one without a length is refused;
+- a body sent to a keyed route without a valid ``X-Api-Key`` is refused (``401``)
+  before a byte of it is read;
 - headers and body must arrive within ``READ_DEADLINE`` seconds in all;
 - every answer the server makes itself (unknown method, bad request line,
   unknown route) is the API's JSON error shape, and HEAD never gets a body.
@@ -26,6 +28,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, ClassVar
@@ -67,6 +70,9 @@ class GuardedRequestHandler(local.ChaliceRequestHandler):
     max_body_bytes = 10 * 1024 * 1024
     # The app's route table (path -> method -> view), for the Allow header.
     routes: ClassVar[dict[str, dict[str, Any]]] = {}
+    # The app's check of a request's key from its path and X-Api-Key (raises a
+    # ServiceError), run before a body is read.
+    check_key: ClassVar[Callable[[str, str | None], None] | None] = None
 
     read_deadline = READ_DEADLINE
 
@@ -94,6 +100,12 @@ class GuardedRequestHandler(local.ChaliceRequestHandler):
         length = int(declared)
         if length > self.max_body_bytes:
             raise _BodyRefused(UploadTooLarge.body_over(self.max_body_bytes))
+        check_key = type(self).check_key
+        if length and check_key is not None:
+            try:
+                check_key(self.path, self.headers.get("x-api-key"))
+            except ServiceError as refused:
+                raise _BodyRefused(refused) from None
         body = self.rfile.read(length) if length else b""
         self._deadline.cancel()
         if len(body) < length:
@@ -179,6 +191,8 @@ def make_server(
     local.CustomLocalChalice.__bases__ = (local.LocalChalice, app.__class__)
     app.__class__ = local.CustomLocalChalice
     settings = Settings.from_env()
+    # chalice imported the project's app.py as the module ``app``.
+    check_key = getattr(sys.modules.get("app"), "check_key_before_body", None)
     handler = type(
         "Handler",
         (GuardedRequestHandler,),
@@ -186,6 +200,7 @@ def make_server(
             "max_body_bytes": settings.max_upload_bytes,
             "read_deadline": read_deadline,
             "routes": app.routes,
+            "check_key": staticmethod(check_key) if check_key else None,
         },
     )
     return local.LocalDevServer(app, config, host, port, handler_cls=handler)

@@ -387,13 +387,19 @@ class DevStack:
         from chalicelib.backends import Backends
         from chalicelib.core.errors import ServiceError
         from chalicelib.core.settings import Settings
+        from chalicelib.jobs.batch_feed import reconcile_batches
         from chalicelib.jobs.reconcile import reconcile_stuck_jobs
 
         backends = Backends.from_settings(Settings.from_env(self.env))
         try:
             report = reconcile_stuck_jobs(
-                backends.store, backends.queue, backends.inspector, backends.settings
+                backends.store,
+                backends.queue,
+                backends.inspector,
+                backends.settings,
+                backends.batches,
             )
+            reconcile_batches(backends.batch_feeder())
         except ServiceError as exc:
             print(f"reconcile skipped: {exc.message}", file=sys.stderr)
             return

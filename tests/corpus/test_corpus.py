@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageOps, ImageSequence
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 from chalicelib.core.errors import ServiceError
@@ -127,7 +127,10 @@ def test_outcome_is_the_recorded_one(name: str) -> None:
 
 
 # Valid files Pillow refuses to open that the worker repairs first (container_repair.py).
-REPAIRED_BEFORE_OPENING = {"generated/avif-alpha-without-ispe.avif"}
+REPAIRED_BEFORE_OPENING = {
+    "generated/avif-alpha-without-ispe.avif",
+    "libavif/alpha_noispe.avif",
+}
 # Damaged files Pillow converts without an error (libpng, libspng and libvips refuse them).
 PILLOW_MISSES_DAMAGE = {"generated/png-half-the-rows.png"}
 
@@ -280,3 +283,157 @@ def test_sixteen_bit_grey_with_trns_keeps_its_transparency() -> None:
     alpha = np.asarray(out.getchannel("A"))
     assert np.array_equal(alpha == 0, samples == 255)
     assert (alpha == 0).sum() == 559
+
+
+# --- public files of the classes issue 25 found wrong (libavif/, pillow-heif/) ---------
+
+
+def rgba_difference(a: Image.Image, b: Image.Image) -> float:
+    return float(
+        np.abs(
+            np.asarray(a.convert("RGBA"), np.int16) - np.asarray(b.convert("RGBA"), np.int16)
+        ).mean()
+    )
+
+
+@pytest.mark.parametrize("name", ["abc_color_irot_alpha_irot", "abc_color_irot_alpha_NOirot"])
+def test_avif_irot_turns_the_alpha_plane_with_the_picture(name: str) -> None:
+    # Encoded from abc.png with irot angle 1 (90 degrees anticlockwise); libavif's own
+    # test decodes both files alike (the second was written without the alpha's irot).
+    source = Image.open(CORPUS / "libavif/abc.png").transpose(Image.Transpose.ROTATE_90)
+    out = rendered(f"libavif/{name}.avif", side=512)
+    assert out.size == source.size == (256, 512)
+    assert out.mode == "RGBA"
+    assert rgba_difference(out, source) < 2
+
+
+def test_an_avif_with_unknown_non_essential_properties_shows_only_irot() -> None:
+    # 12x34 coded; irot angle 1; `clop` and `imor` are unknown and non-essential.
+    report = run(data_of("libavif/clop_irot_imor.avif"))
+    assert (report.facts["width"], report.facts["height"]) == (34, 12)
+
+
+def test_an_idat_avif_matches_the_png_it_was_made_from() -> None:
+    out = rendered("libavif/draw_points_idat.avif", side=33)
+    assert rgba_difference(out, Image.open(CORPUS / "libavif/draw_points.png")) < 2
+
+
+def test_trns_before_or_after_plte_gives_the_same_transparency() -> None:
+    after = rendered("libavif/circle-trns-after-plte.png", side=100)
+    before = rendered("libavif/circle-trns-before-plte.png", side=100)
+    assert after.mode == before.mode == "RGBA"
+    assert rgba_difference(after, before) == 0
+    assert np.asarray(after.getchannel("A")).min() == 0  # the green background is clear
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "libavif/colors-animated-8bpc.avif",
+        "libavif/colors-animated-8bpc-alpha-exif-xmp.avif",
+        "libavif/colors-animated-12bpc-keyframes-0-2-3.avif",
+        "pillow/apng/delay_round.png",  # a hidden default image, then 500 and 1000 ms
+        "pillow/apng/different_durations.png",
+    ],
+)
+def test_a_kept_animation_keeps_its_timing(name: str) -> None:
+    image = Image.open(CORPUS / name)
+    source = []
+    for frame in ImageSequence.Iterator(image):
+        frame.load()  # the AVIF plugin reads a frame's duration as it loads it
+        source.append(frame.info.get("duration"))
+    if image.info.get("default_image"):
+        source = source[1:]  # APNG's default image is not part of the animation
+    for fmt in ("webp", "gif"):
+        options = {
+            "renditions": [
+                {"name": "a", "width": 64, "height": 64, "format": fmt, "keep_animation": True}
+            ]
+        }
+        out = Image.open(io.BytesIO(run(data_of(name), options).outputs[0].data))
+        got = []
+        for frame in ImageSequence.Iterator(out):
+            frame.load()
+            got.append(frame.info["duration"])
+        if fmt == "webp":
+            assert got == source
+        else:  # GIF holds centiseconds: the total within 10 ms
+            assert abs(sum(got) - sum(source)) <= 10, (got, source)
+
+
+def test_a_pq_avif_is_tone_mapped_toward_its_sdr_grade() -> None:
+    # The same photograph graded HDR (PQ, BT.2020) and SDR (sRGB) in Camera Raw.
+    hdr = rendered("libavif/seine_hdr_rec2020.avif", side=400).convert("RGB")
+    sdr = rendered("libavif/seine_sdr_gainmap_srgb.avif", side=400).convert("RGB")
+    shown_raw = Image.open(CORPUS / "libavif/seine_hdr_rec2020.avif").convert("RGB")
+    delta = float(deltaE_ciede2000(to_lab(hdr), to_lab(sdr)).mean())
+    raw = float(deltaE_ciede2000(to_lab(shown_raw.resize(hdr.size)), to_lab(sdr)).mean())
+    assert delta < 8.0, delta
+    assert raw > delta + 4, (raw, delta)
+
+
+def test_a_heif_of_three_still_images_is_not_an_animation() -> None:
+    report = run(data_of("pillow-heif/zPug_3.heic"))
+    assert report.facts["animated"] is False
+    assert report.facts["frames"] == 3
+
+
+IMAGE_RS_GIFS = sorted(p.name for p in (CORPUS / "image-rs").glob("*.gif"))
+
+
+@pytest.mark.parametrize("name", IMAGE_RS_GIFS)
+def test_a_gifs_still_is_image_rs_reference_rendering(name: str) -> None:
+    # The reference is the first frame as image-rs composes it onto a clear canvas.
+    reference = Image.open(CORPUS / "image-rs/reference" / f"{name}.png").convert("RGBA")
+    out = rendered(f"image-rs/{name}", side=max(reference.size))
+    assert out.size == reference.size
+    assert rgba_difference(visible(out), visible(reference)) < 1
+
+
+def visible(image: Image.Image) -> Image.Image:
+    """The picture as a viewer shows it on grey: colour under full transparency ignored."""
+    grey = Image.new("RGBA", image.size, (128, 128, 128, 255))
+    return Image.alpha_composite(grey, image.convert("RGBA"))
+
+
+def frame_at(frames: list[Image.Image], durations: list[int], moment: float) -> Image.Image:
+    elapsed = 0
+    for frame, duration in zip(frames, durations, strict=True):
+        elapsed += duration
+        if moment < elapsed:
+            return frame
+    return frames[-1]
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in (CORPUS / "image-rs/apng-wpt").glob("*.png"))
+)
+def test_a_kept_apng_shows_each_reference_frame_at_its_time(name: str) -> None:
+    # web-platform-tests' dispose-in-region and blend-source cases; the reference
+    # frames are apngdis' renderings. The WebP output may merge identical frames,
+    # so each reference is compared with what shows at its start time.
+    source = Image.open(CORPUS / "image-rs/apng-wpt" / f"{name}.png")
+    durations = []
+    for frame in ImageSequence.Iterator(source):
+        frame.load()
+        durations.append(frame.info.get("duration") or 0)
+    if source.info.get("default_image"):
+        durations = durations[1:]
+    width, height = source.size
+    rendition = {"name": "a", "width": width, "height": height, "fit": "fill"}
+    options = {"renditions": [{**rendition, "format": "webp", "keep_animation": True}]}
+    out = Image.open(
+        io.BytesIO(run(data_of(f"image-rs/apng-wpt/{name}.png"), options).outputs[0].data)
+    )
+    frames, shown = [], []
+    for frame in ImageSequence.Iterator(out):
+        frame.load()
+        frames.append(frame.convert("RGBA"))
+        shown.append(frame.info["duration"])
+    references = sorted((CORPUS / "image-rs/reference").glob(f"{name}.png.anim_*.png"))
+    assert len(references) == len(durations)
+    start = 0
+    for reference, duration in zip(references, durations, strict=True):
+        got = frame_at(frames, shown, start + 1)
+        assert rgba_difference(visible(got), visible(Image.open(reference))) < 4, reference.name
+        start += duration

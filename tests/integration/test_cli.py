@@ -197,3 +197,38 @@ def test_a_file_the_api_refuses_as_too_large_is_retried_through_storage(
     assert result.returncode == 0, result.stderr
     assert "refused the file in the request (upload_too_large)" in result.stderr
     assert json.loads(result.stdout)["status"] == "completed"
+
+
+def test_presets_and_a_batch_with_one_progress(api: str, tmp_path: Path) -> None:
+    photos = []
+    for index in range(3):
+        path = tmp_path / f"photo{index}.jpg"
+        path.write_bytes(rotated_jpeg(320 + 40 * index, 240))
+        photos.append(str(path))
+    options = '{"renditions": [{"name": "web", "width": 200, "format": "webp"}]}'
+    made = run_cli("preset", "put", "web", options, api=api)
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["name"] == "web"
+    listed = json.loads(run_cli("preset", "list", api=api).stdout)
+    assert "web" in [p["name"] for p in listed["presets"]]
+
+    batch = run_cli("batch", *photos, "--preset", "web", "--text", "Summer", "--wait", api=api)
+    assert batch.returncode == 0, batch.stderr
+    body = json.loads(batch.stdout)
+    assert body["status"] == "completed" and body["counts"]["completed"] == 3
+    assert body["preset"] == "web" and len(body["jobs"]) == 3
+    assert f"Batch {body['batch_id']} of 3 jobs accepted." in batch.stderr
+    job = json.loads(run_cli("status", body["jobs"][0]["job_id"], api=api).stdout)
+    assert [o["name"] for o in job["result"]["outputs"]] == ["web", "captioned"]
+
+    status = run_cli("batch-status", body["batch_id"], "--all", api=api)
+    assert status.returncode == 0 and json.loads(status.stdout)["total"] == 3
+    deleted = run_cli("batch-delete", body["batch_id"], api=api)
+    assert deleted.returncode == 0, deleted.stderr
+    gone = run_cli("status", body["jobs"][0]["job_id"], api=api)
+    assert gone.returncode == 2 and "job_not_found" in gone.stderr
+    unknown = run_cli("batch", photos[0], "--preset", "nope", api=api)
+    assert unknown.returncode == 2 and "unknown_preset" in unknown.stderr
+    assert run_cli("preset", "delete", "web", api=api).returncode == 0
+    missing = run_cli("preset", "get", "web", api=api)
+    assert missing.returncode == 2 and "preset_not_found" in missing.stderr

@@ -117,6 +117,44 @@ def test_a_body_without_a_usable_length_is_refused(quick_server: int, length_hea
     assert json.loads(body)["error"]["code"] == "invalid_request"
 
 
+@pytest.fixture(scope="module")
+def keyed_server(redis_url: str) -> Iterator[int]:
+    """A server of its own that admits only the keys of ``API_KEYS``."""
+    port = free_port()
+    process = start_server(port, {**stack_env(redis_url), "API_KEYS": "right-key"})
+    try:
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.mark.parametrize("key_header", [b"", b"X-Api-Key: wrong-key\r\n"])
+def test_a_body_without_a_valid_key_is_refused_before_it_is_sent(
+    keyed_server: int, key_header: bytes
+) -> None:
+    # Only the headers go out; a server that read the body first would wait for the 900 KB.
+    head = (
+        b"POST /api/process HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+        b"boundary=b\r\nContent-Length: 900000\r\n" + key_header + b"\r\n"
+    )
+    status, _, body = split_answer(raw_request(keyed_server, head, read_timeout=10))
+    assert status == 401
+    assert json.loads(body)["error"]["code"] == "unauthorized"
+
+
+def test_a_body_with_a_valid_key_is_read(keyed_server: int) -> None:
+    response = requests.post(
+        f"http://127.0.0.1:{keyed_server}/api/uploads",
+        json={"content_type": "text/plain"},
+        headers={"X-Api-Key": "right-key"},
+        timeout=10,
+    )
+    # The app read the body and judged it (an upload of text is not an image).
+    assert response.status_code in (400, 415, 422)
+    assert response.json()["error"]["code"] != "unauthorized"
+
+
 def test_a_trickling_body_is_cut_at_the_read_deadline(quick_server: int) -> None:
     head = (
         b"POST /api/uploads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

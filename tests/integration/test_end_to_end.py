@@ -35,9 +35,12 @@ def test_a_jpeg_and_a_text_end_completed_with_a_downloadable_thumbnail(
         "progress",
         "created_at",
         "updated_at",
+        "preset",
+        "batch_id",
         "result",
         "error",
     }
+    assert body["preset"] is None and body["batch_id"] is None
     assert body["error"] is None and body["progress"] == 100
     result = body["result"]
     assert result["image"]["width"] == 1600 and result["image"]["height"] == 1200

@@ -375,3 +375,37 @@ def test_the_docs_render_from_the_vendored_redoc_and_are_linked_from_the_page(
         context.close()
     assert [u for u in elsewhere if not u.startswith(("data:", "blob:"))] == []
     assert favicon_requests == []
+
+
+def test_several_photos_go_as_one_batch_with_one_progress(page: Page, tmp_path: Path) -> None:
+    photos = []
+    for index in range(3):
+        path = tmp_path / f"photo{index}.jpg"
+        path.write_bytes(rotated_jpeg(320 + 40 * index, 240))
+        photos.append(str(path))
+    page.get_by_label(re.compile(r"^Image")).set_input_files(photos)
+    expect(page.locator("#picked-info")).to_contain_text("3 files")
+    page.get_by_label(re.compile(r"^Text")).fill("Summer")
+    page.get_by_role("button", name="Process").click()
+
+    expect(page.locator("#job-kind")).to_have_text("Batch")
+    status = page.locator("#status-text")
+    expect(status).to_have_text(re.compile(r"^(completed|failed|partial)$"), timeout=JOB_TIMEOUT_MS)
+    assert status.inner_text() == "completed", page.locator("#error").inner_text()
+    expect(page.locator("#progress")).to_have_attribute("value", "100")
+    expect(page.locator("#status-message")).to_have_text("3 of 3 jobs ended")
+    expect(page.locator("#batch-jobs li")).to_have_count(3)
+    expect(page.locator("#batch-counts")).to_contain_text("3 completed")
+
+    page.get_by_role("button", name="Delete this batch").click()
+    expect(status).to_have_text("deleted")
+    expect(page.locator("#batch")).to_be_hidden()
+
+
+def test_an_unknown_preset_is_explained_on_the_page(page: Page, tmp_path: Path) -> None:
+    photo = tmp_path / "lake.jpg"
+    photo.write_bytes(rotated_jpeg(320, 240))
+    page.locator("#advanced summary").click()
+    page.locator("#preset").fill("no-such-preset")
+    submit(page, photo, "hello")
+    expect(page.locator("#error-code")).to_have_text("unknown_preset")

@@ -119,3 +119,74 @@ def test_no_accepted_job_is_lost_across_a_redis_restart(restartable) -> None:
     # The same worker processes resumed consuming by themselves.
     assert [w.pid for w in local.workers] == workers_before
     assert all(w.poll() is None for w in local.workers)
+
+
+@pytest.fixture()
+def restartable_small(stack: DevStack, tmp_path: Path) -> Iterator[tuple[DevStack, OwnRedis]]:
+    """As ``restartable``, with 6 jobs in flight a tenant: a batch must be fed."""
+    own = OwnRedis(tmp_path)
+    own.start()
+    local = DevStack(
+        stack_env(
+            own.url,
+            AWS_ENDPOINT_URL=stack.env["AWS_ENDPOINT_URL"],
+            TENANT_JOBS_IN_FLIGHT="6",
+            **SHORT_TIMINGS,
+        ),
+        log_dir=tmp_path / "logs",
+    )
+    try:
+        local.start_all(worker_count=2, api_port=free_port())
+        yield local, own
+    finally:
+        local.stop()
+        if own.process and own.process.poll() is None:
+            own.kill()
+
+
+def test_a_batch_being_fed_ends_across_a_redis_restart(restartable_small) -> None:
+    """Redis killed while a batch's jobs wait, run and end: the workers, the reconciler's
+    pass and the feeding resume it; every job completes and the batch ends reported."""
+    import requests
+
+    local, own = restartable_small
+    files = [("image", (f"{i}.jpg", jpeg(320 + i, 240), "image/jpeg")) for i in range(30)]
+    answer = requests.post(
+        f"{local.api_url}/api/batches", files=files, data={"text": "album"}, timeout=60
+    )
+    assert answer.status_code == 202, answer.text
+    batch_id = answer.json()["batch_id"]
+    status_url = f"{local.api_url}/api/batches/{batch_id}"
+    wait_for(
+        lambda: requests.get(status_url, timeout=10).json()["counts"]["completed"] >= 3,
+        "the first jobs of the batch",
+        60,
+    )
+    own.kill()
+    time.sleep(2)
+    own.start()
+    body: dict = {}
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            body = requests.get(status_url, timeout=10).json()
+        except requests.RequestException:
+            body = {}
+        if body.get("status") in ("completed", "failed", "partial"):
+            break
+        local.reconcile()  # as watch_queue does every minute
+        time.sleep(1)
+    print(f"\nbatch across a redis restart: {body.get('counts')}")
+    assert body.get("status") == "completed", body.get("counts")
+    assert body["counts"]["completed"] == 30
+    reported = redis.Redis.from_url(own.url, decode_responses=True).hget(
+        f"{local.env.get('REDIS_KEY_PREFIX', '')}batch:{batch_id}", "notified_at"
+    )
+    deadline = time.monotonic() + 30
+    while not reported and time.monotonic() < deadline:
+        local.reconcile()
+        time.sleep(1)
+        reported = redis.Redis.from_url(own.url, decode_responses=True).hget(
+            f"{local.env.get('REDIS_KEY_PREFIX', '')}batch:{batch_id}", "notified_at"
+        )
+    assert reported, "the batch was reported once every job had ended"

@@ -21,10 +21,12 @@ from chalicelib.broker.inspection import KnownTasks
 from chalicelib.broker.workers import WorkerFacts
 from chalicelib.core.errors import ServiceUnavailable, SourceMissing, UploadTooLarge
 from chalicelib.core.settings import Settings
+from chalicelib.jobs.batches import BatchStore
 from chalicelib.jobs.storage import S3ObjectStore
 from chalicelib.jobs.store import RedisJobStore
 from chalicelib.tenancy.idempotency import IdempotencyKeys
 from chalicelib.tenancy.limits import TenantQuotas
+from chalicelib.tenancy.presets import PresetStore
 from chalicelib.tenancy.tenants import TenantStore
 from chalicelib.tenancy.uploads import UploadRegistry
 
@@ -156,6 +158,7 @@ class RecordingQueue:
     enqueued: list[str] = field(default_factory=list)
     queues: dict[str, str] = field(default_factory=dict)  # job id -> the queue it went to
     unacked: dict[str, float] = field(default_factory=dict)  # job id -> delivered at
+    batch_reports: list[str] = field(default_factory=list)  # batch ids notified
     down: bool = False
 
     def enqueue(self, job_id: str, queue: str | None = None) -> None:
@@ -163,6 +166,11 @@ class RecordingQueue:
             raise ServiceUnavailable("The job queue is unavailable; try again shortly.")
         self.enqueued.append(job_id)
         self.queues[job_id] = queue or "default"
+
+    def notify_batch(self, batch_id: str) -> None:
+        if self.down:
+            raise ServiceUnavailable("The job queue is unavailable; try again shortly.")
+        self.batch_reports.append(batch_id)
 
     def queue_length(self) -> int:
         return len(self.enqueued)
@@ -206,5 +214,7 @@ def fake_world(settings: Settings | None = None) -> FakeWorld:
         quotas=TenantQuotas(client),
         uploads=UploadRegistry(client, settings.upload_url_ttl),
         workers=WorkerFacts(client),
+        presets=PresetStore(client),
+        batches=BatchStore(client, settings.job_ttl_seconds),
     )
     return FakeWorld(backends, store, objects, queue)

@@ -14,6 +14,7 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
+from chalicelib.api.batches import BatchService
 from chalicelib.api.service import JobService
 from chalicelib.core.settings import Settings
 from tests.support import imagegen
@@ -25,7 +26,9 @@ BOUNDARY = "fast-tier-boundary"
 def serve(world: FakeWorld, monkeypatch: pytest.MonkeyPatch) -> FakeWorld:
     """Make the app use this world's backends."""
     service = JobService.from_backends(world.backends)
+    batches = BatchService.from_backends(world.backends, service)
     monkeypatch.setattr(app_module, "_service", lambda: service)
+    monkeypatch.setattr(app_module, "_batch_service", lambda: batches)
     monkeypatch.setattr(app_module, "_backends", lambda: world.backends)
     monkeypatch.setattr(app_module, "_settings", lambda: world.backends.settings)
     return world
@@ -320,3 +323,169 @@ def test_health_names_the_imaging_engines_the_workers_reported(
     world.backends.workers.record("worker@a", simd)
     body = json.loads(client.http.get("/api/health").body)
     assert body["workers"] == {"imaging_engines": ["pillow-simd 12.1.1.post0 (sse4)"]}
+
+
+# -- presets and batches ---------------------------------------------------------------
+
+WEB = {"renditions": [{"name": "web", "width": 64, "format": "webp"}]}
+
+
+def put_json(client: Any, path: str, body: Any) -> Any:
+    return client.http.put(
+        path, headers={"Content-Type": "application/json"}, body=json.dumps(body)
+    )
+
+
+def test_a_preset_is_made_read_listed_used_by_name_and_deleted(
+    client: Any, world: FakeWorld
+) -> None:
+    made = put_json(client, "/api/presets/web", {"options": WEB})
+    assert made.status_code == 200, made.body
+    assert json.loads(made.body)["options"] == WEB
+    assert json.loads(client.http.get("/api/presets/web").body)["name"] == "web"
+    listed = json.loads(client.http.get("/api/presets").body)["presets"]
+    assert [p["name"] for p in listed] == ["web"]
+    limits = json.loads(client.http.get("/api/limits").body)
+    assert limits["limits"]["presets"] == 50 and limits["usage"]["presets"] == 1
+    response = post_process(
+        client,
+        {
+            "image": ("a.jpg", imagegen.jpeg(80, 60)),
+            "text": (None, b"Hi"),
+            "preset": (None, b"web"),
+            "options": (None, b'{"caption": {"enabled": false}}'),
+        },
+    )
+    assert response.status_code == 202, response.body
+    status = json.loads(client.http.get(json.loads(response.body)["status_url"]).body)
+    assert status["preset"] == "web" and status["batch_id"] is None
+    job = world.store.get(status["job_id"])
+    assert job is not None and [r["name"] for r in job.options["renditions"]] == ["web"]
+    assert job.options["caption"]["enabled"] is False
+    assert client.http.delete("/api/presets/web").status_code == 204
+    assert error_code(client.http.get("/api/presets/web")) == "preset_not_found"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("/api/presets/Web", {"options": WEB}, 400, "invalid_preset_name"),
+        ("/api/presets/" + "x" * 41, {"options": WEB}, 400, "invalid_preset_name"),
+        (
+            "/api/presets/web",
+            {"options": {"renditions": [{"name": "x", "width": 0}]}},
+            422,
+            "invalid_options",
+        ),
+        ("/api/presets/web", {"options": "nope"}, 422, "invalid_options"),
+        ("/api/presets/web", {}, 400, "missing_field"),
+        ("/api/presets/web", {"options": WEB, "x": 1}, 400, "invalid_request"),
+        ("/api/presets/web", [1], 400, "invalid_request"),
+    ],
+)
+def test_bad_presets_get_their_codes(
+    client: Any, path: str, body: Any, status: int, code: str
+) -> None:
+    response = put_json(client, path, body)
+    assert (response.status_code, error_code(response)) == (status, code)
+
+
+def test_an_unknown_preset_is_refused_before_anything_is_stored(
+    client: Any, world: FakeWorld
+) -> None:
+    for preset in (b"web", b"Not A Name"):
+        response = post_process(
+            client,
+            {
+                "image": ("a.jpg", imagegen.jpeg(80, 60)),
+                "text": (None, b"Hi"),
+                "preset": (None, preset),
+            },
+        )
+        assert (response.status_code, error_code(response)) == (422, "unknown_preset")
+    assert world.store.records == {} and world.objects.objects == {} and world.queue.enqueued == []
+
+
+def post_batch(client: Any, fields: list[tuple[str, str | None, bytes]], **headers: str) -> Any:
+    parts = []
+    for name, filename, data in fields:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        parts.append(f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data)
+    body = b"\r\n".join(parts) + f"\r\n--{BOUNDARY}--\r\n".encode()
+    return client.http.post(
+        "/api/batches",
+        headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}", **headers},
+        body=body,
+    )
+
+
+def test_a_multipart_batch_is_accepted_followed_and_deleted(client: Any, world: FakeWorld) -> None:
+    fields = [("image", f"{i}.jpg", imagegen.jpeg(40 + i, 30)) for i in range(3)]
+    response = post_batch(client, [*fields, ("text", None, b"album")])
+    assert response.status_code == 202, response.body
+    body = json.loads(response.body)
+    assert response.headers["Location"] == body["status_url"] == f"/api/batches/{body['batch_id']}"
+    assert len(body["jobs"]) == 3 and body["status"] == "pending"
+    batch = json.loads(client.http.get(body["status_url"]).body)
+    assert batch["total"] == 3 and [j["job_id"] for j in batch["jobs"]] == body["jobs"]
+    job = json.loads(client.http.get(f"/api/status/{body['jobs'][0]}").body)
+    assert job["batch_id"] == body["batch_id"]
+    assert client.http.delete(body["status_url"]).status_code == 204
+    for job_id in body["jobs"]:
+        assert error_code(client.http.get(f"/api/status/{job_id}")) == "job_not_found"
+    assert error_code(client.http.get(body["status_url"])) == "batch_not_found"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({}, 400, "missing_field"),
+        ({"items": []}, 400, "invalid_request"),
+        ({"items": "x"}, 400, "invalid_request"),
+        ({"items": [1]}, 400, "invalid_request"),
+        ({"items": [{"text": "x"}]}, 400, "missing_field"),
+        ({"items": [{"upload_id": "a" * 32, "x": 1}]}, 400, "invalid_request"),
+        ({"items": [{"upload_id": "a" * 32}] * 501}, 400, "invalid_request"),
+        ({"items": [{"upload_id": "a" * 32}]}, 422, "upload_not_found"),
+        ({"items": [{"upload_id": "a" * 32}], "preset": "web"}, 422, "unknown_preset"),
+        ({"items": [{"upload_id": "a" * 32}], "preset": 3}, 400, "invalid_request"),
+        (
+            {"items": [{"upload_id": "a" * 32}], "callback_url": "ftp://x"},
+            422,
+            "invalid_callback_url",
+        ),
+        ({"items": [{"upload_id": "a" * 32}], "options": {"x": 1}}, 422, "invalid_options"),
+        ({"items": [{"upload_id": "a" * 32}], "other": 1}, 400, "invalid_request"),
+    ],
+)
+def test_bad_json_batches_get_their_codes(
+    client: Any, world: FakeWorld, body: Any, status: int, code: str
+) -> None:
+    response = client.http.post(
+        "/api/batches", headers={"Content-Type": "application/json"}, body=json.dumps(body)
+    )
+    assert (response.status_code, error_code(response)) == (status, code), response.body
+    assert world.store.records == {}
+
+
+def test_bad_multipart_batches_get_their_codes(client: Any) -> None:
+    cases = [
+        ([("text", None, b"x")], 400, "missing_field"),
+        ([("image", None, b"x")], 400, "invalid_request"),
+        (
+            [("image", "a.jpg", imagegen.jpeg(20, 20)), ("other", None, b"x")],
+            400,
+            "invalid_request",
+        ),
+        ([("image", "a.jpg", b"nope")], 415, "unsupported_image"),
+        ([("image", "a.jpg", imagegen.jpeg(20, 20))] * 51, 400, "invalid_request"),
+    ]
+    for fields, status, code in cases:
+        response = post_batch(client, fields)
+        assert (response.status_code, error_code(response)) == (status, code), response.body
+
+
+def test_malformed_and_unknown_batch_ids(client: Any) -> None:
+    assert error_code(client.http.get("/api/batches/nope")) == "invalid_batch_id"
+    assert error_code(client.http.get("/api/batches/" + "a" * 32)) == "batch_not_found"
+    assert error_code(client.http.delete("/api/batches/" + "a" * 32)) == "batch_not_found"

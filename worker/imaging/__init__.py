@@ -5,6 +5,9 @@ shared with the cost model: ``chalicelib/media/geometry.py``.
 
 process.py   the stages of one job, in order
 source.py    opening safely: formats, header limits, the decode budget, one decode
+png.py       PNG's strict pre-check (CRCs, IEND, text caps, APNG rules) and completeness
+png_decode.py  PNG through libspng, whole or in bands shrunk as they decode; else Pillow
+spng.py      libspng's C API through pyspng's extension (fenced in worker/upstream.py)
 colour.py    embedded profiles to sRGB, modes to RGB(A)
 metadata.py  EXIF facts and orientation, read without decoding
 gravity.py   where a cover crop's window sits: compass points, a focus point, or auto

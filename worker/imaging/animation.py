@@ -11,7 +11,13 @@ installed Pillow in tests/unit/worker/imaging/test_animation.py:
   animation: pillow-heif opens the primary image and counts the others as frames;
 - a GIF's canvas outside what its frames have drawn is transparent (browsers, libvips,
   the format's reference renderings), where Pillow paints the background colour or
-  palette entry 0 into it when the GIF has no transparent colour.
+  palette entry 0 into it when the GIF has no transparent colour;
+- an APNG frame that blends over the canvas and is disposed "to previous": Pillow
+  composes such a frame into the very canvas it keeps for that disposal once the frame
+  is loaded before the next seek (as here, to read each frame), so the next frame
+  started from the disposed frame instead of from what was under it
+  (web-platform-tests' dispose-in-region-previous). ``playing_frames`` keeps a copy of
+  that canvas across the load (``PngImageFile._prev_im``, fenced in worker/upstream.py).
 """
 
 from __future__ import annotations
@@ -55,8 +61,21 @@ def playing_frames(image: Image.Image) -> Iterator[Image.Image]:
         if index < skip:
             continue
         # Some plugins (AVIF) set a frame's duration only once it is loaded.
-        frame.load()
+        _load_keeping_apng_canvas(frame)
         yield frame
+
+
+def _load_keeping_apng_canvas(frame: Image.Image) -> None:
+    """Load the frame; for an APNG, keep the canvas Pillow saved before it intact.
+
+    Pillow's ``load_end`` pastes a blend-over frame into ``_prev_im`` and makes that
+    the image, so a later "dispose to previous" would restore the frame itself.
+    """
+    canvas = getattr(frame, "_prev_im", None) if frame.format == "PNG" else None
+    kept = canvas.copy() if canvas is not None else None
+    frame.load()
+    if kept is not None and getattr(frame, "_prev_im", None) is frame.im:
+        frame._prev_im = kept  # type: ignore[attr-defined]
 
 
 def duration_of(frame: Image.Image) -> int:

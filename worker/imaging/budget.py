@@ -27,6 +27,9 @@ WORKING_BYTES = 4
 # a 64 MP WebP adds 970 MiB to a worker, 15.9 bytes a pixel; bench/decode_budget.py).
 # PNG, GIF, BMP, TIFF and JPEG decode straight into Pillow's image.
 CODEC_BYTES = {"heif": 4 + 3.0, "avif": 4 + 3.0, "webp": 8.0}
+# A PNG decoded in bands holds one band at once beside the reduced picture: libspng's
+# samples, Pillow's band, its working and premultiplied copies (worker/imaging/png_decode.py).
+BAND_BYTES_PER_PIXEL = 16
 # A progressive JPEG keeps every DCT coefficient of the whole image (2 bytes each, all
 # components) until the last scan, whatever scale it is decoded at.
 PROGRESSIVE_COEFFICIENT_BYTES = 2
@@ -57,6 +60,7 @@ def decode_cost(
     frames: int = 1,
     reduction: int = 1,
     progressive_bands: int = 0,
+    band_pixels: int = 0,
 ) -> DecodeCost:
     """Memory (bytes) decoding ``frames`` frames of ``width`` x ``height`` pixels needs.
 
@@ -64,13 +68,21 @@ def decode_cost(
     the shrink-on-load factor a side (JPEG DCT scaling: 1, 2, 4 or 8); ``frames`` the
     frames actually decoded (1 for a still output, every frame when an output keeps
     the animation). ``progressive_bands`` is the component count of a progressive
-    JPEG, whose coefficients are held at full size. Pure arithmetic, no Pillow.
+    JPEG, whose coefficients are held at full size. ``band_pixels``: the pixels of one
+    band of a PNG decoded in bands and shrunk by ``reduction`` as they arrive (then
+    only the reduced picture, in the working mode ``mode``, and one band are held).
+    Pure arithmetic, no Pillow.
     """
     decoded_w = math.ceil(width / max(reduction, 1))
     decoded_h = math.ceil(height / max(reduction, 1))
     per_pixel = MODE_BYTES.get(mode, WIDE_MODE_BYTES) + WORKING_BYTES + CODEC_BYTES.get(fmt, 0.0)
+    if band_pixels:
+        # Only the reduced picture is held whole, in the working mode (``mode`` is then
+        # RGB or RGBA), and once more while a premultiplied one is converted back.
+        per_pixel = WORKING_BYTES * (2 if mode in ("RGBA", "LA") else 1)
     total = math.ceil(frames * decoded_w * decoded_h * per_pixel)
     total += width * height * progressive_bands * PROGRESSIVE_COEFFICIENT_BYTES
+    total += band_pixels * BAND_BYTES_PER_PIXEL
     return DecodeCost(total, decoded_w, decoded_h, mode, frames)
 
 

@@ -79,6 +79,40 @@ def encode(image: Image.Image, encoding: Encoding) -> bytes:
     return buffer.getvalue()
 
 
+# Browsers show a GIF frame of 0 or 10 ms for 100 ms: 20 ms is the shortest that plays.
+GIF_MIN_DELAY_MS = 20
+
+
+def gif_timing(durations: Sequence[int]) -> tuple[list[int], list[int]]:
+    """Which frames a GIF keeps, and their delays in whole centiseconds (in ms).
+
+    GIF counts time in centiseconds, and Pillow truncates each duration (33 ms frames
+    played at 30: a clip 10 % fast; 167 ms at 160). Here each frame's start is put on
+    the 10 ms grid, so the animation's total stays within 10 ms of the source's; a
+    frame that would then show for under 20 ms (a 60 fps source) is dropped, the
+    frame showing on either side of it taking its time, as a frame-rate conversion
+    does, rather than played at a speed browsers slow to 100 ms.
+    """
+    starts, elapsed = [], 0
+    for duration in durations:
+        starts.append(elapsed)
+        elapsed += duration
+    grid = [int(t / 10 + 0.5) * 10 for t in (*starts, elapsed)]
+    kept = [0]
+    for index in range(1, len(durations)):
+        if grid[index] - grid[kept[-1]] >= GIF_MIN_DELAY_MS:
+            kept.append(index)
+        elif len(kept) > 1 and grid[index] - grid[kept[-2]] >= GIF_MIN_DELAY_MS:
+            # Two starts too close: the later frame, the one still showing after, stays.
+            kept[-1] = index
+    # The last kept frame runs to the end: too short, and the one before takes its time.
+    if len(kept) > 1 and grid[-1] - grid[kept[-1]] < GIF_MIN_DELAY_MS:
+        kept.pop()
+    ends = [grid[i] for i in kept[1:]] + [grid[-1]]
+    delays = [max(GIF_MIN_DELAY_MS, end - grid[i]) for i, end in zip(kept, ends, strict=True)]
+    return kept, delays
+
+
 def encode_animation(
     frames: Sequence[Image.Image],
     durations: Sequence[int],
@@ -88,7 +122,8 @@ def encode_animation(
     """Encode RGBA ``frames`` as an animated GIF or WebP."""
     buffer = io.BytesIO()
     if encoding.format == "gif":
-        frames = [gif_alpha(f, encoding.background) for f in frames]
+        kept, durations = gif_timing(durations)
+        frames = [gif_alpha(frames[i], encoding.background) for i in kept]
     first, rest = _clean(frames[0]), [_clean(f) for f in frames[1:]]
     params: dict[str, Any] = {"save_all": True, "append_images": rest, "loop": loop}
     params["duration"] = list(durations)

@@ -9,6 +9,7 @@ animations, and encode.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +53,7 @@ from worker.imaging.facts import dominant_colors, perceptual_hash
 from worker.imaging.gravity import attention_map, placement
 from worker.imaging.hdr import to_sdr
 from worker.imaging.png import check_complete
+from worker.imaging.png_decode import decode_png, plan_png
 from worker.imaging.resize import REDUCING_GAP, cascade
 from worker.imaging.source import (
     Source,
@@ -60,6 +62,9 @@ from worker.imaging.source import (
     open_source,
     shrink_on_load,
 )
+from worker.imaging.spng import SpngError
+
+log = logging.getLogger(__name__)
 
 # Side of the small image the colour palette and the perceptual hash are computed on.
 FACTS_SIDE = 64
@@ -159,10 +164,7 @@ def process_image(
         check_animation_volume(source, outputs, limits)
         facts_output = OutputPlan("", _facts_plan(source), None)
     with stage("decode"):
-        base = decode_once(source, [*outputs, facts_output], limits)
-        if source.format == "png":
-            # Pillow leaves the rows of a stream that ends early black, silently.
-            check_complete(data)
+        base, base_scale = decode_once(source, [*outputs, facts_output], limits, data)
         hdr = hdr_signal(source, data)
         if hdr is not None:
             base = to_sdr(base, *hdr)
@@ -184,11 +186,11 @@ def process_image(
             # before resizing (compositing onto a flat colour commutes with resampling,
             # and three bands resample far quicker than four premultiplied ones). The
             # facts are taken first: they count only the opaque pixels.
-            cascade(base, upright, [facts_output])
+            cascade(base, upright, [facts_output], base_scale)
             base = flatten(base, background)
-            cascade(base, upright, stills)
+            cascade(base, upright, stills, base_scale)
         else:
-            cascade(base, upright, [*stills, facts_output])
+            cascade(base, upright, [*stills, facts_output], base_scale)
     del base
     animated = [o for o in outputs if o.animated]
     if not animated:
@@ -375,22 +377,47 @@ def check_animation_volume(source: Source, outputs: list[OutputPlan], limits: Im
             )
 
 
-def decode_once(source: Source, outputs: list[OutputPlan], limits: ImageLimits) -> Image.Image:
-    """The first frame, decoded as small as the largest output allows, within the budget.
+def decode_once(
+    source: Source, outputs: list[OutputPlan], limits: ImageLimits, data: bytes
+) -> tuple[Image.Image, tuple[float, float] | None]:
+    """The first frame, decoded as small as the largest output allows, within the budget;
+    and its pixels per upright source pixel when a decode in bands reduced it by an exact
+    factor (None: its size says it, as for a whole decode or a JPEG's DCT scaling).
 
     The budget is decided once the outputs are planned: a JPEG decodes at their scale,
-    and every frame counts only when an output keeps the animation.
+    a large PNG that passed the strict pre-check in bands shrunk as they arrive
+    (``worker.imaging.png_decode``), and every frame counts only when an output keeps
+    the animation.
     """
     scale = max(o.plan.scale for o in outputs)
     keep_animation = any(o.animated for o in outputs)
     reduction = shrink_on_load(source, scale, DRAFT_GAP)
     frames = source.frames if keep_animation else 1
-    check_decode_budget(source, reduction, frames, limits.max_decode_bytes, limits.max_dimension)
+    png = plan_png(source, data, scale, frames)
+    budget = (limits.max_decode_bytes, limits.max_dimension)
+    if png is not None:
+        check_decode_budget(source, png.reduction, frames, *budget, band_pixels=png.band_pixels)
+        try:
+            with decoding():  # as for Pillow's decode: no memory, a too large image
+                base = decode_png(source, data, png, limits.max_dimension)
+            return base, (1 / png.reduction, 1 / png.reduction) if png.reduction > 1 else None
+        except SpngError as exc:
+            # What passed the pre-check and libspng refuses (a stream that ends early, a
+            # damaged deflate stream under right CRCs): Pillow decodes it as before and
+            # says what it is, at full size if that fits the budget.
+            log.info("libspng refused a PNG, Pillow decides: %s", exc)
+            if png.reduction > 1:
+                check_decode_budget(source, 1, frames, *budget)
+    else:
+        check_decode_budget(source, reduction, frames, *budget)
     base = decode(source, detach=keep_animation)
+    if source.format == "png":
+        # Pillow leaves the rows of a stream that ends early black, silently.
+        check_complete(data)
     if first_frame_uncovered(source.image):
         # The canvas a GIF's first frame leaves undrawn is transparent.
         base = GifCoverage().apply(source.image, base)
-    return base
+    return base, None
 
 
 def add_caption(output: OutputPlan, text: str, caption: Caption) -> None:

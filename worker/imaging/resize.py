@@ -45,9 +45,20 @@ class Resizable(Protocol):
     image: Image.Image | None
 
 
-def cascade(base: Image.Image, upright: tuple[int, int], outputs: Sequence[Resizable]) -> None:
-    """Resize every output from the smallest uncropped image that still holds enough detail."""
-    sources: list[tuple[float, Image.Image]] = [(base.width / upright[0], base)]
+def cascade(
+    base: Image.Image,
+    upright: tuple[int, int],
+    outputs: Sequence[Resizable],
+    base_scale: tuple[float, float] | None = None,
+) -> None:
+    """Resize every output from the smallest uncropped image that still holds enough detail.
+
+    ``base_scale``: the base's pixels per upright source pixel, a side, when its size
+    rounds it (a PNG box-reduced by 3 while it decoded: 10000 px become 3334, a third
+    exactly); by default its size over ``upright``.
+    """
+    scale = base_scale or (base.width / upright[0], base.height / upright[1])
+    sources: list[tuple[float, Image.Image]] = [(scale[0], base)]
     for output in sorted(outputs, key=lambda o: -o.plan.scale):
         same = next(
             (
@@ -69,7 +80,7 @@ def cascade(base: Image.Image, upright: tuple[int, int], outputs: Sequence[Resiz
         left, top, right, bottom = output.plan.crop
         # Per-axis factors: a rounded intermediate (1280x1047 from 2200x1800) does not
         # keep the exact aspect ratio, and a box past its edge is an error in Pillow.
-        fx, fy = image.width / upright[0], image.height / upright[1]
+        fx, fy = scale if image is base else (image.width / upright[0], image.height / upright[1])
         box = (
             left * fx,
             top * fy,

@@ -24,7 +24,7 @@ from chalicelib.media.image_header import (
 from worker.heif import register_lazily as register_heif_lazily
 from worker.imaging.animation import frame_facts
 from worker.imaging.budget import DecodeCost, decode_cost, jpeg_reduction, over_budget_message
-from worker.imaging.colour import to_working_mode
+from worker.imaging.colour import has_alpha, to_working_mode
 from worker.imaging.container_repair import with_alpha_ispe
 from worker.imaging.containers import clean_aperture, container_variant
 from worker.imaging.errors import DECODE_ERRORS, decoding
@@ -297,11 +297,18 @@ def shrink_on_load(source: Source, scale: float, gap: float) -> int:
 
 
 def check_decode_budget(
-    source: Source, reduction: int, frames: int, budget: int, max_dimension: int
+    source: Source,
+    reduction: int,
+    frames: int,
+    budget: int,
+    max_dimension: int,
+    band_pixels: int = 0,
 ) -> DecodeCost:
     """Refuse a decode that needs more memory than ``budget``; the cost otherwise.
 
-    ``frames``: the frames that will be decoded (all of them only when an output keeps
+    ``reduction``: the shrink-on-load factor a side (JPEG's DCT scaling, a PNG decoded
+    in bands); ``band_pixels``: the pixels of one band when the picture is decoded in
+    bands. ``frames``: the frames that will be decoded (all of them only when an output keeps
     the animation). A GIF's frames are composed onto an RGBA canvas as large as the
     largest frame reaches, which must also keep within ``max_dimension``.
     """
@@ -316,6 +323,9 @@ def check_decode_budget(
                 f"A frame of the animation reaches {width}x{height}; "
                 f"each side must be at most {max_dimension}."
             )
+    if band_pixels:
+        # Decoded in bands: the reduced picture is held in the working mode only.
+        mode = "RGBA" if has_alpha(image) else "RGB"
     progressive_bands = 0
     if source.format == "jpeg" and (image.info.get("progressive") or image.info.get("progression")):
         progressive_bands = len(image.getbands())
@@ -327,6 +337,7 @@ def check_decode_budget(
         frames=frames,
         reduction=reduction,
         progressive_bands=progressive_bands,
+        band_pixels=band_pixels,
     )
     message = over_budget_message(cost, budget)
     if message:

@@ -426,3 +426,24 @@ def test_a_record_that_cannot_be_read_is_no_job(world: FakeWorld) -> None:
     assert world.store.get("b" * 32) is None
     with pytest.raises(JobNotFound):
         JobService.from_backends(world.backends).get("b" * 32, ALPHA)
+
+
+def test_a_batch_job_ending_feeds_the_next_and_the_last_reports_the_batch(
+    world: FakeWorld,
+) -> None:
+    from chalicelib.api.batches import BatchService
+
+    tenant, _ = world.backends.tenants.create("gamma", "Gamma", {"jobs_in_flight": 1})
+    service = BatchService.from_backends(world.backends, JobService.from_backends(world.backends))
+    images = [imagegen.jpeg(64, 48), imagegen.jpeg(48, 64)]
+    accepted = service.submit_files(tenant, images, "two", None)
+    first, second = accepted.job_ids
+    assert world.queue.enqueued == [first]
+    assert run(first) == "completed"
+    assert world.queue.enqueued == [first, second]
+    assert run(second) == "completed"
+    body = service.status(accepted.batch_id, tenant)
+    assert body["status"] == "completed" and body["counts"]["completed"] == 2
+    # No callback: the batch is reported (claimed) without a webhook to queue.
+    assert world.backends.batches.get(accepted.batch_id).notified_at is not None  # type: ignore[union-attr]
+    assert world.queue.batch_reports == []

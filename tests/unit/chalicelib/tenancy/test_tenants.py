@@ -70,9 +70,27 @@ def test_a_rotated_webhook_secret_keeps_the_old_one_for_the_grace() -> None:
     assert rotated.webhook_secrets(settings, now=later) == [new]
 
 
-def test_a_tenant_without_a_secret_of_its_own_signs_with_the_services() -> None:
-    tenants, _ = store(API_KEYS="k", WEBHOOK_SECRET="service-secret")
-    assert tenants.authenticate("k").webhook_secrets(tenants._settings) == ["service-secret"]
+def test_each_api_keys_tenant_signs_with_a_secret_of_its_own() -> None:
+    tenants, _ = store(API_KEYS="k1,k2", WEBHOOK_SECRET="service-secret")
+    first = tenants.authenticate("k1").webhook_secrets(tenants._settings)
+    second = tenants.authenticate("k2").webhook_secrets(tenants._settings)
+    assert len(first) == len(second) == 1
+    # Neither the service's secret nor another tenant's: a receiver of one tenant
+    # cannot accept a webhook signed for another.
+    assert len({first[0], second[0], "service-secret"}) == 3
+    assert len(first[0]) >= 43  # 256 bits
+    # Stable (computed, nothing stored), and changed by rotating the service's secret.
+    assert tenants.authenticate("k1").webhook_secrets(tenants._settings) == first
+    rotated, _ = store(
+        API_KEYS="k1", WEBHOOK_SECRET="new-secret", WEBHOOK_SECRET_PREVIOUS="service-secret"
+    )
+    new, old = rotated.authenticate("k1").webhook_secrets(rotated._settings)
+    assert old == first[0] and new != old
+
+
+def test_the_local_anonymous_tenant_signs_with_the_services_secret() -> None:
+    tenants, _ = store(WEBHOOK_SECRET="service-secret")
+    assert tenants.authenticate(None).webhook_secrets(tenants._settings) == ["service-secret"]
 
 
 @pytest.mark.parametrize("tenant_id", ["", "Acme", "anonymous", "key-123", "a" * 64, "a b"])

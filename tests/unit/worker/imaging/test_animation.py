@@ -13,6 +13,7 @@ from PIL import Image, ImageSequence
 from chalicelib.media.image_header import read_header
 from tests.support import gifgen, imagegen
 from tests.support.helpers import StageRecorder
+from worker.imaging.encode import gif_timing
 from worker.imaging.process import ImageLimits, ImageReport, RenderedOutput, process_image
 
 LIMITS = ImageLimits(max_pixels=50_000_000, max_dimension=20_000, max_frames=50)
@@ -78,6 +79,29 @@ def test_a_kept_animation_keeps_every_frames_duration(fmt: str) -> None:
     got = [d for _, d in frames_of(report.outputs[0])]
     assert got == durations
     assert sum(got) == sum(durations)
+
+
+@pytest.mark.parametrize(
+    "durations",
+    [[33] * 30, [167] * 5, [17] * 45, [40, 5, 40, 5, 5, 40], [1] * 10, [1000, 15, 25]],
+)
+def test_a_gif_keeps_the_total_duration_and_plays_no_frame_under_20_ms(
+    durations: list[int],
+) -> None:
+    # Pillow truncates to centiseconds (33 ms frames played at 30); browsers show a
+    # frame of 10 ms or less for 100 ms.
+    report = run(sequence("WEBP", durations), kept("gif", 32, 24))
+    got = [d for _, d in frames_of(report.outputs[0])]
+    assert min(got) >= 20
+    assert abs(sum(got) - max(20, sum(durations))) <= 10, (got, sum(durations))
+
+
+def test_gif_timing_drops_only_frames_too_short_to_play() -> None:
+    kept, delays = gif_timing([33] * 6)
+    assert kept == list(range(6)) and sum(delays) == 200  # 198 on the 10 ms grid
+    kept, delays = gif_timing([16] * 6)  # 60 fps: every other frame or so
+    assert kept[0] == 0 and 3 <= len(kept) <= 4 and sum(delays) == 100
+    assert gif_timing([100, 100]) == ([0, 1], [100, 100])
 
 
 # --- APNG's default image -------------------------------------------------------------
@@ -210,3 +234,29 @@ def test_a_kept_gif_animation_composites_partial_alpha_too() -> None:
     for frame, _ in frames_of(report.outputs[0]):
         r, g, b, a = frame.getpixel((10, 10))
         assert a == 255 and abs(r - 128) <= 3 and g <= 3 and b <= 3
+
+
+# --- APNG disposal -------------------------------------------------------------------
+
+
+def test_an_apng_frame_disposed_to_previous_leaves_what_was_under_it() -> None:
+    # Green; a red square blended over and disposed "to previous"; then a blue dot in
+    # a corner: the square must be gone again in the third frame.
+    green = Image.new("RGBA", (40, 30), (*GREEN, 255))
+    square = green.copy()
+    square.paste((*RED, 255), (10, 10, 30, 20))
+    dot = green.copy()
+    dot.paste((*BLUE, 255), (0, 0, 4, 4))
+    data = imagegen.encoded(
+        green,
+        "PNG",
+        save_all=True,
+        append_images=[square, dot],
+        duration=100,
+        disposal=[0, 2, 0],  # APNG_DISPOSE_OP_NONE, _PREVIOUS, _NONE
+        blend=[0, 1, 1],  # APNG_BLEND_OP_SOURCE, _OVER, _OVER
+    )
+    report = run(data, kept("webp", 40, 30))
+    frames = [near(f.getpixel((20, 15))) for f, _ in frames_of(report.outputs[0])]
+    assert frames[0] == GREEN and RED in frames
+    assert frames[-1] == GREEN

@@ -66,6 +66,17 @@ def test_progressive_jpeg_coefficients_stay_full_size() -> None:
     assert progressive - baseline == 8000 * 8000 * 2
 
 
+def test_a_png_decoded_in_bands_costs_its_reduced_picture_and_one_band() -> None:
+    whole = decode_cost(10000, 10000, "RGBA", "png")
+    banded = decode_cost(10000, 10000, "RGBA", "png", reduction=3, band_pixels=990_000)
+    assert (banded.width, banded.height) == (3334, 3334)
+    assert banded.bytes == 3334 * 3334 * 8 + 990_000 * 16
+    assert banded.bytes * 7 < whole.bytes
+    # Without alpha the reduced picture needs no premultiplied copy converted back.
+    opaque = decode_cost(10000, 10000, "RGB", "png", reduction=3, band_pixels=990_000)
+    assert opaque.bytes == 3334 * 3334 * 4 + 990_000 * 16
+
+
 def test_every_decoded_frame_counts() -> None:
     one = decode_cost(640, 480, "RGBA", "gif")
     forty = decode_cost(640, 480, "RGBA", "gif", frames=40)
@@ -117,7 +128,10 @@ def test_a_jpeg_declaring_65535_a_side_is_refused() -> None:
 @pytest.mark.parametrize(
     ("data", "described"),
     [
-        (corpus.png_deep_compression(8000), "8000x8000 L"),
+        # Grey+alpha, decoded in bands, shrunk by 3 a side for the 1280 preview: the
+        # reduced picture (RGBA, and its premultiplied form) and one band, 101 MB, are
+        # still over 64 MB.
+        (corpus.png((10000, 10000, 8, 4), corpus.deflated_zeros(10000 * 20001)), "3334x3334 RGBA"),
         (corpus.webp_lossless_with_dimensions(8000, 8000), "8000x8000 RGB"),
         (corpus.bmp_rle8_bomb(8000), "8000x8000 P"),
         (corpus.jpeg_progressive(6000), "1500x1500 L"),
@@ -130,6 +144,18 @@ def test_flat_images_over_the_budget_are_refused(data: bytes, described: str) ->
     message = refused.value.message
     assert f"({described}); the budget is 64 MB." in message
     assert "bomb" not in message
+
+
+def test_a_large_png_needs_the_budget_of_what_its_outputs_need() -> None:
+    # 8000x8000 grey: 320 MB whole, refused under 64 MB until PNGs were decoded in
+    # bands; shrunk by 3 a side while it decodes, it costs 43 MB for the default outputs.
+    data = corpus.png_deep_compression(8000)
+    report = run(data, limits=SMALL_BUDGET)
+    assert (report.facts["width"], report.facts["height"]) == (8000, 8000)
+    assert max(o.width for o in report.outputs) == 1280
+    big = {"renditions": [{"name": "big", "width": 4096}]}  # needs the whole picture
+    with pytest.raises(ImageTooLarge, match=r"\(8000x8000 L\); the budget is 64 MB"):
+        run(data, big, SMALL_BUDGET)
 
 
 def test_a_kept_animation_costs_every_frame_on_its_largest_canvas() -> None:
