@@ -141,3 +141,26 @@ def test_the_sse4_build_ends_every_file_as_the_venv_engine(image: str) -> None:
     engine, outcomes = in_image(image, "PILLOW_SIMD_LEVEL=sse4")
     assert engine.endswith("(sse4)"), engine
     check_against_the_venv(engine, outcomes)
+
+
+FENCE_CHECK = """
+from worker.upstream import PRIVATE_DEPENDENCIES
+import importlib.metadata
+for d in PRIVATE_DEPENDENCIES:
+    if d.installed():
+        version = importlib.metadata.version(d.package)
+        same = d.current_digest() == d.source_sha256
+        print(d.package, version == d.version, same, d.current_digest())
+"""
+
+
+def test_the_fenced_private_code_is_the_one_written_for_in_the_image(image: str) -> None:
+    """worker/upstream.py's fences, checked against the image's libraries (the unit test
+    checks them in the venv, whose imaging engine is the other one)."""
+    out = run(["docker", "run", "--rm", "--network", "none", image, "python", "-c", FENCE_CHECK])
+    rows = [line.split() for line in out.splitlines() if line.strip()]
+    assert rows, out
+    stale = [row for row in rows if row[1:3] != ["True", "True"]]
+    assert not stale, f"review worker/upstream.py for these (package, version ok, code ok): {stale}"
+    if os.uname().machine == "x86_64":
+        assert "pillow-simd" in {row[0] for row in rows}, rows
