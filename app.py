@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -421,13 +422,17 @@ def limits() -> Response:
 @app.route("/api/health", methods=["GET"])
 @json_errors
 def health() -> Response:
-    """200 when Redis and S3 answer, else 503 naming the failing check."""
+    """200 when Redis and S3 answer, else 503 naming the failing check; with the imaging
+    engines the workers reported (``chalicelib/broker/workers.py``)."""
     checks = _service().health()
     ok = all(value == "ok" for value in checks.values())
-    return json_response(
-        {"status": "ok" if ok else "unavailable", "version": VERSION, "checks": checks},
-        200 if ok else 503,
-    )
+    body: dict[str, Any] = {"status": "ok" if ok else "unavailable", "version": VERSION}
+    body["checks"] = checks
+    if checks.get("redis") == "ok":
+        # Redis gone away since the check: the answer stands without the workers' facts.
+        with contextlib.suppress(ServiceError):
+            body["workers"] = {"imaging_engines": _backends().workers.engines()}
+    return json_response(body, 200 if ok else 503)
 
 
 @app.route("/api/openapi.json", methods=["GET"])

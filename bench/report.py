@@ -270,6 +270,10 @@ def markdown(results: dict[str, Any], info: dict[str, Any], command: str) -> str
         add("")
         targets.append(("`import app` within 1.5x of `import boto3`", _x(a, b), a <= 1.5 * b))
 
+    engine = results.get("engine")
+    if engine:
+        _engine(engine, add, targets)
+
     codecs = results.get("encoders")
     if codecs:
         _codecs(codecs, add, targets)
@@ -450,6 +454,50 @@ def _text(
     targets.append(("only ISO 639-1 language codes", f"{codes} others", codes == 0))
     r = tweets["service_r"]
     targets.append(("sentiment on VADER's tweets, r >= 0.85", f"{r}", r >= 0.85))
+
+
+def _engine(
+    engine: dict[str, Any],
+    add: Callable[[str], None],
+    targets: list[tuple[str, str, bool]],
+) -> None:
+    from bench.engine import TARGETS
+    from bench.engine import markdown as engine_table
+
+    add("### The imaging engine in CPU time, against pyvips in the same process")
+    add("")
+    add(
+        "CPU per image over every thread of the process (`time.process_time`), best of"
+        " interleaved rounds (the median beside it), with the wall time: `python -m"
+        " bench.engine` in the development venv, and `--docker` inside the worker image"
+        " (its AVX2 build, then its SSE4 build forced). Service: `process_image`, default"
+        " options, no text. Job: the same with a text (the captioned third output) and"
+        " `analyze_text`, against pyvips making the two default renditions. The engines:"
+        " docs/ENGINE.md."
+    )
+    add("")
+    for key, where in (
+        ("venv", "development venv"),
+        ("image", "worker image"),
+        ("image_sse4", "worker image, SSE4 build"),
+    ):
+        if engine.get(key):
+            add(engine_table(engine[key], where))
+            add("")
+    if engine.get("image_skipped"):
+        add(f"Worker image not measured in this run: {engine['image_skipped']}.")
+        add("")
+    measured = engine.get("image") or engine.get("venv")
+    if measured:
+        for key, row in measured["rows"].items():
+            ratio = row["ours"]["cpu_ms"] / row["vips"]["cpu_ms"]
+            targets.append(
+                (
+                    f"{row['label']}: CPU at most {TARGETS[key]}x pyvips' ({measured['engine']})",
+                    f"{ratio:.2f}x",
+                    ratio <= TARGETS[key],
+                )
+            )
 
 
 def _codecs(

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = images.CACHE / "results"
 SECTIONS = (
     "pipeline",
+    "engine",
     "memory",
     "e2e",
     "api",

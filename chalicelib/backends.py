@@ -14,6 +14,7 @@ import redis
 from chalicelib.broker.dead_letters import DeadLetters
 from chalicelib.broker.inspection import KombuRedisInspector, QueueInspector
 from chalicelib.broker.producer import CeleryTaskQueue, TaskQueue
+from chalicelib.broker.workers import WORKER_FACTS_KEY, WorkerFacts
 from chalicelib.core.redis_client import make_redis_client
 from chalicelib.core.settings import Settings
 from chalicelib.jobs.batch_feed import BatchFeeder
@@ -44,6 +45,7 @@ class Backends:
     quotas: TenantQuotas
     uploads: UploadRegistry
     presets: PresetStore
+    workers: WorkerFacts
     batches: BatchStore
 
     def batch_feeder(self) -> BatchFeeder:
@@ -76,6 +78,7 @@ class Backends:
             tenants=TenantStore(client, settings, prefix=prefix),
             quotas=TenantQuotas(client, prefix=prefix),
             uploads=UploadRegistry(client, settings.upload_url_ttl, prefix=prefix),
+            workers=WorkerFacts(client, key=prefix + WORKER_FACTS_KEY),
             presets=PresetStore(client, prefix=prefix),
             batches=BatchStore(client, settings.job_ttl_seconds, namespace=prefix),
         )

@@ -10,9 +10,10 @@ import time
 from typing import Any
 
 from celery.exceptions import Reject, SoftTimeLimitExceeded
-from celery.signals import task_postrun, worker_process_init
+from celery.signals import task_postrun, worker_process_init, worker_ready
 
 from chalicelib.backends import Backends
+from chalicelib.broker.workers import REFRESH_SECONDS
 from chalicelib.core.errors import (
     InvalidJobId,
     JobTimeout,
@@ -31,6 +32,7 @@ from worker.celery_app import app, settings
 from worker.context import get_context
 from worker.deadline import Deadline
 from worker.heap import release_free_memory
+from worker.imaging import engine as imaging_engine
 from worker.lease import JobLease, new_owner
 from worker.pipeline import run_job
 from worker.text.analysis import warm_up
@@ -54,6 +56,45 @@ def _prepare_process(**_: Any) -> None:
     parse_options(None)
     gc.collect()
     release_free_memory()
+
+
+@worker_ready.connect
+def _announce_engine(sender: Any = None, **_: Any) -> None:
+    """The start log line names the imaging engine (Pillow or Pillow-SIMD, version and
+    SIMD level), and the worker records it for ``/api/health``."""
+    engine = imaging_engine.current()
+    log.info(
+        "worker ready: imaging engine %s",
+        engine.describe(),
+        extra={"imaging_engine": engine.as_facts(), "codecs": list(engine.codecs)},
+    )
+    _record_facts(getattr(sender, "hostname", "") or "")
+
+
+# When this process last recorded the worker's facts (monotonic seconds; 0: never).
+_facts_recorded_at = 0.0
+
+
+def _record_facts(hostname: str) -> None:
+    """Records this worker's imaging engine under its hostname, best effort: Redis away
+    only costs the health answer its line, never a job."""
+    global _facts_recorded_at
+    if not hostname:
+        return
+    try:
+        get_context().workers.record(hostname, imaging_engine.current().as_facts())
+        _facts_recorded_at = time.monotonic()
+    except ServiceError as exc:
+        log.warning("could not record the worker's facts: %s", exc)
+
+
+@task_postrun.connect
+def _refresh_facts(sender: Any = None, **_: Any) -> None:
+    """Keeps a long-running worker's facts fresh (at most one Redis write per interval)."""
+    if _facts_recorded_at and time.monotonic() - _facts_recorded_at < REFRESH_SECONDS:
+        return
+    request = getattr(sender, "request", None)
+    _record_facts(getattr(request, "hostname", "") or "")
 
 
 @task_postrun.connect

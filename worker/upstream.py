@@ -12,7 +12,11 @@ Five modules override, re-point or trim code a library does not promise to keep:
   relying on its constructor, ``_raw_score``, ``_sparse_score`` and ``_decide``.
 - ``worker.imaging.animation`` restores Pillow's ``PngImageFile._prev_im`` (the canvas
   an APNG frame's "dispose to previous" restores) after a blend-over frame is loaded,
-  relying on ``_seek`` and ``load_end`` keeping that canvas there.
+  relying on ``_seek`` and ``load_end`` keeping that canvas there. Pillow-SIMD 12.1 (the
+  worker image's engine on x86-64, docs/ENGINE.md) computes the disposal at seek time,
+  before the load, so the restored canvas changes nothing there; both engines' code is
+  fenced, each checked where it is installed (the venv here, the image in
+  ``tests/compose/test_engine_parity.py``).
 - ``worker.text.analysis`` imports networkx for yake without networkx's algorithm
   subpackages, relying on networkx's ``__init__`` and on yake using only
   ``networkx.DiGraph``.
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.metadata
 import importlib.util
 import inspect
 import platform
@@ -50,6 +55,15 @@ class PrivateDependency:
     members: tuple[str, ...]
     used_by: str  # our module that must be reviewed when they change
     source_sha256: str  # digest of the members' source, in order
+
+    def installed(self) -> bool:
+        """Whether this distribution is installed here (the two imaging engines are
+        never installed together)."""
+        try:
+            importlib.metadata.version(self.package)
+        except importlib.metadata.PackageNotFoundError:
+            return False
+        return True
 
     def current_digest(self) -> str:
         """The digest of the installed members' source (``inspect.getsource``)."""
@@ -91,6 +105,16 @@ PRIVATE_DEPENDENCIES = (
         ),
         used_by="worker.imaging.animation",
         source_sha256="b54cbc5a461242a18cf61c6ec859d170344526f9f6737f29e81bd5eda681db60",
+    ),
+    PrivateDependency(
+        package="pillow-simd",
+        version="12.1.1.post0",
+        members=(
+            "PIL.PngImagePlugin:PngImageFile._seek",
+            "PIL.PngImagePlugin:PngImageFile.load_end",
+        ),
+        used_by="worker.imaging.animation",
+        source_sha256="d15470f63d069fe682e53da7fe9d2733f250956b684c12a1c2e4e83542829184",
     ),
     PrivateDependency(
         package="textstat",

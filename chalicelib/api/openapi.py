@@ -536,6 +536,19 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "properties": {"redis": {"type": "string"}, "s3": {"type": "string"}},
             },
+            "workers": {
+                "type": "object",
+                "description": "What the workers reported in the last day (absent when "
+                "Redis does not answer).",
+                "properties": {
+                    "imaging_engines": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "Each imaging engine, as `name version (simd)`: "
+                        "`pillow-simd 12.1.1.post0 (avx2)`, `pillow 13.0.0`.",
+                    }
+                },
+            },
         },
     },
 }

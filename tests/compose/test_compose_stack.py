@@ -8,6 +8,7 @@ always ends with ``docker compose down -v``. Figures are printed, not asserted.
 
 from __future__ import annotations
 
+import platform
 import re
 import shlex
 import socket
@@ -137,6 +138,20 @@ def test_the_workers_map_the_language_model_the_image_carries(stack: ComposeStac
     )
     done = stack.compose("exec", "-T", "worker", "python", "-c", probe, timeout=120)
     assert done.stdout.split() == ["/opt/models", "True"], done.stdout + done.stderr
+
+
+def test_the_workers_name_their_imaging_engine(stack: ComposeStack) -> None:
+    """Each worker's start line names its imaging engine, and /api/health lists what the
+    workers reported: Pillow-SIMD on x86-64 (docker/pillow-simd/), Pillow elsewhere."""
+    logs = stack.compose("logs", "--no-color", "worker", timeout=120).stdout
+    started = re.findall(r"worker ready: imaging engine (\S+ \S+(?: \(\w+\))?)", logs)
+    assert len(started) >= 3, logs[-3000:]
+    health = requests.get(f"{stack.api_url}/api/health", timeout=30).json()
+    engines = health["workers"]["imaging_engines"]
+    assert sorted(set(started)) == engines, (started, health)
+    expected = "pillow-simd" if platform.machine() in ("x86_64", "AMD64") else "pillow"
+    assert all(engine.split()[0] == expected for engine in engines), engines
+    record("imaging engine of the workers", ", ".join(engines))
 
 
 def test_the_api_is_the_guarded_server(stack: ComposeStack) -> None:

@@ -18,6 +18,7 @@ import fakeredis
 from chalicelib.backends import Backends
 from chalicelib.broker.dead_letters import DeadLetters
 from chalicelib.broker.inspection import KnownTasks
+from chalicelib.broker.workers import WorkerFacts
 from chalicelib.core.errors import ServiceUnavailable, SourceMissing, UploadTooLarge
 from chalicelib.core.settings import Settings
 from chalicelib.jobs.batches import BatchStore
@@ -218,6 +219,7 @@ def fake_world(settings: Settings | None = None) -> FakeWorld:
         tenants=TenantStore(client, settings),
         quotas=TenantQuotas(client),
         uploads=UploadRegistry(client, settings.upload_url_ttl),
+        workers=WorkerFacts(client),
         presets=PresetStore(client),
         batches=BatchStore(client, settings.job_ttl_seconds),
     )

@@ -316,6 +316,15 @@ def test_the_page_allows_the_text_the_api_allows(client: Any, world: FakeWorld) 
     assert 'href="docs"' in page and 'rel="icon"' in page
 
 
+def test_health_names_the_imaging_engines_the_workers_reported(
+    client: Any, world: FakeWorld
+) -> None:
+    simd = {"engine": "pillow-simd", "version": "12.1.1.post0", "simd": "sse4"}
+    world.backends.workers.record("worker@a", simd)
+    body = json.loads(client.http.get("/api/health").body)
+    assert body["workers"] == {"imaging_engines": ["pillow-simd 12.1.1.post0 (sse4)"]}
+
+
 # -- presets and batches ---------------------------------------------------------------
 
 WEB = {"renditions": [{"name": "web", "width": 64, "format": "webp"}]}

@@ -183,6 +183,14 @@ def open_source(data: bytes, max_pixels: int, max_dimension: int, max_frames: in
 
 
 def _open(data: bytes, max_pixels: int, max_dimension: int) -> Image.Image:
+    if data[8:12] == b"WEBP":
+        # Pillow 13 checks a WebP's declared canvas before libwebp allocates for it;
+        # Pillow-SIMD 12 does not, and libwebp's refusal of a 2^24 canvas ("could not
+        # create decoder object") would read as a corrupt file. The same check here
+        # ends such a file the same way on both engines.
+        header = read_header(data)
+        if header is not None:
+            check_dimensions(header.width, header.height, max_pixels, max_dimension)
     try:
         return Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
     except Image.UnidentifiedImageError:

@@ -99,3 +99,22 @@ def test_bands_and_one_piece_agree_on_crops(
     monkeypatch.setattr(resizing, "BAND_MIN_ROWS", 10**9)  # one piece, no threads
     whole = resizing.resize(image, target, (left, top, right, bottom))
     assert _difference(banded, whole) <= 1
+
+
+@pytest.mark.parametrize(("source", "target", "exact"), CASES)
+def test_one_call_bands_are_the_two_calls_where_the_engine_allows_them(
+    source: tuple[int, int], target: tuple[int, int], exact: bool
+) -> None:
+    """Pillow-SIMD resamples a band in one call on the whole image (its horizontal pass
+    always first); the pixels must be those of the crop and two calls, band by band."""
+    if not resizing.ONE_CALL_BANDS:
+        pytest.skip("this engine may pick the vertical pass first: two calls")
+    image = _noise(source, "RGB", seed=source[1])
+    scale = source[1] / target[1]
+    for top_row, bottom_row in ((0, target[1] // 3), (target[1] // 3, target[1])):
+        box = (0.0, top_row * scale, float(source[0]), bottom_row * scale)
+        size = (target[0], bottom_row - top_row)
+        one = resizing._lanczos(image, size, box)
+        two = resizing._two_calls(image, size, box)
+        # Off exact binary fractions the single-precision box may move a tap by a rounding.
+        assert _difference(one, two) <= (0 if exact else 1)

@@ -144,3 +144,16 @@ def test_a_jpeg_of_another_precision_is_an_unsupported_variant(marker: int, bits
     data[sof + 1], data[sof + 4] = marker, bits
     with pytest.raises(UnsupportedImage, match=f"A {bits}-bit JPEG is not supported"):
         open_source(bytes(data), 50_000_000, 20_000, 50)
+
+
+@pytest.mark.parametrize("side", [16384, 16777216])
+def test_a_webp_declaring_a_canvas_over_the_limits_is_too_large_on_every_engine(
+    side: int,
+) -> None:
+    """Checked from the VP8X header before libwebp sees it (Pillow 13 does so itself,
+    Pillow-SIMD 12 does not: libwebp's refusal of a 2^24 canvas read as corrupt)."""
+    from chalicelib.core.errors import ImageTooLarge
+    from tests.hostile.corpus import webp_vp8x_canvas
+
+    with pytest.raises(ImageTooLarge):
+        open_source(webp_vp8x_canvas(side, side), 100_000_000, 20_000, 200)
