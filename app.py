@@ -431,7 +431,12 @@ def health() -> Response:
     if checks.get("redis") == "ok":
         # Redis gone away since the check: the answer stands without the workers' facts.
         with contextlib.suppress(ServiceError):
-            body["workers"] = {"imaging_engines": _backends().workers.engines()}
+            # Library versions tell an attacker which advisories apply: named to a caller
+            # with a valid key (or where requests need none), not to anyone who asks.
+            backends = _backends()
+            request = app.current_request
+            backends.tenants.authenticate(request.headers.get("x-api-key") if request else None)
+            body["workers"] = {"imaging_engines": backends.workers.engines()}
     return json_response(body, 200 if ok else 503)
 
 

@@ -325,6 +325,18 @@ def test_health_names_the_imaging_engines_the_workers_reported(
     assert body["workers"] == {"imaging_engines": ["pillow-simd 12.1.1.post0 (sse4)"]}
 
 
+def test_health_names_library_versions_only_to_a_caller_with_a_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world, alpha, _ = keyed_world(monkeypatch)
+    world.backends.workers.record("worker@a", {"engine": "pillow", "version": "13.0.0"})
+    with Client(app_module.app) as client:
+        anyone = json.loads(client.http.get("/api/health").body)
+        tenant = json.loads(client.http.get("/api/health", headers={"X-Api-Key": alpha}).body)
+    assert anyone["status"] == "ok" and "workers" not in anyone
+    assert tenant["workers"] == {"imaging_engines": ["pillow 13.0.0"]}
+
+
 # -- presets and batches ---------------------------------------------------------------
 
 WEB = {"renditions": [{"name": "web", "width": 64, "format": "webp"}]}
