@@ -18,16 +18,17 @@ from chalicelib.core.redis_client import redis_errors
 from chalicelib.jobs import model as jobs
 from chalicelib.jobs.model import Job
 
-# Moves a job to ARGV[1] only if its current status is one of ARGV[2]
-# (comma-separated), then sets the field/value pairs from ARGV[5] on. Checking
-# and writing in one script makes the transition atomic: two workers racing on
-# a redelivered task cannot both complete it, and a completed job never goes
-# back. A job reaching a final status (ARGV[4] == '1') leaves the index of
-# active jobs (KEYS[2]) under its id ARGV[3].
 # How long a webhook's delivery may take before the reconciler takes it for lost: its
 # first attempt waits in the webhooks queue meanwhile, a retry its backoff before that.
 WEBHOOK_GRACE_SECONDS = 600
 
+# Moves a job to ARGV[1] only if its current status is one of ARGV[2]
+# (comma-separated), then sets the field/value pairs from ARGV[6] on. Checking
+# and writing in one script makes the transition atomic: two workers racing on
+# a redelivered task cannot both complete it, and a completed job never goes
+# back. A job reaching a final status (ARGV[4] == '1') leaves the index of
+# active jobs (KEYS[2]) under its id ARGV[3], and, if it has a callback and no
+# batch, enters the webhook outbox (KEYS[3]) due at ARGV[5].
 _TRANSITION = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return {0, ''} end
