@@ -396,19 +396,15 @@ class Client:
         max_interval: float = 2.0,
     ) -> Batch:
         """Poll until every job of the batch has ended; ``TimeoutError`` after ``timeout``."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            body = self.batch(batch_id, limit=1)
-            if on_update is not None:
-                on_update(body)
-            if body.get("status") in BATCH_ENDED:
-                return body
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"Batch {batch_id} is still {body.get('status')} after {timeout:.0f} s."
-                )
-            time.sleep(interval)
-            interval = min(interval * 1.5, max_interval)
+        return _poll(
+            lambda: self.batch(batch_id, limit=1),
+            BATCH_ENDED,
+            f"Batch {batch_id}",
+            on_update,
+            timeout,
+            interval,
+            max_interval,
+        )
 
     def delete_batch(self, batch_id: str) -> None:
         """``DELETE /api/batches/<batch_id>``: every job of it, as ``delete`` does."""
@@ -480,19 +476,15 @@ class Client:
 
         The interval grows so a long job does not cost a request every quarter second.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            body = self.status(job_id)
-            if on_update is not None:
-                on_update(body)
-            if body.get("status") in TERMINAL_STATUSES:
-                return body
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"Job {job_id} is still {body.get('status')} after {timeout:.0f} s."
-                )
-            time.sleep(interval)
-            interval = min(interval * 1.5, max_interval)
+        return _poll(
+            lambda: self.status(job_id),
+            TERMINAL_STATUSES,
+            f"Job {job_id}",
+            on_update,
+            timeout,
+            interval,
+            max_interval,
+        )
 
     def list(
         self, status: Status | None = None, limit: int = 20, cursor: str | None = None
@@ -559,3 +551,27 @@ def _s3_error_text(body: str) -> str:
     code = root.findtext("Code") or "error"
     message = root.findtext("Message") or ""
     return f"{code}: {message}".strip(": ")
+
+
+def _poll(
+    fetch: Callable[[], Any],
+    ended: Any,
+    what: str,
+    on_update: Callable[[Any], None] | None,
+    timeout: float | None,
+    interval: float,
+    max_interval: float,
+) -> Any:
+    """Fetch until the answer's status is in ``ended``; the interval grows by half each
+    time up to ``max_interval``; ``TimeoutError`` naming ``what`` after ``timeout`` s."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        body = fetch()
+        if on_update is not None:
+            on_update(body)
+        if body.get("status") in ended:
+            return body
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError(f"{what} is still {body.get('status')} after {timeout:.0f} s.")
+        time.sleep(interval)
+        interval = min(interval * 1.5, max_interval)
