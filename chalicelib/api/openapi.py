@@ -362,8 +362,8 @@ SCHEMAS: dict[str, Any] = {
     },
     "PresetRequest": {
         "description": '`{"options": {...}}` (what `GET` gives back may be sent again: its '
-        "`name` must be the path's, its `updated_at` is ignored), or the options document "
-        "itself.",
+        "`name` and `updated_at` are ignored, the path names the preset), or the options "
+        "document itself.",
         "anyOf": [
             {
                 "type": "object",

@@ -604,8 +604,9 @@ class JobService:
     def put_preset(self, tenant: Tenant, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """``PUT /api/presets/{name}``: ``{"options": {...}}`` creates or replaces it.
 
-        What ``GET`` gives back can be sent again (its ``name`` must be this one, its
-        ``updated_at`` is ignored), and a bare options document is taken as the options.
+        What ``GET`` gives back can be sent again (its ``name`` and ``updated_at`` are
+        ignored: the path names the preset), and a bare options document is taken as the
+        options.
         """
         check_name(name)
         if "options" not in body:
@@ -616,10 +617,10 @@ class JobService:
                 f'Unknown field {unknown[0]!r}; a preset is {{"options": {{...}}}}.',
                 field=unknown[0],
             )
-        if body.get("name", name) != name:
-            raise InvalidRequest(
-                f"The body names the preset {body['name']!r}, the path {name!r}.", field="name"
-            )
+        if "name" in body:
+            check_name(body["name"])
+        if not isinstance(body.get("updated_at", ""), str):
+            raise InvalidRequest("updated_at is a string (it is ignored).", field="updated_at")
         if not isinstance(body["options"], dict):
             raise InvalidOptions("options must be a JSON object", field="options")
         limit = tenant.limits_from(self.settings).presets

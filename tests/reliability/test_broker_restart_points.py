@@ -39,14 +39,15 @@ RECONCILE_EVERY = 1.0
 
 
 def _transition_to(status: bytes) -> Callable[[Command], bool]:
-    # The job store's transition script: EVALSHA sha 2 job:<id> <active index> <target> ...
+    # The job store's transition script:
+    # EVALSHA sha 3 job:<id> <active index> <webhook outbox> <target> ...
     def matches(command: Command) -> bool:
         return (
             command[0] in (b"EVALSHA", b"EVAL")
-            and len(command) > 5
-            and command[2] == b"2"
+            and len(command) > 6
+            and command[2] == b"3"
             and command[3].startswith(b"job:")
-            and command[5] == status
+            and command[6] == status
         )
 
     return matches
