@@ -49,12 +49,14 @@ def _loaded(url: str) -> bool:
     return redis.Redis.from_url(url).info("persistence").get("loading") == 0
 
 
-@pytest.fixture()
-def restartable(stack: DevStack, tmp_path: Path) -> Iterator[tuple[DevStack, OwnRedis]]:
+def _stack_on_own_redis(
+    stack: DevStack, tmp_path: Path, **env: str
+) -> Iterator[tuple[DevStack, OwnRedis]]:
+    """A stack of two workers on a Redis of its own (to kill), sharing the S3 endpoint."""
     own = OwnRedis(tmp_path)
     own.start()
     local = DevStack(
-        stack_env(own.url, AWS_ENDPOINT_URL=stack.env["AWS_ENDPOINT_URL"], **SHORT_TIMINGS),
+        stack_env(own.url, AWS_ENDPOINT_URL=stack.env["AWS_ENDPOINT_URL"], **SHORT_TIMINGS, **env),
         log_dir=tmp_path / "logs",
     )
     try:
@@ -64,6 +66,11 @@ def restartable(stack: DevStack, tmp_path: Path) -> Iterator[tuple[DevStack, Own
         local.stop()
         if own.process and own.process.poll() is None:
             own.kill()
+
+
+@pytest.fixture()
+def restartable(stack: DevStack, tmp_path: Path) -> Iterator[tuple[DevStack, OwnRedis]]:
+    yield from _stack_on_own_redis(stack, tmp_path)
 
 
 def test_no_accepted_job_is_lost_across_a_redis_restart(restartable) -> None:
@@ -124,24 +131,7 @@ def test_no_accepted_job_is_lost_across_a_redis_restart(restartable) -> None:
 @pytest.fixture()
 def restartable_small(stack: DevStack, tmp_path: Path) -> Iterator[tuple[DevStack, OwnRedis]]:
     """As ``restartable``, with 6 jobs in flight a tenant: a batch must be fed."""
-    own = OwnRedis(tmp_path)
-    own.start()
-    local = DevStack(
-        stack_env(
-            own.url,
-            AWS_ENDPOINT_URL=stack.env["AWS_ENDPOINT_URL"],
-            TENANT_JOBS_IN_FLIGHT="6",
-            **SHORT_TIMINGS,
-        ),
-        log_dir=tmp_path / "logs",
-    )
-    try:
-        local.start_all(worker_count=2, api_port=free_port())
-        yield local, own
-    finally:
-        local.stop()
-        if own.process and own.process.poll() is None:
-            own.kill()
+    yield from _stack_on_own_redis(stack, tmp_path, TENANT_JOBS_IN_FLIGHT="6")
 
 
 def test_a_batch_being_fed_ends_across_a_redis_restart(restartable_small) -> None:
