@@ -274,6 +274,10 @@ def markdown(results: dict[str, Any], info: dict[str, Any], command: str) -> str
     if engine:
         _engine(engine, add, targets)
 
+    job_cpu = results.get("job_cpu")
+    if job_cpu:
+        _job_cpu(job_cpu, add, targets)
+
     codecs = results.get("encoders")
     if codecs:
         _codecs(codecs, add, targets)
@@ -498,6 +502,51 @@ def _engine(
                     ratio <= TARGETS[key],
                 )
             )
+
+
+def _job_cpu(
+    job_cpu: dict[str, Any],
+    add: Callable[[str], None],
+    targets: list[tuple[str, str, bool]],
+) -> None:
+    from bench.job_cpu import CLIENT_TARGET, CPU_TARGET
+    from bench.job_cpu import markdown as job_table
+
+    add("### A 12 MP job, whole: the workers' CPU and the client-seen time, against pyvips")
+    add("")
+    add(
+        "`python -m bench.job_cpu` (`--docker`: the worker image's worker on the same"
+        " stack): the CPU of every process of one worker per job, from before the submit"
+        " to after `completed`, and the client-seen time from the upload's start to"
+        " `completed`; pyvips making the two default renditions in a process of its own;"
+        " interleaved rounds."
+    )
+    add("")
+    for key in ("venv", "image"):
+        if job_cpu.get(key):
+            add(job_table(job_cpu[key]))
+            add("")
+    if job_cpu.get("image_skipped"):
+        add(f"Worker image not measured in this run: {job_cpu['image_skipped']}.")
+        add("")
+    measured = job_cpu.get("image") or job_cpu.get("venv")
+    if measured:
+        cpu, client = measured["cpu_ratio"]["median"], measured["client_ratio"]
+        where = measured["worker"]
+        targets.append(
+            (
+                f"12 MP job: workers' CPU at most {CPU_TARGET}x pyvips' ({where})",
+                f"{cpu:.2f}x",
+                cpu <= CPU_TARGET,
+            )
+        )
+        targets.append(
+            (
+                f"12 MP job with its text, client-seen, at most {CLIENT_TARGET}x pyvips ({where})",
+                f"{client:.2f}x",
+                client <= CLIENT_TARGET,
+            )
+        )
 
 
 def _codecs(

@@ -30,6 +30,7 @@ SECTIONS = (
     "engine",
     "memory",
     "e2e",
+    "job_cpu",
     "api",
     "coldstart",
     "encoders",

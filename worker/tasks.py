@@ -31,7 +31,7 @@ from chalicelib.tenancy.tenants import ANONYMOUS
 from worker.celery_app import app, settings
 from worker.context import get_context
 from worker.deadline import Deadline
-from worker.heap import release_free_memory
+from worker.heap import HeapKeeper
 from worker.imaging import engine as imaging_engine
 from worker.lease import JobLease, new_owner
 from worker.pipeline import run_job
@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 # than handed out again forever.
 MAX_ATTEMPTS = 3
 
+# What a pool process may keep of the heap its jobs freed.
+heap = HeapKeeper(settings.worker_heap_keep_bytes)
+
 
 @worker_process_init.connect
 def _prepare_process(**_: Any) -> None:
@@ -55,7 +58,7 @@ def _prepare_process(**_: Any) -> None:
     warm_up()
     parse_options(None)
     gc.collect()
-    release_free_memory()
+    heap.started()
 
 
 @worker_ready.connect
@@ -99,14 +102,16 @@ def _refresh_facts(sender: Any = None, **_: Any) -> None:
 
 @task_postrun.connect
 def _release_memory(**_: Any) -> None:
-    """Give the heap pages a finished task freed back to the system.
+    """Give the heap pages a finished task freed back to the system, once the process
+    holds more than ``WORKER_HEAP_KEEP_BYTES`` over its size at start.
 
     A job's large buffers are freed on the resampling threads' malloc arenas too,
     and glibc keeps freed pages (its mmap threshold rises after the first large
     free), so a pool process otherwise keeps its largest job's working set for
-    good and grows with fragmentation. Runs after the job's status is written.
+    good and grows with fragmentation. Up to the allowance, the next job reuses
+    those pages instead of faulting in new ones. Runs after the job's status is written.
     """
-    release_free_memory()
+    heap.after_job()
 
 
 # Every wait of a run: between retries in place, and for another holder's lease
@@ -265,7 +270,9 @@ def process(
     work_limit = WorkLimit(work_limit_seconds(job.cost_ms, ctx.settings), job.cost_ms)
 
     def still_there() -> None:
-        if ctx.store.get(job_id) is None:
+        # The status alone (a stage boundary's check; the whole record is 20-odd fields):
+        # a record is written whole and no write recreates a deleted one.
+        if ctx.store.statuses([job_id])[job_id] is None:
             raise JobDeleted()
 
     try:

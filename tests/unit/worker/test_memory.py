@@ -76,3 +76,41 @@ def test_keywords_are_the_same_without_networkx_algorithms() -> None:
     assert not trimmed["algorithms"] and full["algorithms"]
     assert trimmed["reports"] == full["reports"]
     assert all(report["keywords"] for report in trimmed["reports"].values())
+
+
+KEEPER = """
+import ctypes, json, sys
+from worker.heap import HeapKeeper, resident_bytes
+MB = 1024 * 1024
+keeper = HeapKeeper(int(sys.argv[1]) * MB)
+keeper.started()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+def job(mb, size=MB):
+    # A job's working set: buffers touched, then freed; the last one (allocated last,
+    # so on top of the heap) outlives the job, as a long-lived object would.
+    blocks = [libc.malloc(size) for _ in range(mb * MB // size)]
+    for block in blocks:
+        libc.memset(block, 1, size)
+    for block in blocks[:-1]:
+        libc.free(block)
+    grown = (resident_bytes() - keeper.baseline) // MB
+    return grown, keeper.after_job(), (resident_bytes() - keeper.baseline) // MB
+print(json.dumps([job(40), job(40), job(200), job(72, 24 * MB)]))
+"""
+
+
+def test_a_pool_process_keeps_a_usual_jobs_heap_and_gives_back_a_large_ones() -> None:
+    # Allowed 100 MB: a 40 MB job's freed heap stays for the next (no trim, and no new
+    # pages for it); a 200 MB one leaves the process over its allowance, so its free
+    # pages are given back. Buffers of 24 MB come from the heap too (glibc would map
+    # each on its own and unmap it at free: its pages faulted in again every job).
+    runs = json.loads(_run(KEEPER, "100"))
+    (small, small_trim, small_after), (again, again_trim, _) = runs[0], runs[1]
+    (large, large_trim, large_after), (blocks, blocks_trim, blocks_after) = runs[2], runs[3]
+    assert small >= 35 and not small_trim and small_after >= 35
+    assert again < 60 and not again_trim  # the second job reused the first one's pages
+    assert large >= 180 and large_trim and large_after < 40
+    assert blocks >= 65 and not blocks_trim and blocks_after >= 65
