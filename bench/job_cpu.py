@@ -26,6 +26,7 @@ the job without caption, pyvips, in turns), after two warm-up rounds.
 
     .venv/bin/python -m bench.job_cpu               # the venv's worker
     .venv/bin/python -m bench.job_cpu --docker      # the worker image's
+    .venv/bin/python -m bench.job_cpu --docker --sse4   # its SSE4 build
 """
 
 from __future__ import annotations
@@ -116,9 +117,11 @@ def _usage_usec(stat: Path) -> int:
     raise SystemExit(f"no usage_usec in {stat}")
 
 
-def docker_worker(stack: DevStack) -> tuple[WorkerCpu, Callable[[], None]]:
+def docker_worker(stack: DevStack, sse4: bool = False) -> tuple[WorkerCpu, Callable[[], None]]:
     passed = ("AWS_", "REDIS_", "S3_", "CELERY_", "TENANT_")
     argv = ["docker", "run", "-d", "--rm", "--network", "host", "-e", "WORKER_COUNT=1"]
+    if sse4:
+        argv += ["-e", "PILLOW_SIMD_LEVEL=sse4"]
     for name, value in stack.env.items():
         if name.startswith(passed):
             argv += ["-e", f"{name}={value}"]
@@ -163,8 +166,8 @@ def _engine_named(logs: str) -> str:
 
 
 @contextlib.contextmanager
-def measured_worker(stack: DevStack, docker: bool) -> Iterator[WorkerCpu]:
-    cpu, stop = (docker_worker if docker else venv_worker)(stack)
+def measured_worker(stack: DevStack, docker: bool, sse4: bool) -> Iterator[WorkerCpu]:
+    cpu, stop = docker_worker(stack, sse4) if docker else venv_worker(stack)
     try:
         yield cpu
     finally:
@@ -186,7 +189,7 @@ def _stats(values: list[float]) -> dict[str, float]:
     }
 
 
-def measure(rounds: int = 10, docker: bool = False) -> dict[str, Any]:
+def measure(rounds: int = 10, docker: bool = False, sse4: bool = False) -> dict[str, Any]:
     data = images.get("jpeg12").read()
     samples: dict[str, list[float]] = {
         "job_cpu_ms": [],
@@ -198,7 +201,7 @@ def measure(rounds: int = 10, docker: bool = False) -> dict[str, Any]:
     }
     with bench_stack() as stack:
         stack.start_api()
-        with measured_worker(stack, docker) as cpu:
+        with measured_worker(stack, docker, sse4) as cpu:
             clock = JobClock(stack)
             vips = VipsReference("jpeg12")
             try:
@@ -306,6 +309,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--docker", action="store_true", help="the worker image's worker")
+    parser.add_argument(
+        "--sse4", action="store_true", help="with --docker: its SSE4 build (PILLOW_SIMD_LEVEL)"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     if args.docker:
@@ -313,7 +319,7 @@ def main() -> None:
         if why is not None:
             raise SystemExit(f"worker image not measured: {why}")
     with contextlib.redirect_stdout(sys.stderr):
-        result = measure(args.rounds, args.docker)
+        result = measure(args.rounds, args.docker, args.sse4)
     print(json.dumps(result, indent=2) if args.json else markdown(result))
 
 
