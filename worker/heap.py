@@ -20,6 +20,8 @@ M_MMAP_THRESHOLD = -3
 # The largest buffer taken from the heap rather than mapped on its own: glibc's own
 # ceiling for its adaptive threshold on 64-bit (Pillow's image blocks are 16 MB).
 MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
+# Below this much over its size at rest, a process has nothing worth giving back.
+ROOM_SLACK_BYTES = 8 * 1024 * 1024
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -71,19 +73,37 @@ class HeapKeeper:
     the free pages back when it holds more: a usual job reuses the last one's pages,
     and the largest job's working set does not stay for good."""
 
-    def __init__(self, keep_bytes: int) -> None:
+    def __init__(self, keep_bytes: int = 0) -> None:
         self.keep_bytes = keep_bytes
-        self.baseline = 0
+        self.baseline = 0  # resident bytes at rest; 0 until ``started``
 
-    def started(self) -> None:
+    def started(self, keep_bytes: int | None = None) -> None:
         """The process is warmed up: what it holds now is its size at rest."""
+        if keep_bytes is not None:
+            self.keep_bytes = keep_bytes
         keep_freed_heap(self.keep_bytes)
         release_free_memory()
         self.baseline = resident_bytes()
 
     def after_job(self) -> bool:
         """Give the free pages back if the process grew past its allowance; True if so."""
-        if resident_bytes() - self.baseline <= self.keep_bytes:
+        if not self.baseline or resident_bytes() - self.baseline <= self.keep_bytes:
             return False
         release_free_memory()
         return True
+
+    def make_room(self, needed_bytes: int) -> bool:
+        """Before a decode of ``needed_bytes``, more than the allowance: give back what the
+        process kept, so the job's peak is its own (what the decode budget is sized
+        for) and not its own plus the last job's freed heap; True if it did."""
+        if not self.baseline or needed_bytes <= self.keep_bytes:
+            return False
+        if resident_bytes() - self.baseline <= ROOM_SLACK_BYTES:
+            return False
+        release_free_memory()
+        return True
+
+
+# This process's keeper: a worker pool process starts it (``worker.tasks``); elsewhere
+# (the tests, the benchmarks) it keeps its hands off the heap.
+keeper = HeapKeeper()

@@ -31,7 +31,7 @@ from chalicelib.tenancy.tenants import ANONYMOUS
 from worker.celery_app import app, settings
 from worker.context import get_context
 from worker.deadline import Deadline
-from worker.heap import HeapKeeper
+from worker.heap import keeper as heap_keeper
 from worker.imaging import engine as imaging_engine
 from worker.lease import JobLease, new_owner
 from worker.pipeline import run_job
@@ -46,9 +46,6 @@ log = logging.getLogger(__name__)
 # than handed out again forever.
 MAX_ATTEMPTS = 3
 
-# What a pool process may keep of the heap its jobs freed.
-heap = HeapKeeper(settings.worker_heap_keep_bytes)
-
 
 @worker_process_init.connect
 def _prepare_process(**_: Any) -> None:
@@ -58,7 +55,7 @@ def _prepare_process(**_: Any) -> None:
     warm_up()
     parse_options(None)
     gc.collect()
-    heap.started()
+    heap_keeper.started(settings.worker_heap_keep_bytes)
 
 
 @worker_ready.connect
@@ -111,7 +108,7 @@ def _release_memory(**_: Any) -> None:
     good and grows with fragmentation. Up to the allowance, the next job reuses
     those pages instead of faulting in new ones. Runs after the job's status is written.
     """
-    heap.after_job()
+    heap_keeper.after_job()
 
 
 # Every wait of a run: between retries in place, and for another holder's lease

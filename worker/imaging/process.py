@@ -37,6 +37,7 @@ from chalicelib.media.options import (
     Rendition,
     parse_options,
 )
+from worker.heap import keeper as heap_keeper
 from worker.imaging import threads
 from worker.imaging.animation import (
     GifCoverage,
@@ -396,7 +397,10 @@ def decode_once(
     png = plan_png(source, data, scale, frames)
     budget = (limits.max_decode_bytes, limits.max_dimension)
     if png is not None:
-        check_decode_budget(source, png.reduction, frames, *budget, band_pixels=png.band_pixels)
+        cost = check_decode_budget(
+            source, png.reduction, frames, *budget, band_pixels=png.band_pixels
+        )
+        heap_keeper.make_room(cost.bytes)
         try:
             with decoding():  # as for Pillow's decode: no memory, a too large image
                 base = decode_png(source, data, png, limits.max_dimension)
@@ -407,9 +411,9 @@ def decode_once(
             # says what it is, at full size if that fits the budget.
             log.info("libspng refused a PNG, Pillow decides: %s", exc)
             if png.reduction > 1:
-                check_decode_budget(source, 1, frames, *budget)
+                heap_keeper.make_room(check_decode_budget(source, 1, frames, *budget).bytes)
     else:
-        check_decode_budget(source, reduction, frames, *budget)
+        heap_keeper.make_room(check_decode_budget(source, reduction, frames, *budget).bytes)
     base = decode(source, detach=keep_animation)
     if source.format == "png":
         # Pillow leaves the rows of a stream that ends early black, silently.

@@ -98,7 +98,11 @@ def job(mb, size=MB):
         libc.free(block)
     grown = (resident_bytes() - keeper.baseline) // MB
     return grown, keeper.after_job(), (resident_bytes() - keeper.baseline) // MB
-print(json.dumps([job(40), job(40), job(200), job(72, 24 * MB)]))
+runs = [job(40), job(40), job(200), job(72, 24 * MB)]
+# Before a decode larger than the allowance, the kept heap is given back first.
+small_decode, large_decode = keeper.make_room(50 * MB), keeper.make_room(300 * MB)
+room = [small_decode, large_decode, (resident_bytes() - keeper.baseline) // MB]
+print(json.dumps([*runs, room]))
 """
 
 
@@ -114,3 +118,5 @@ def test_a_pool_process_keeps_a_usual_jobs_heap_and_gives_back_a_large_ones() ->
     assert again < 60 and not again_trim  # the second job reused the first one's pages
     assert large >= 180 and large_trim and large_after < 40
     assert blocks >= 65 and not blocks_trim and blocks_after >= 65
+    small_decode, large_decode, after_room = runs[4]
+    assert not small_decode and large_decode and after_room < 40
