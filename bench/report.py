@@ -296,6 +296,11 @@ def markdown(results: dict[str, Any], info: dict[str, Any], command: str) -> str
 
     add("### Targets")
     add("")
+    add(
+        f"Rows that name no engine ran in the development venv (Pillow {info['pillow']}); the"
+        " worker image's engine (docs/ENGINE.md) is named in the rows measured on it."
+    )
+    add("")
     add("| target | this run | |")
     add("| --- | --- | --- |")
     for name, figure, ok in targets:
