@@ -93,10 +93,12 @@ class HeapKeeper:
         return True
 
     def make_room(self, needed_bytes: int) -> bool:
-        """Before a decode of ``needed_bytes``, more than the allowance: give back what the
-        process kept, so the job's peak is its own (what the decode budget is sized
-        for) and not its own plus the last job's freed heap; True if it did."""
-        if not self.baseline or needed_bytes <= self.keep_bytes:
+        """Before a decode of ``needed_bytes``: give back what the process kept if the
+        decode may need buffers larger than the heap serves (mapped beside the kept heap,
+        not in it), so a large job's peak is its own, what the decode budget is sized
+        for, and not its own plus the last job's freed heap; True if it gave back.
+        A usual job (a 12 MP JPEG's decode: about 23 MiB) keeps the pages."""
+        if not self.baseline or needed_bytes <= min(self.keep_bytes, MMAP_THRESHOLD_BYTES):
             return False
         if resident_bytes() - self.baseline <= ROOM_SLACK_BYTES:
             return False
