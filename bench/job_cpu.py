@@ -181,6 +181,15 @@ def idle_rate(cpu: WorkerCpu, seconds: float = 3.0) -> float:
     return (cpu.read() - before) / seconds
 
 
+def cpu_model() -> str:
+    """``<cores> x <model name>`` of this machine (``/proc/cpuinfo``)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{os.cpu_count()} x {line.split(':', 1)[1].strip()}"
+    return f"{os.cpu_count()} x {platform.processor() or platform.machine()}"
+
+
 def _stats(values: list[float]) -> dict[str, float]:
     return {
         "best": min(values),
@@ -240,7 +249,7 @@ def measure(rounds: int = 10, docker: bool = False, sse4: bool = False) -> dict[
     figures = {name: _stats(values) for name, values in samples.items()}
     return {
         "worker": worker,
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "rounds": rounds,
         "idle_cpu_ms_per_s": round(idle * 1000, 2),
         "figures": figures,
@@ -264,7 +273,8 @@ def markdown(result: dict[str, Any]) -> str:
 
     cpu, client = result["cpu_ratio"], result["client_ratio"]
     lines = [
-        f"{result['worker']}; {result['rounds']} rounds; the worker idle: "
+        f"{result['worker']}; {result.get('cpu', 'CPU not named')}; {result['rounds']} rounds;"
+        " the worker idle: "
         f"{result['idle_cpu_ms_per_s']} ms of CPU per second (taken off)",
         "",
         "| 12 MP JPEG | best ms | median ms | mean ms |",
