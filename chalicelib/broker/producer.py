@@ -9,6 +9,8 @@ Lambda start that serves only status reads never pays for it.
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any, Protocol
 
 from chalicelib.core.errors import ServiceUnavailable
@@ -20,6 +22,14 @@ from chalicelib.jobs.contract import (
     task_payload,
     webhook_delivery_id,
 )
+
+log = logging.getLogger(__name__)
+
+# The first import of celery, and the making of a Celery app, one thread at a time: the
+# local server answers each request on a thread of its own, and celery's package swaps
+# itself for a lazy module as it loads, so a second thread importing it meanwhile got
+# "cannot import name 'Celery'" (a 503 for one of the first concurrent submits).
+_MAKING = threading.Lock()
 
 
 class TaskQueue(Protocol):
@@ -62,28 +72,36 @@ class CeleryTaskQueue:
 
     def _celery(self) -> Any:
         if self._app is None:
-            from celery import Celery
-
-            app = Celery("media-jobs-producer", set_as_current=False)
-            app.conf.update(
-                broker_url=self._settings.broker_url,
-                broker_transport_options=broker_transport_options(self._settings),
-                broker_connection_timeout=self._settings.redis_socket_timeout,
-                broker_connection_retry_on_startup=False,
-                task_serializer="json",
-                accept_content=["json"],
-                task_default_queue=self._settings.celery_queue,
-                # Fail fast: the API answers 503 instead of holding the request.
-                task_publish_retry=True,
-                task_publish_retry_policy={
-                    "max_retries": 2,
-                    "interval_start": 0.1,
-                    "interval_step": 0.2,
-                    "interval_max": 0.5,
-                },
-            )
-            self._app = app
+            with _MAKING:
+                if self._app is None:
+                    self._app = self._make_app()
         return self._app
+
+    def _make_app(self) -> Any:
+        from celery import Celery
+
+        app = Celery("media-jobs-producer", set_as_current=False)
+        app.conf.update(
+            broker_url=self._settings.broker_url,
+            broker_transport_options=broker_transport_options(self._settings),
+            broker_connection_timeout=self._settings.redis_socket_timeout,
+            broker_connection_retry_on_startup=False,
+            task_serializer="json",
+            accept_content=["json"],
+            task_default_queue=self._settings.celery_queue,
+            # Fail fast: the API answers 503 instead of holding the request.
+            task_publish_retry=True,
+            task_publish_retry_policy={
+                "max_retries": 2,
+                "interval_start": 0.1,
+                "interval_step": 0.2,
+                "interval_max": 0.5,
+            },
+        )
+        # Its lazy parts made here too, under the lock: the configuration, the AMQP
+        # layer and the producer pool (no connection is opened).
+        app.amqp.producer_pool  # noqa: B018
+        return app
 
     def enqueue(self, job_id: str, queue: str | None = None) -> None:
         """Queue the processing task for ``job_id`` (the task id is the job id) on
@@ -96,7 +114,7 @@ class CeleryTaskQueue:
                 queue=queue or self._settings.celery_queue,
             )
         except Exception as exc:  # kombu and redis raise many connection errors
-            raise ServiceUnavailable("The job queue is unavailable; try again shortly.") from exc
+            raise _unavailable(exc) from exc
 
     def notify_job(self, job_id: str) -> None:
         """Queue the webhook of an ended job on the webhooks' queue (its task id, and so
@@ -109,7 +127,7 @@ class CeleryTaskQueue:
                 queue=self._settings.webhooks_queue,
             )
         except Exception as exc:  # kombu and redis raise many connection errors
-            raise ServiceUnavailable("The job queue is unavailable; try again shortly.") from exc
+            raise _unavailable(exc) from exc
 
     def notify_batch(self, batch_id: str) -> None:
         """Queue the webhook of a batch whose jobs have all ended, on the webhooks' queue."""
@@ -120,4 +138,10 @@ class CeleryTaskQueue:
                 queue=self._settings.webhooks_queue,
             )
         except Exception as exc:  # kombu and redis raise many connection errors
-            raise ServiceUnavailable("The job queue is unavailable; try again shortly.") from exc
+            raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: Exception) -> ServiceUnavailable:
+    """The 503 for a task that could not be sent; what went wrong goes to the log."""
+    log.warning("could not queue a task: %s: %s", type(exc).__name__, exc)
+    return ServiceUnavailable("The job queue is unavailable; try again shortly.")

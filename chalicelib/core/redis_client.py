@@ -34,6 +34,7 @@ def redis_errors() -> Iterator[None]:
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
+        log.warning("Redis unreachable: %s: %s", type(exc).__name__, exc)
         raise ServiceUnavailable("The job store is unavailable; try again shortly.") from exc
     except redis.ResponseError as exc:
         # LOADING (restarting with AOF), READONLY (failover), OOM: all pass. The

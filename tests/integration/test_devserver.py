@@ -7,14 +7,18 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 from scripts.devstack.processes import ROOT, free_port, http_answers, wait_for
-from tests.support.stack_fixtures import stack_env
+from scripts.devstack.stack import DevStack
+from tests.support.imagegen import jpeg
+from tests.support.stack_fixtures import ApiClient, stack_env
 
 
 def raw_request(port: int, head: bytes, body: bytes = b"", read_timeout: float = 20) -> bytes:
@@ -197,3 +201,32 @@ def test_sigterm_ends_the_server_cleanly(redis_url: str) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def burst(url: str, image: bytes, count: int) -> list[int]:
+    """The status codes of ``count`` submits sent at the same moment, each on its own
+    connection and thread."""
+    start = threading.Barrier(count)
+
+    def submit(i: int) -> int:
+        start.wait()
+        return ApiClient(url).submit(image, f"burst {i}").status_code
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(submit, range(count)))
+
+
+def test_a_fresh_server_accepts_its_first_submits_at_once(stack: DevStack) -> None:
+    """The first requests of a new API process arrive together (a burst after `make dev`,
+    a client's parallel uploads): each is answered on a thread of its own, and each
+    202. One of them used to get a 503: the threads imported celery for the first
+    time at once."""
+    image = jpeg(64, 48)
+    for _ in range(3):  # fresh processes: the race was one of timing
+        port = free_port()
+        process = start_server(port, dict(stack.env))
+        try:
+            assert burst(f"http://127.0.0.1:{port}", image, 8) == [202] * 8
+        finally:
+            process.terminate()
+            process.wait(10)
