@@ -35,7 +35,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -182,12 +181,11 @@ def idle_rate(cpu: WorkerCpu, seconds: float = 3.0) -> float:
 
 
 def cpu_model() -> str:
-    """``<cores> x <model name>`` of this machine (``/proc/cpuinfo``)."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{os.cpu_count()} x {line.split(':', 1)[1].strip()}"
-    return f"{os.cpu_count()} x {platform.processor() or platform.machine()}"
+    """``<cores> x <model name>`` of this machine, as ``make bench`` names it."""
+    from bench.run_all import machine
+
+    info = machine()
+    return f"{info['nproc']} x {info['cpu']}"
 
 
 def _stats(values: list[float]) -> dict[str, float]:

@@ -12,6 +12,7 @@ over an allowance after a job (``HeapKeeper``); a model's build gives back all.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 
 # mallopt(3) parameters (glibc's malloc.h).
@@ -24,6 +25,7 @@ MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
 ROOM_SLACK_BYTES = 8 * 1024 * 1024
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
     """The C library when it is glibc (``malloc_trim`` and ``mallopt`` are its own)."""
     try:
@@ -73,15 +75,14 @@ class HeapKeeper:
     the free pages back when it holds more: a usual job reuses the last one's pages,
     and the largest job's working set does not stay for good."""
 
-    def __init__(self, keep_bytes: int = 0) -> None:
-        self.keep_bytes = keep_bytes
+    def __init__(self) -> None:
+        self.keep_bytes = 0
         self.baseline = 0  # resident bytes at rest; 0 until ``started``
 
-    def started(self, keep_bytes: int | None = None) -> None:
+    def started(self, keep_bytes: int) -> None:
         """The process is warmed up: what it holds now is its size at rest."""
-        if keep_bytes is not None:
-            self.keep_bytes = keep_bytes
-        keep_freed_heap(self.keep_bytes)
+        self.keep_bytes = keep_bytes
+        keep_freed_heap(keep_bytes)
         release_free_memory()
         self.baseline = resident_bytes()
 

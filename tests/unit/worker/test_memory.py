@@ -82,8 +82,8 @@ KEEPER = """
 import ctypes, json, sys
 from worker.heap import HeapKeeper, resident_bytes
 MB = 1024 * 1024
-keeper = HeapKeeper(int(sys.argv[1]) * MB)
-keeper.started()
+keeper = HeapKeeper()
+keeper.started(int(sys.argv[1]) * MB)
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
