@@ -46,7 +46,7 @@ from typing import Any
 
 import psutil
 
-from bench import images
+from bench import host, images
 from bench.e2e import NO_CAPTION, JobClock, VipsReference
 from bench.engine import WORKER_IMAGE, docker_ready
 from bench.stack import bench_stack
@@ -180,14 +180,6 @@ def idle_rate(cpu: WorkerCpu, seconds: float = 3.0) -> float:
     return (cpu.read() - before) / seconds
 
 
-def cpu_model() -> str:
-    """``<cores> x <model name>`` of this machine, as ``make bench`` names it."""
-    from bench.run_all import machine
-
-    info = machine()
-    return f"{info['nproc']} x {info['cpu']}"
-
-
 def _stats(values: list[float]) -> dict[str, float]:
     return {
         "best": min(values),
@@ -247,7 +239,7 @@ def measure(rounds: int = 10, docker: bool = False, sse4: bool = False) -> dict[
     figures = {name: _stats(values) for name, values in samples.items()}
     return {
         "worker": worker,
-        "cpu": cpu_model(),
+        "cpu": f"{os.cpu_count()} x {host.cpu_model()}",
         "rounds": rounds,
         "idle_cpu_ms_per_s": round(idle * 1000, 2),
         "figures": figures,

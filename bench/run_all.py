@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import images
+from bench import host, images
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = images.CACHE / "results"
@@ -51,26 +51,13 @@ open(sys.argv[1], "w").write(json.dumps(result, indent=2))
 
 
 def machine() -> dict[str, Any]:
-    model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        mem = next(
-            int(line.split()[1]) * 1024
-            for line in Path("/proc/meminfo").read_text().splitlines()
-            if line.startswith("MemTotal")
-        )
-    except (OSError, StopIteration):
-        mem = 0
     import PIL
     import pyvips
 
     return {
         "nproc": os.cpu_count(),
-        "cpu": model,
-        "ram_bytes": mem,
+        "cpu": host.cpu_model(),
+        "ram_bytes": host.ram_bytes(),
         "python": platform.python_version(),
         "pillow": PIL.__version__,
         "libvips": f"{pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}",
